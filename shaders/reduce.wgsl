@@ -1,0 +1,147 @@
+// reduce.wgsl — reductions of x viewed as [outer, R, inner] (row-major) over the R axis,
+// out[o * inner + i] = scale * reduce_r f(x[(o * R + r) * inner + i]).
+// Fixed summation order everywhere (no atomics), so results are bitwise reproducible.
+// Entry points:
+//   tree    workgroup 256: one workgroup per (output, chunk of CHUNK rows); strided partial
+//           sums then a pairwise tree in workgroup memory. With chunks > 1 it writes partial
+//           results [outputs, chunks] that a second tree pass (OP_SUM/OP_MAX) folds.
+//           Grid: outputs * chunks workgroups folded into (x, y).
+//   cols    workgroup 256: one invocation per output, a sequential Kahan-compensated loop
+//           over R (used when there are many outputs, e.g. bias gradients over a batch).
+//   argmax  workgroup 256: one workgroup per output; writes max value and its index
+//           (first index on ties, stored as f32: exact below 2^24).
+// Bindings: 0 uniform, 1 x, 2 out (, 3 index for argmax): at most 3 storage.
+// OP: 0 sum, 1 sum of squares, 2 max, 3 min.
+
+struct Params {
+  outer: u32,
+  R: u32,
+  inner: u32,
+  chunk: u32,
+  chunks: u32,
+  scale: f32,
+  _p0: u32,
+  _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+override OP: u32 = 0u;
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, 256>;
+var<workgroup> partialIdx: array<u32, 256>;
+
+fn identity() -> f32 {
+  if (OP == 2u) { return -0x1.fffffep+127f; }
+  if (OP == 3u) { return 0x1.fffffep+127f; }
+  return 0.0;
+}
+
+fn load(v: f32) -> f32 {
+  if (OP == 1u) { return v * v; }
+  return v;
+}
+
+fn combine(a: f32, b: f32) -> f32 {
+  if (OP == 2u) { return max(a, b); }
+  if (OP == 3u) { return min(a, b); }
+  return a + b;
+}
+
+@compute @workgroup_size(256)
+fn tree(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let id = wg.x + wg.y * nwg.x;
+  let outputs = p.outer * p.inner;
+  if (id >= outputs * p.chunks) {
+    return; // uniform per workgroup: the barriers below are never split
+  }
+  let o = id / p.chunks;
+  let c = id % p.chunks;
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  let r0 = c * p.chunk;
+  let r1 = min(p.R, r0 + p.chunk);
+  var acc = identity();
+  for (var r = r0 + t; r < r1; r += WG) {
+    acc = combine(acc, load(x[(oo * p.R + r) * p.inner + ii]));
+  }
+  partial[t] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      partial[t] = combine(partial[t], partial[t + s]);
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    out[id] = partial[0] * select(1.0, p.scale, OP <= 1u);
+  }
+}
+
+@compute @workgroup_size(256)
+fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * WG;
+  if (o >= p.outer * p.inner) {
+    return;
+  }
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  var acc = identity();
+  var comp = 0.0;
+  for (var r = 0u; r < p.R; r++) {
+    let v = load(x[(oo * p.R + r) * p.inner + ii]);
+    if (OP <= 1u) {
+      // Kahan: carry the low-order bits lost by each addition.
+      let yv = v - comp;
+      let tv = acc + yv;
+      comp = (tv - acc) - yv;
+      acc = tv;
+    } else {
+      acc = combine(acc, v);
+    }
+  }
+  out[o] = acc * select(1.0, p.scale, OP <= 1u);
+}
+
+@group(0) @binding(3) var<storage, read_write> outIdx: array<f32>;
+
+@compute @workgroup_size(256)
+fn argmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let o = wg.x + wg.y * nwg.x;
+  if (o >= p.outer * p.inner) {
+    return;
+  }
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  var best = -0x1.fffffep+127f;
+  var bestIdx = 0xffffffffu;
+  for (var r = t; r < p.R; r += WG) {
+    let v = x[(oo * p.R + r) * p.inner + ii];
+    if (v > best || bestIdx == 0xffffffffu) {
+      best = v;
+      bestIdx = r;
+    }
+  }
+  partial[t] = best;
+  partialIdx[t] = bestIdx;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      let ov = partial[t + s];
+      let oi = partialIdx[t + s];
+      let take = oi != 0xffffffffu && (partialIdx[t] == 0xffffffffu || ov > partial[t] || (ov == partial[t] && oi < partialIdx[t]));
+      if (take) {
+        partial[t] = ov;
+        partialIdx[t] = oi;
+      }
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    out[o] = partial[0];
+    outIdx[o] = f32(partialIdx[0]);
+  }
+}

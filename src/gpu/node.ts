@@ -1,0 +1,169 @@
+// Node adapter source: Dawn through the `webgpu` package. The only module in src/
+// that knows it runs in Node.
+//
+// Choice order: explicit backend (option or LPLR_BACKEND), then the platform's native
+// backend at core feature level on a real (non-software) GPU, then Dawn's OpenGL ES
+// backend in compatibility mode, which runs on Mesa llvmpipe on a machine with no GPU.
+// Probing the native backend prints native warnings on machines without a usable
+// driver, so it happens in a child process whose output we swallow; the verdict is
+// cached on disk.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AdapterError, ConfigError } from '../errors.js';
+import { type AcquiredAdapter, type AdapterSource, type FeatureLevel, noAdapterError } from './device.js';
+
+export const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'swiftshader'] as const;
+export type BackendName = (typeof KNOWN_BACKENDS)[number];
+
+export interface NodeAdapterOptions {
+  backend?: string;
+  /** Substring of the adapter description to prefer (Dawn's `adapter=` option). */
+  adapter?: string;
+  /** Skip the on-disk probe cache. */
+  noCache?: boolean;
+}
+
+type WebgpuModule = { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
+
+function webgpuEntry(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return require.resolve('webgpu');
+  } catch {
+    throw new AdapterError(
+      "The 'webgpu' package (Dawn's Node bindings) is not installed. Run 'npm install' in the lplr folder.",
+    );
+  }
+}
+
+let webgpuModule: Promise<WebgpuModule> | undefined;
+function loadWebgpu(): Promise<WebgpuModule> {
+  webgpuModule ??= import(pathToFileURL(webgpuEntry()).href).then((m) => {
+    Object.assign(globalThis, m.globals);
+    return m as WebgpuModule;
+  });
+  return webgpuModule;
+}
+
+function nativeBackend(): BackendName {
+  if (process.platform === 'darwin') return 'metal';
+  if (process.platform === 'win32') return 'd3d12';
+  return 'vulkan';
+}
+
+function dawnOptions(backend: string, adapterName?: string): string[] {
+  // Chromium's SwiftShader Vulkan ICD is a CPU adapter with core features and
+  // timestamp queries: handy for tests, never chosen automatically.
+  if (backend === 'swiftshader') {
+    const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+    if (!process.env.VK_ICD_FILENAMES && fs.existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+    backend = 'vulkan';
+  }
+  if (backend === 'opengles' || backend === 'opengl') process.env.EGL_PLATFORM ??= 'surfaceless';
+  const opts = [`backend=${backend}`];
+  if (adapterName) opts.push(`adapter=${adapterName}`);
+  return opts;
+}
+
+export function featureLevelFor(backend: string): FeatureLevel {
+  return backend === 'opengles' || backend === 'opengl' || backend === 'd3d11' ? 'compatibility' : 'core';
+}
+
+interface ProbeResult {
+  ok: boolean;
+  description?: string;
+  software?: boolean;
+}
+
+const PROBE_SCRIPT = `
+const [entry, backend] = process.argv.slice(1);
+const { create } = await import(entry);
+try {
+  const gpu = create(['backend=' + backend]);
+  const a = await gpu.requestAdapter({ featureLevel: 'core' });
+  if (!a) { process.stdout.write('@@' + JSON.stringify({ ok: false }) + '@@'); process.exit(0); }
+  const i = a.info;
+  const text = [i.vendor, i.architecture, i.device, i.description].join(' ');
+  const software = /llvmpipe|swiftshader|lavapipe|softpipe|warp/i.test(text) || Boolean(i.isFallbackAdapter);
+  process.stdout.write('@@' + JSON.stringify({ ok: true, description: i.description || i.device, software }) + '@@');
+} catch (e) { process.stdout.write('@@' + JSON.stringify({ ok: false }) + '@@'); }
+process.exit(0);
+`;
+
+function probeCachePath(): string {
+  const base = process.env.LPLR_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'lplr');
+  return path.join(base, 'adapter-probe.json');
+}
+
+/** Ask a child process whether `backend` offers a real GPU; quiet and cached. */
+export function probeBackend(backend: string, noCache = false): ProbeResult {
+  const entry = pathToFileURL(webgpuEntry()).href;
+  const key = [backend, entry, process.env.VK_ICD_FILENAMES ?? '', process.env.VK_DRIVER_FILES ?? ''].join('|');
+  const cacheFile = probeCachePath();
+  let cache: Record<string, ProbeResult & { at: number }> = {};
+  if (!noCache) {
+    try {
+      cache = JSON.parse(fs.readFileSync(cacheFile, 'utf8'));
+      const hit = cache[key];
+      if (hit && Date.now() - hit.at < 24 * 3600 * 1000) return hit;
+    } catch {
+      cache = {};
+    }
+  }
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, entry, backend], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const match = /@@(.*)@@/.exec(child.stdout ?? '');
+  const result: ProbeResult = match ? JSON.parse(match[1]) : { ok: false };
+  try {
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    cache[key] = { ...result, at: Date.now() };
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(cache));
+    fs.renameSync(tmp, cacheFile);
+  } catch {
+    // A read-only home only costs a re-probe next time.
+  }
+  return result;
+}
+
+export function nodeAdapterSource(options: NodeAdapterOptions = {}): AdapterSource {
+  return async (): Promise<AcquiredAdapter> => {
+    const explicit = options.backend ?? process.env.LPLR_BACKEND;
+    const adapterName = options.adapter ?? process.env.LPLR_ADAPTER;
+    if (explicit !== undefined && !(KNOWN_BACKENDS as readonly string[]).includes(explicit)) {
+      throw new ConfigError(`Unknown backend '${explicit}'. Use one of: ${KNOWN_BACKENDS.join(', ')}.`);
+    }
+    let backend: string;
+    if (explicit) {
+      backend = explicit;
+    } else {
+      const native = nativeBackend();
+      const probe = probeBackend(native, options.noCache);
+      backend = probe.ok && !probe.software ? native : 'opengles';
+    }
+    const { create } = await loadWebgpu();
+    const featureLevel = featureLevelFor(backend === 'swiftshader' ? 'vulkan' : backend);
+    let gpu: GPU | undefined = create(dawnOptions(backend, adapterName));
+    const adapter = await gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions);
+    if (!adapter) {
+      gpu = undefined;
+      throw noAdapterError(`Dawn backend '${backend}' offered none`);
+    }
+    return {
+      adapter,
+      backend,
+      featureLevel,
+      // Dropping the last reference to the GPU object is what lets Node exit.
+      release: () => {
+        gpu = undefined;
+      },
+    };
+  };
+}

@@ -1,0 +1,37 @@
+// Registry of the WGSL sources in shaders/, imported as text at build time.
+import activation from '../../shaders/activation.wgsl';
+import broadcast from '../../shaders/broadcast.wgsl';
+import elementwise from '../../shaders/elementwise.wgsl';
+import loss from '../../shaders/loss.wgsl';
+import matmul from '../../shaders/matmul.wgsl';
+import optim from '../../shaders/optim.wgsl';
+import reduce from '../../shaders/reduce.wgsl';
+import rng from '../../shaders/rng.wgsl';
+import select from '../../shaders/select.wgsl';
+
+const SOURCES: Record<string, string> = {
+  activation,
+  broadcast,
+  elementwise,
+  loss,
+  matmul,
+  optim,
+  reduce,
+  rng,
+  select,
+};
+
+/** Register more kernel families (e.g. from other modules) without touching this table. */
+export function registerShader(name: string, source: string): void {
+  SOURCES[name] = source;
+}
+
+export function shaderSource(name: string): string {
+  const src = SOURCES[name];
+  if (src === undefined) throw new Error(`No shader named '${name}' (known: ${Object.keys(SOURCES).join(', ')})`);
+  return src;
+}
+
+export function shaderNames(): string[] {
+  return Object.keys(SOURCES);
+}

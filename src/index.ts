@@ -1,0 +1,22 @@
+// Platform-neutral public API. entry-node.ts and entry-browser.ts add `init()` with the
+// platform's adapter source.
+import { createGpuContext, type AdapterSource } from './gpu/device.js';
+import { Runtime } from './gpu/runtime.js';
+import { setRuntime } from './tensor.js';
+
+export * from './errors.js';
+export * from './tensor.js';
+export { backward, noGrad, isGradEnabled } from './autograd/tape.js';
+export * as ops from './ops/index.js';
+export * from './ops/index.js';
+export { Runtime, type MemoryStats, type DispatchStats, type KernelSpec, type BufferRegion } from './gpu/runtime.js';
+export { type GpuContext, type AdapterDescription, type AdapterSource, createGpuContext } from './gpu/device.js';
+export { Rng, philox4x32, deriveKey, type RngState } from './rng.js';
+
+/** Create a runtime from an adapter source and make it the default for new tensors. */
+export async function initWithSource(source: AdapterSource): Promise<Runtime> {
+  const ctx = await createGpuContext(source);
+  const rt = new Runtime(ctx);
+  setRuntime(rt);
+  return rt;
+}

@@ -1,0 +1,183 @@
+// Reductions along axes or over everything, forward dispatch and backward rule side by
+// side. Kernel: shaders/reduce.wgsl. An axis reduction views x as [outer, R, inner].
+import { ShapeError } from '../errors.js';
+import { grid1d, type Runtime } from '../gpu/runtime.js';
+import { uniform } from '../gpu/uniform.js';
+import { record } from '../autograd/tape.js';
+import { empty, sizeOf, type Tensor } from '../tensor.js';
+import { broadcastTo, copy, mul, mulScalar, equal, div } from './elementwise.js';
+
+const OPS = { sum: 0, sumsq: 1, max: 2, min: 3 } as const;
+type ReduceOp = keyof typeof OPS;
+
+/** Rows per workgroup before the tree pass splits into partial results. */
+const CHUNK = 4096;
+/** With at least this many outputs, one invocation per output (sequential, Kahan) is used. */
+const COLS_MIN_OUTPUTS = 1024;
+
+function foldGrid(groups: number, rt: Runtime): [number, number, number] {
+  return grid1d(groups, 1, rt.limits.maxComputeWorkgroupsPerDimension);
+}
+
+/** Reduce a contiguous [outer, R, inner] view over R; returns a flat tensor of outer·inner. */
+export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op: ReduceOp, scale = 1): Tensor {
+  const rt = x.rt;
+  const outputs = outer * inner;
+  if (R === 0) throw new ShapeError(`Cannot reduce over an empty axis (tensor [${x.shape}])`);
+  if (outputs >= COLS_MIN_OUTPUTS || R === 1) {
+    const out = empty([outputs], rt);
+    rt.dispatch(
+      { shader: 'reduce', entry: 'cols', overrides: { OP: OPS[op] } },
+      uniform().u32(outer).u32(R).u32(inner).u32(R).u32(1).f32(scale).u32(0).u32(0).bytes(),
+      [x.region(), out.region()],
+      grid1d(outputs, 256, rt.limits.maxComputeWorkgroupsPerDimension),
+    );
+    return out;
+  }
+  const chunks = Math.ceil(R / CHUNK);
+  const firstScale = chunks === 1 ? scale : 1;
+  const partial = empty([outputs * chunks], rt);
+  rt.dispatch(
+    { shader: 'reduce', entry: 'tree', overrides: { OP: OPS[op] } },
+    uniform().u32(outer).u32(R).u32(inner).u32(CHUNK).u32(chunks).f32(firstScale).u32(0).u32(0).bytes(),
+    [x.region(), partial.region()],
+    foldGrid(outputs * chunks, rt),
+  );
+  if (chunks === 1) return partial;
+  // Fold the partials [outputs, chunks] (sum of squares is a plain sum from here).
+  const next: ReduceOp = op === 'sumsq' ? 'sum' : op;
+  const out = reduceRaw(partial, outputs, chunks, 1, next, scale);
+  partial.dispose();
+  return out;
+}
+
+function normalizeAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return [...Array(rank).keys()];
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  const out = list.map((a) => {
+    const ax = a < 0 ? a + rank : a;
+    if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new ShapeError(`Axis ${a} is out of range for rank ${rank}`);
+    return ax;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/**
+ * Reduce over `axes`, one contiguous group of axes per pass. Returns the keepDims shape
+ * reshaped to the requested output.
+ */
+function reduceAxes(x: Tensor, axes: number[], op: ReduceOp, scale: number): Tensor {
+  let cur = x;
+  let shape = [...x.shape];
+  const owned: Tensor[] = [];
+  // Group consecutive axes so that e.g. a full reduction is one (chunked) pass.
+  const groups: number[][] = [];
+  for (const a of axes) {
+    const last = groups[groups.length - 1];
+    if (last && last[last.length - 1] === a - 1) last.push(a);
+    else groups.push([a]);
+  }
+  groups.forEach((group, gi) => {
+    const first = group[0];
+    const lastAx = group[group.length - 1];
+    const outer = sizeOf(shape.slice(0, first));
+    const R = sizeOf(shape.slice(first, lastAx + 1));
+    const inner = sizeOf(shape.slice(lastAx + 1));
+    const isLast = gi === groups.length - 1;
+    const passOp: ReduceOp = gi === 0 ? op : op === 'sumsq' ? 'sum' : op;
+    const red = reduceRaw(cur, outer, R, inner, passOp, isLast ? scale : 1);
+    for (const a of group) shape[a] = 1;
+    if (cur !== x) owned.push(cur);
+    cur = red.reshape(shape);
+    owned.push(red);
+  });
+  for (const t of owned) if (t !== cur) t.dispose();
+  return cur;
+}
+
+function keptShape(shape: readonly number[], axes: number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function outShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
+  return keepDims ? keptShape(shape, axes) : shape.filter((_, i) => !axes.includes(i));
+}
+
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const out = ax.length === 0 ? copy(x) : reduceAxes(x, ax, 'sum', 1).reshape(outShape(x.shape, ax, keepDims));
+  return record('sum', out, [x], (g) => [broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape)]);
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const count = ax.reduce((n, a) => n * x.shape[a], 1);
+  const out = reduceAxes(x, ax, 'sum', 1 / count).reshape(outShape(x.shape, ax, keepDims));
+  return record('mean', out, [x], (g) => {
+    const gb = broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape);
+    return [mulScalar(gb, 1 / count)];
+  });
+}
+
+/** Σ x² over the axes (everything by default): the squared L2 norm. */
+export function sumSquares(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const out = reduceAxes(x, ax, 'sumsq', 1).reshape(outShape(x.shape, ax, keepDims));
+  return record('sumSquares', out, [x], (g) => [mulScalar(mul(broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape), x), 2)]);
+}
+
+/** Max over the axes; the gradient goes to the maximal entries (split evenly on ties). */
+export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const kept = reduceAxes(x, ax, 'max', 1);
+  const out = kept.reshape(outShape(x.shape, ax, keepDims));
+  return record('max', out, [x], (g) => {
+    const isMax = equal(x, kept);
+    const count = reduceAxes(isMax, ax, 'sum', 1);
+    const share = div(g.reshape(keptShape(x.shape, ax)), count);
+    return [mul(isMax, share)];
+  });
+}
+
+export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes(axes, x.rank);
+  const kept = reduceAxes(x, ax, 'min', 1);
+  const out = kept.reshape(outShape(x.shape, ax, keepDims));
+  return record('min', out, [x], (g) => {
+    const isMin = equal(x, kept);
+    const count = reduceAxes(isMin, ax, 'sum', 1);
+    return [mul(isMin, div(g.reshape(keptShape(x.shape, ax)), count))];
+  });
+}
+
+/** Max and its index along one axis (first index on ties). No gradient. */
+export function argmax(x: Tensor, axis: number): { values: Tensor; indices: Tensor } {
+  const [ax] = normalizeAxes(axis, x.rank);
+  const outer = sizeOf(x.shape.slice(0, ax));
+  const R = x.shape[ax];
+  const inner = sizeOf(x.shape.slice(ax + 1));
+  const shape = x.shape.filter((_, i) => i !== ax);
+  const values = empty(shape, x.rt);
+  const indices = empty(shape, x.rt);
+  x.rt.dispatch(
+    { shader: 'reduce', entry: 'argmax' },
+    uniform().u32(outer).u32(R).u32(inner).u32(R).u32(1).f32(1).u32(0).u32(0).bytes(),
+    [x.region(), values.region(), indices.region()],
+    foldGrid(outer * inner, x.rt),
+  );
+  return { values, indices };
+}
+
+/** Sum `g` down to `shape` over the axes it was broadcast along (the broadcast backward). */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  if (lead < 0) throw new ShapeError(`sumToShape: cannot grow [${g.shape}] to [${shape}]`);
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  if (axes.length === 0) return g.reshape(shape);
+  return reduceAxes(g, axes, 'sum', 1).reshape(shape);
+}
+
