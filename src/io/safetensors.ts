@@ -46,6 +46,8 @@ const DTYPES: Record<string, DtypeInfo> = {
 
 const SUPPORTED = Object.keys(DTYPES).join(', ');
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const bitsView = new DataView(new ArrayBuffer(4));
 function bitsToFloat(bits: number): number {
   bitsView.setUint32(0, bits >>> 0, true);
@@ -163,13 +165,20 @@ export function parseSafetensors(bytes: Uint8Array, source: string, opts: ParseS
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
     const numel = (e.end - e.begin) / e.info.bytes;
-    const data = new Float32Array(numel);
-    let base = dataStart + e.begin;
-    for (let i = 0; i < numel; i++, base += e.info.bytes) {
-      const v = e.info.read(view, base);
-      data[i] = v;
-      if (!opts.allowNonFinite && !Number.isFinite(data[i])) {
-        const why = Number.isFinite(v) ? `${v} overflows float32` : `${v}`;
+    let data: Float32Array;
+    if (e.dtype === 'F32' && LITTLE_ENDIAN) {
+      // Fast path: a copy into a fresh (aligned) buffer is already the f32 array.
+      data = new Float32Array(bytes.slice(dataStart + e.begin, dataStart + e.end).buffer);
+    } else {
+      data = new Float32Array(numel);
+      let base = dataStart + e.begin;
+      for (let i = 0; i < numel; i++, base += e.info.bytes) data[i] = e.info.read(view, base);
+    }
+    if (!opts.allowNonFinite) {
+      for (let i = 0; i < numel; i++) {
+        if (Number.isFinite(data[i])) continue;
+        const original = e.info.read(view, dataStart + e.begin + i * e.info.bytes);
+        const why = Number.isFinite(original) ? `${original}, which overflows float32` : `${original}`;
         fail(source, `tensor "${e.name}" element ${i} is ${why}; non-finite values are not accepted. Fix the data that produced this file.`);
       }
     }
