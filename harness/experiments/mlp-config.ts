@@ -1,0 +1,137 @@
+// The MLP lab's configuration: flags, presets, and the resolved config that identifies a
+// run (its hash names sweep directories and lets fig4/fig5 reuse a matching fig1 run).
+import { ConfigError } from '../../src/errors.js';
+import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
+import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+
+export interface MlpRunConfig {
+  kind: 'mlp';
+  preset: string;
+  width: number;
+  depth: number;
+  epochs: number;
+  lr: number;
+  loss: 'mse' | 'bce';
+  init: InitScheme;
+  depthFactor?: number;
+  digits: [number, number];
+  /** Stratified subset size; null = every sample of the two digits. */
+  subset: number | null;
+  seed: number;
+  dataDir?: string;
+  dataset?: string;
+  initFrom?: string;
+  fitWindow?: [number, number];
+  /** NTK/Hessian checks every k epochs (0 = off). */
+  ntkEvery: number;
+  ntkSamples: number;
+  /** Upper bound on rows per forward/backward chunk (same gradient; exercises chunking). */
+  maxRowsPerChunk?: number;
+}
+
+export interface MlpPreset {
+  description: string;
+  values: Partial<MlpRunConfig>;
+}
+
+/** Presets are pinned configurations, not defined by time. */
+export const MLP_PRESETS: Record<string, MlpPreset> = {
+  default: {
+    description: 'W 256, depth 5, a stratified 2,000-sample 0/1 subset, 250 epochs, lr 0.001, He init',
+    values: { width: 256, depth: 5, epochs: 250, lr: 0.001, subset: 2000, init: 'he' },
+  },
+  paper: {
+    description: "The paper's configuration: W 2048, depth 5, all 12,665 0/1 training samples, 250 epochs, lr 0.001",
+    values: { width: 2048, depth: 5, epochs: 250, lr: 0.001, subset: null, init: 'he' },
+  },
+  tiny: {
+    description: 'For tests and smoke checks: W 16, depth 3, 64 samples, 6 epochs, lr 0.01',
+    values: { width: 16, depth: 3, epochs: 6, lr: 0.01, subset: 64, init: 'he' },
+  },
+};
+
+export const MLP_OPTIONS: OptionSpec[] = [
+  { name: 'preset', type: 'string', help: 'pinned configuration', choices: Object.keys(MLP_PRESETS), default: 'default' },
+  { name: 'width', type: 'int', help: 'hidden width W', min: 1, max: 65536 },
+  { name: 'depth', type: 'int', help: 'number of linear layers D', min: 1, max: 64 },
+  { name: 'epochs', type: 'int', help: 'full-batch GD updates (epochs)', min: 0, max: 1_000_000 },
+  { name: 'lr', type: 'number', help: 'learning rate', min: 0 },
+  { name: 'loss', type: 'string', help: 'training loss (mse = ½·mean squared error, the theory\'s loss)', choices: ['mse', 'bce'], default: 'mse' },
+  { name: 'init', type: 'string', help: 'initialization', choices: INIT_SCHEMES },
+  { name: 'depth-factor', type: 'number', help: 'enhanced init variance factor (default 1/D)', min: 0 },
+  { name: 'digits', type: 'int-list', help: 'the two MNIST digits a,b (y=0 for a, 1 for b)', placeholder: 'A,B', default: [0, 1], min: 0, max: 9 },
+  { name: 'subset', type: 'string', help: "stratified seeded subset size, or 'all'", placeholder: 'N|all' },
+  { name: 'seed', type: 'int', help: 'seed for init and subset', default: 0, min: 0 },
+  { name: 'data-dir', type: 'string', help: 'folder with the official MNIST IDX files (gzipped or not)', placeholder: 'DIR' },
+  { name: 'dataset', type: 'string', help: 'safetensors file with x [N,D] and y [N] (replaces MNIST)', placeholder: 'FILE' },
+  { name: 'init-from', type: 'string', help: 'start from these parameters (safetensors, PyTorch names 0.weight, 0.bias, 2.weight, ...)', placeholder: 'FILE' },
+  { name: 'fit-window', type: 'range', help: 'epochs used by the fits, inclusive (default 5 to 0.9·E)', placeholder: 'A:B' },
+  { name: 'ntk-every', type: 'int', help: 'NTK and Hessian checks every k epochs (0 = off)', default: 0, min: 0 },
+  { name: 'ntk-samples', type: 'int', help: 'samples in the fixed NTK subset', default: 1024, min: 2 },
+  { name: 'max-rows-per-chunk', type: 'int', help: 'cap rows per forward/backward chunk (same gradient)', min: 1 },
+];
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  { name: 'out', type: 'string', help: 'run directory (default runs/<experiment>-<time>)', placeholder: 'DIR' },
+  { name: 'force', type: 'bool', help: 'overwrite a non-empty --out directory', default: false },
+  { name: 'quiet', type: 'bool', help: 'no progress output', default: false },
+  { name: 'json', type: 'bool', help: 'print the summary as JSON on stdout', default: false },
+  { name: 'backend', type: 'string', help: 'Dawn backend (vulkan, opengles, swiftshader, ...)', placeholder: 'NAME' },
+  { name: 'adapter', type: 'string', help: 'prefer an adapter whose name contains this', placeholder: 'NAME' },
+  { name: 'checkpoint-every', type: 'int', help: 'checkpoint every k epochs', default: 25, min: 1 },
+  { name: 'checkpoint-minutes', type: 'number', help: 'checkpoint at least every m minutes', default: 5, min: 0 },
+  { name: 'continue-on-nan', type: 'bool', help: 'keep training after a NaN/Inf loss', default: false },
+];
+
+export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
+  const v = parsed.values;
+  const presetName = String(v.preset ?? 'default');
+  const preset = MLP_PRESETS[presetName];
+  if (!preset) throw new ConfigError(`Unknown preset '${presetName}'. Use one of: ${Object.keys(MLP_PRESETS).join(', ')}.`);
+  const pick = <T>(flag: string, key: keyof MlpRunConfig, fallback: T): T =>
+    (parsed.given.has(flag) ? v[flag] : (preset.values[key] as T | undefined) ?? fallback) as T;
+  const digits = v.digits as number[];
+  if (!Array.isArray(digits) || digits.length !== 2 || digits[0] === digits[1]) {
+    throw new ConfigError(`--digits needs two different digits, e.g. --digits 0,1; got '${String(digits)}'.`);
+  }
+  let subset: number | null = preset.values.subset ?? null;
+  if (parsed.given.has('subset')) {
+    const raw = String(v.subset);
+    if (raw === 'all') subset = null;
+    else if (/^\d+$/.test(raw) && Number(raw) >= 2) subset = Number(raw);
+    else throw new ConfigError(`--subset expects a sample count >= 2 or 'all', got '${raw}'.`);
+  }
+  const config: MlpRunConfig = {
+    kind: 'mlp',
+    preset: presetName,
+    width: pick('width', 'width', 256),
+    depth: pick('depth', 'depth', 5),
+    epochs: pick('epochs', 'epochs', 250),
+    lr: pick('lr', 'lr', 0.001),
+    loss: v.loss as 'mse' | 'bce',
+    init: pick('init', 'init', 'he'),
+    depthFactor: v['depth-factor'] as number | undefined,
+    digits: [digits[0], digits[1]],
+    subset,
+    seed: v.seed as number,
+    dataDir: v['data-dir'] as string | undefined,
+    dataset: v.dataset as string | undefined,
+    initFrom: v['init-from'] as string | undefined,
+    fitWindow: v['fit-window'] as [number, number] | undefined,
+    ntkEvery: v['ntk-every'] as number,
+    ntkSamples: v['ntk-samples'] as number,
+    maxRowsPerChunk: v['max-rows-per-chunk'] as number | undefined,
+  };
+  if (config.fitWindow && config.fitWindow[1] > config.epochs) {
+    throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
+  }
+  if (config.depthFactor !== undefined && config.init !== 'enhanced') {
+    throw new ConfigError('--depth-factor only applies to --init enhanced.');
+  }
+  return config;
+}
+
+/** The fields that determine a run's result (what its directory hash covers). */
+export function mlpIdentity(c: MlpRunConfig): Record<string, unknown> {
+  return { ...c, preset: undefined };
+}

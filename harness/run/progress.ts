@@ -1,0 +1,64 @@
+// Progress on stderr: the work up front, then one line per tick with an ETA. On a TTY the
+// line rewrites itself; otherwise at most one line every few seconds (logs stay short).
+export interface Progress {
+  start(totalTicks: number, flopsPerTick?: number): void;
+  tick(done: number, detail: string): void;
+  done(): void;
+  log(message: string): void;
+}
+
+function fmtDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function createProgress(opts: { quiet?: boolean; label?: string; stream?: NodeJS.WriteStream } = {}): Progress {
+  const out = opts.stream ?? process.stderr;
+  const tty = Boolean(out.isTTY);
+  const label = opts.label ? `${opts.label} ` : '';
+  let total = 0;
+  let flops = 0;
+  let t0 = 0;
+  let lastPrint = 0;
+  let firstTickAt = 0;
+  let firstTickDone = 0;
+  return {
+    start(totalTicks, flopsPerTick = 0) {
+      total = totalTicks;
+      flops = flopsPerTick;
+      t0 = performance.now();
+      if (!opts.quiet && flops > 0) {
+        out.write(`${label}work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP\n`);
+      }
+    },
+    tick(done, detail) {
+      if (opts.quiet) return;
+      const now = performance.now();
+      if (firstTickAt === 0) {
+        // The first epoch includes pipeline compilation: estimate from the ones after it.
+        firstTickAt = now;
+        firstTickDone = done;
+        if (flops > 0) out.write(`${label}first epoch took ${fmtDuration(now - t0)} (includes shader compilation)\n`);
+      }
+      const rate = done > firstTickDone ? (now - firstTickAt) / (done - firstTickDone) : now - t0;
+      const eta = (total - done) * rate;
+      const gflops = done > firstTickDone && flops > 0 ? ` ${((flops / rate) * 1e-6).toFixed(1)} GFLOP/s` : '';
+      const line = `${label}epoch ${done - 1}/${total - 1}  ${detail}  ETA ${fmtDuration(eta)}${gflops}`;
+      if (tty) out.write(`\r\x1b[2K${line}`);
+      else if (now - lastPrint > 5000 || done === total) {
+        out.write(`${line}\n`);
+        lastPrint = now;
+      }
+    },
+    done() {
+      if (!opts.quiet && tty) out.write('\n');
+      if (!opts.quiet) out.write(`${label}finished in ${fmtDuration(performance.now() - t0)}\n`);
+    },
+    log(message) {
+      if (!opts.quiet) out.write(`${tty ? '\r\x1b[2K' : ''}${label}${message}\n`);
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// A run's directory: config.json, metrics.jsonl (streamed: one write() per row, as soon
+// as the row exists), summary.json, report.html, checkpoints. JSON files are written
+// atomically (temporary file, fsync, rename) so a kill never leaves a torn file.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, DataError } from '../../src/errors.js';
+
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function readJson<T>(file: string): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new DataError(`Cannot read ${file}: the file is missing. Check the run directory path.`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new DataError(`${file} is not valid JSON (${(e as Error).message}).`);
+  }
+}
+
+/** Appends one JSON line per row with a single write() each; knows its byte length for checkpoints. */
+export class MetricsWriter {
+  private fd: number;
+  private length: number;
+
+  constructor(readonly file: string, truncateTo?: number) {
+    if (truncateTo !== undefined) {
+      fs.truncateSync(file, truncateTo);
+    }
+    this.fd = fs.openSync(file, 'a');
+    this.length = fs.fstatSync(this.fd).size;
+  }
+
+  write(row: object): void {
+    const line = Buffer.from(`${JSON.stringify(row)}\n`);
+    fs.writeSync(this.fd, line);
+    this.length += line.length;
+  }
+
+  /** Bytes written so far (what a checkpoint records). */
+  get byteLength(): number {
+    return this.length;
+  }
+
+  sync(): void {
+    fs.fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+}
+
+/** Parse metrics.jsonl; a torn final line (from a kill mid-write) is ignored, any other bad line is an error. */
+export function readMetrics(file: string): Record<string, unknown>[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new DataError(`Cannot read ${file}: no metrics.jsonl there. Is this a run directory?`);
+  }
+  const lines = text.split('\n');
+  const rows: Record<string, unknown>[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      rows.push(JSON.parse(line));
+    } catch {
+      if (i === lines.length - 1) return; // torn last line
+      throw new DataError(`${file}:${i + 1} is not a JSON line. The file is corrupt; resume the run to rewrite it.`);
+    }
+  });
+  return rows;
+}
+
+/** Create (or, with force, reuse) a run directory. Refuses to overwrite an existing run. */
+export function prepareRunDir(dir: string, force: boolean): string {
+  const abs = path.resolve(dir);
+  if (fs.existsSync(abs)) {
+    const entries = fs.readdirSync(abs);
+    if (entries.length > 0 && !force) {
+      throw new ConfigError(`Output directory ${dir} already exists and is not empty. Choose another --out, or add --force to overwrite it.`);
+    }
+    if (force) for (const e of entries) fs.rmSync(path.join(abs, e), { recursive: true, force: true });
+  }
+  fs.mkdirSync(abs, { recursive: true });
+  return abs;
+}
+
+export function defaultRunDir(experiment: string, root = 'runs'): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  let dir = path.join(root, `${experiment}-${stamp}`);
+  for (let i = 2; fs.existsSync(dir); i++) dir = path.join(root, `${experiment}-${stamp}-${i}`);
+  return dir;
+}
+
+/** Stable JSON (sorted keys) for hashing configs. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function configHash(identity: unknown): string {
+  return createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, 16);
+}
+
+/** The lplr package root (works from the sources and from the dist/ bundle). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'lplr') return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+export function packageVersion(): string {
+  try {
+    return String(JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The git commit of the working tree, if any (no git binary needed). */
+export function gitCommit(start = process.cwd()): string | undefined {
+  let dir = path.resolve(start);
+  for (;;) {
+    const head = path.join(dir, '.git', 'HEAD');
+    if (fs.existsSync(head)) {
+      const ref = fs.readFileSync(head, 'utf8').trim();
+      if (!ref.startsWith('ref:')) return ref;
+      const refPath = path.join(dir, '.git', ref.slice(5).trim());
+      if (fs.existsSync(refPath)) return fs.readFileSync(refPath, 'utf8').trim();
+      const packed = path.join(dir, '.git', 'packed-refs');
+      if (fs.existsSync(packed)) {
+        const line = fs.readFileSync(packed, 'utf8').split('\n').find((l) => l.endsWith(ref.slice(5).trim()));
+        if (line) return line.split(' ')[0];
+      }
+      return undefined;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
