@@ -60,9 +60,9 @@ export interface LStarAnalysis {
   gap: number[];
   /** ‖∇L(θ_t)‖² / (2(L_t − L*)); null where the gap is ≤ 0. */
   plRatio: (number | null)[];
-  /** Smallest PL ratio inside the window: an empirical local PL constant μ. */
+  /** Smallest PL ratio inside the window (an empirical local PL constant μ) and its epoch (step for smoothed data). */
   plRatioMin: number;
-  plRatioMinEpoch: number;
+  plRatioMinAt: number;
   /** log(gap) vs epoch over the window (paper Figure 1). */
   semiLog: LogGapFit;
   /**
@@ -84,15 +84,14 @@ export interface SmoothedAnalysis {
   /** Bias-corrected EMA of the mini-batch loss and squared gradient norm. */
   loss: number[];
   gradNormSq: number[];
-  /** Minimum of the smoothed loss (the `min` choice on smoothed data). */
-  lStar: number;
-  gap: number[];
   /** Steps whose epoch lies in the epoch window. */
   window: { startStep: number; endStep: number };
-  /** log(smoothed gap) vs step; rho is per step. */
-  semiLog: LogGapFit;
-  /** log(smoothed ‖∇L‖²) vs log(smoothed gap) (paper Figure 3, right). */
-  logLog: LogLogFit;
+  /**
+   * Gap, PL ratio and fits of the smoothed curves against step (rho is per step), for L* = the
+   * smallest smoothed loss (paper Figure 3) and L* fitted as for epochs. No `zero` choice: the
+   * mini-batch runs use cross-entropy, whose infimum 0 is never attained.
+   */
+  lStar: { min: LStarAnalysis; fit: LStarAnalysis };
 }
 
 export interface RunSummary {
@@ -177,13 +176,13 @@ function analyseLStar(
   const gap = loss.map((l) => l - lStar);
   const plRatio = gap.map((g, i) => (g > 0 && Number.isFinite(g) && Number.isFinite(gradNormSq[i]) ? gradNormSq[i] / (2 * g) : null));
   let plRatioMin = NaN;
-  let plRatioMinEpoch = NaN;
+  let plRatioMinAt = NaN;
   for (let i = 0; i < epochs.length; i++) {
     const r = plRatio[i];
     if (r === null || epochs[i] < range[0] || epochs[i] > range[1]) continue;
     if (!(r >= plRatioMin)) {
       plRatioMin = r;
-      plRatioMinEpoch = epochs[i];
+      plRatioMinAt = epochs[i];
     }
   }
   return {
@@ -193,7 +192,7 @@ function analyseLStar(
     gap,
     plRatio,
     plRatioMin,
-    plRatioMinEpoch,
+    plRatioMinAt,
     semiLog: fitLogGap(epochs, gap, range),
     semiLogHalves: {
       first: fitLogGap(epochs, gap, [range[0], Math.floor((range[0] + range[1]) / 2)]),
@@ -206,9 +205,6 @@ function analyseLStar(
 function analyseSmoothed(steps: StepRow[], window: FitWindow, beta: number, warnings: string[]): SmoothedAnalysis | null {
   if (steps.length === 0) return null;
   const curve = smoothedStepCurve(steps, beta);
-  let lStar = Infinity;
-  for (const l of curve.loss) if (l < lStar) lStar = l;
-  const gap = curve.loss.map((l) => l - lStar);
   const inWindow = curve.steps.filter((_, i) => curve.epochOfStep[i] >= window.start && curve.epochOfStep[i] <= window.end);
   let range: FitRange;
   if (inWindow.length > 0) range = [inWindow[0], inWindow[inWindow.length - 1]];
@@ -219,12 +215,35 @@ function analyseSmoothed(steps: StepRow[], window: FitWindow, beta: number, warn
   return {
     beta,
     ...curve,
-    lStar,
-    gap,
     window: { startStep: range[0], endStep: range[1] },
-    semiLog: fitLogGap(curve.steps, gap, range),
-    logLog: fitLogLog(curve.steps, gap, curve.gradNormSq, range),
+    lStar: lStarAnalyses(curve.steps, curve.loss, curve.gradNormSq, range, ['min', 'fit']) as SmoothedAnalysis['lStar'],
   };
+}
+
+/** The analyses for the requested L* choices over one series (epochs or steps as x). */
+function lStarAnalyses(
+  x: readonly number[],
+  loss: readonly number[],
+  gradNormSq: readonly number[],
+  range: FitRange,
+  choices: readonly LStarChoice[],
+): Partial<Record<LStarChoice, LStarAnalysis>> {
+  let minLoss = NaN;
+  for (const l of loss) if (!(l >= minLoss) && !Number.isNaN(l)) minLoss = l;
+  const out: Partial<Record<LStarChoice, LStarAnalysis>> = {};
+  for (const choice of choices) {
+    if (choice === 'min') out.min = analyseLStar('min', minLoss, x, loss, gradNormSq, range);
+    else if (choice === 'zero') out.zero = analyseLStar('zero', 0, x, loss, gradNormSq, range);
+    else {
+      const model = fitExponentialPlusOffset(x, loss, range, {
+        upperBound: minLoss,
+        // A loss that never goes negative (squared error, cross-entropy) cannot have L* < 0.
+        lowerBound: loss.every((l) => !(l < 0)) ? 0 : undefined,
+      });
+      out.fit = { ...analyseLStar('fit', model.lStar, x, loss, gradNormSq, range), model };
+    }
+  }
+  return out;
 }
 
 /**
@@ -257,16 +276,7 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
   const nonFinite = loss.filter((l) => !Number.isFinite(l)).length;
   if (nonFinite > 0) warnings.push(`${nonFinite} epoch(s) have a non-finite loss; they are left out of the fits.`);
 
-  const model = fitExponentialPlusOffset(epochs, loss, range, {
-    upperBound: minLoss,
-    // A loss that never goes negative (squared error, cross-entropy) cannot have L* < 0.
-    lowerBound: loss.every((l) => !(l < 0)) ? 0 : undefined,
-  });
-  const lStar: Record<LStarChoice, LStarAnalysis> = {
-    min: analyseLStar('min', minLoss, epochs, loss, gradNormSq, range),
-    zero: analyseLStar('zero', 0, epochs, loss, gradNormSq, range),
-    fit: { ...analyseLStar('fit', model.lStar, epochs, loss, gradNormSq, range), model },
-  };
+  const lStar = lStarAnalyses(epochs, loss, gradNormSq, range, L_STAR_CHOICES) as Record<LStarChoice, LStarAnalysis>;
 
   const smoothed = analyseSmoothed(stepRows, window, config.emaBeta ?? DEFAULT_EMA_BETA, warnings);
 
@@ -281,8 +291,11 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
   }
   if (smoothed) {
     const stepText = `steps ${smoothed.window.startStep}..${smoothed.window.endStep} of the EMA-smoothed mini-batch curves (β = ${smoothed.beta})`;
-    verdicts.push(linearConvergenceVerdict(smoothed.semiLog, thresholds, 'smoothed mini-batch loss, L* = min', stepText));
-    verdicts.push(plVerdict(smoothed.logLog, thresholds, 'smoothed mini-batch, L* = min', stepText));
+    for (const choice of ['min', 'fit'] as const) {
+      const label = `smoothed mini-batch, L* = ${choice}`;
+      verdicts.push(linearConvergenceVerdict(smoothed.lStar[choice].semiLog, thresholds, label, stepText));
+      verdicts.push(plVerdict(smoothed.lStar[choice].logLog, thresholds, label, stepText));
+    }
   }
 
   const last = epochRows[epochRows.length - 1];
