@@ -74,6 +74,15 @@ describe('safetensors', () => {
     expect(header.b.data_offsets).toEqual([28, 40]);
   });
 
+  it('parses a view at an unaligned offset inside a larger buffer (e.g. a pooled Node Buffer)', () => {
+    const file = serializeSafetensors([{ name: 'v', shape: [3], data: new Float32Array([1, 2, 3]) }]);
+    const big = new Uint8Array(file.length + 10).fill(0xee);
+    big.set(file, 3);
+    const view = big.subarray(3, 3 + file.length);
+    expect([...parseSafetensors(view, 'view').tensors.get('v')!.data]).toEqual([1, 2, 3]);
+    expect([...parseSafetensors(Buffer.from(file), 'buffer').tensors.get('v')!.data]).toEqual([1, 2, 3]);
+  });
+
   it('converts every supported dtype to f32', () => {
     const cases: [string, Uint8Array, number[]][] = [
       ['F64', le('f64', [0.5, -1e10, 3]), [0.5, -1e10, 3]],
@@ -115,7 +124,7 @@ describe('safetensors', () => {
     ['negative dimension', one('F32', [-2], f32x2), 'f: tensor "t" has shape [-2]; a shape must be a list of non-negative integers.'],
     ['fractional dimension', one('F32', [1.5], f32x2), 'f: tensor "t" has shape [1.5]; a shape must be a list of non-negative integers.'],
     ['size mismatch', one('F32', [3], f32x2), 'f: tensor "t" (F32, shape [3]) needs 12 bytes but data_offsets [0, 8] span 8.'],
-    ['absurd shape', build({ t: { dtype: 'F32', shape: [2 ** 31, 2 ** 31], data_offsets: [0, 8] } }, f32x2), 'f: tensor "t" (F32, shape [2147483648, 2147483648]) needs 18446744073709552000 bytes but data_offsets [0, 8] span 8.'],
+    ['absurd shape', build({ t: { dtype: 'F32', shape: [2 ** 31, 2 ** 31], data_offsets: [0, 8] } }, f32x2), 'f: tensor "t" (F32, shape [2147483648, 2147483648]) needs 18446744073709551616 bytes but data_offsets [0, 8] span 8.'],
     ['offsets past the data', build({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4)), `f: tensor "t" has data_offsets [0, 8] past the end of the 4-byte data section (file truncated?). ${fix}`],
     ['begin after end', build({ t: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, f32x2), 'f: tensor "t" has data_offsets [8, 4] with begin after end.'],
     ['bad offsets', build({ t: { dtype: 'F32', shape: [2], data_offsets: [0] } }, f32x2), 'f: tensor "t" has data_offsets [0]; expected [begin, end] with non-negative integers.'],

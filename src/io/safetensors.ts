@@ -145,7 +145,8 @@ export function parseSafetensors(bytes: Uint8Array, source: string, opts: ParseS
     for (const d of shape as number[]) numel *= d;
     const expected = numel * info.bytes;
     if (expected !== end - begin) {
-      fail(source, `${what} (${dtype}, shape [${(shape as number[]).join(', ')}]) needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}.`);
+      const exact = (shape as number[]).reduce((a, d) => a * BigInt(d), BigInt(info.bytes));
+      fail(source, `${what} (${dtype}, shape [${(shape as number[]).join(', ')}]) needs ${exact} bytes but data_offsets [${begin}, ${end}] span ${end - begin}.`);
     }
     entries.push({ name, dtype, info, shape: shape as number[], begin, end });
   }
@@ -167,8 +168,9 @@ export function parseSafetensors(bytes: Uint8Array, source: string, opts: ParseS
     const numel = (e.end - e.begin) / e.info.bytes;
     let data: Float32Array;
     if (e.dtype === 'F32' && LITTLE_ENDIAN) {
-      // Fast path: a copy into a fresh (aligned) buffer is already the f32 array.
-      data = new Float32Array(bytes.slice(dataStart + e.begin, dataStart + e.end).buffer);
+      // Fast path: a copy into a fresh (aligned) buffer is already the f32 array. (Not
+      // bytes.slice: on a Node Buffer that is a view into a shared pool.)
+      data = new Float32Array(new Uint8Array(bytes.subarray(dataStart + e.begin, dataStart + e.end)).buffer);
     } else {
       data = new Float32Array(numel);
       let base = dataStart + e.begin;
