@@ -1,21 +1,27 @@
 // Registry of the WGSL sources in shaders/, imported as text at build time.
 import activation from '../../shaders/activation.wgsl';
+import batchnorm from '../../shaders/batchnorm.wgsl';
 import broadcast from '../../shaders/broadcast.wgsl';
+import conv2d from '../../shaders/conv2d.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import loss from '../../shaders/loss.wgsl';
 import matmul from '../../shaders/matmul.wgsl';
 import optim from '../../shaders/optim.wgsl';
+import pool from '../../shaders/pool.wgsl';
 import reduce from '../../shaders/reduce.wgsl';
 import rng from '../../shaders/rng.wgsl';
 import select from '../../shaders/select.wgsl';
 
 const SOURCES: Record<string, string> = {
   activation,
+  batchnorm,
   broadcast,
+  conv2d,
   elementwise,
   loss,
   matmul,
   optim,
+  pool,
   reduce,
   rng,
   select,

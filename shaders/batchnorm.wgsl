@@ -1,0 +1,212 @@
+// batchnorm.wgsl — 2-D batch normalization over NCHW f32 tensors, per channel c over
+// the N = B·H·W values x[b, c, :, :]: y = (x − mean)·invstd·gamma + beta.
+// Statistics are saved as `saved` [3C]: mean, invstd = 1/sqrt(var + eps) with the biased
+// variance, and the unbiased variance (for the running estimate, as PyTorch does).
+// Bindings (at most 4 storage; the output first so every entry binds a prefix 1..n):
+//   0 uniform Params, 1 out (read_write), 2 in1, 3 in2, 4 in3 (read).
+// Entry points:
+//   stats       training statistics, one workgroup (256) per channel; two passes over x:
+//               the mean, then Σ(x − mean)² (stable, no E[x²] − E[x]²); fixed-order trees.
+//               out saved, in1 x. Grid C workgroups (x·y folded).
+//   eval_stats  saved from the running estimates. out saved, in1 running_mean, in2 running_var.
+//               Workgroup 256, one invocation per channel.
+//   update      dst[i] = a·dst[i] + b·src[offset + i] + cc for i < total (running-stat
+//               momentum updates and the num_batches_tracked increment). out dst, in1 src.
+//   fold        coef [2C] = (gamma·invstd, beta). out coef, in1 saved, in2 gamma, in3 beta.
+//   apply       y = (x − mean)·coef[c] + coef[C + c]. out y, in1 x, in2 saved, in3 coef.
+//               Workgroup 256, 1-D over B·C·H·W.
+//   bwd_reduce  per channel: red[c] = Σ dy (dbeta), red[C + c] = Σ dy·x̂ (dgamma),
+//               x̂ = (x − mean)·invstd; one workgroup (256) per channel, fixed-order trees.
+//               out red [2C], in1 x, in2 dy, in3 saved.
+//   bwd_coef    per channel coefficients of dx = k·dy + u·(x − mean) + v, k = gamma·invstd;
+//               training (batch statistics): u = −k·invstd·dgamma/N, v = −k·dbeta/N;
+//               eval (running statistics are constants): u = v = 0. Stored as
+//               coef [4C] = (k, u, v, mean). out coef, in1 saved, in2 gamma, in3 red.
+//   bwd_apply   dx = k·dy + u·(x − mean) + v. out dx, in1 dy, in2 x, in3 coef. 1-D.
+// 1-D entries use index = gid.x + gid.y·256·num_workgroups.x.
+
+struct Params {
+  batch: u32,
+  c: u32,
+  hw: u32,
+  total: u32,
+  eps: f32,
+  a: f32,
+  b: f32,
+  cc: f32,
+  offset: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read> in3: array<f32>;
+
+override TRAINING: bool = true;
+
+const WG: u32 = 256u;
+var<workgroup> sumA: array<f32, 256>;
+var<workgroup> sumB: array<f32, 256>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// Pairwise tree over sumA (and sumB when both); every invocation of the workgroup calls it.
+fn tree_a(t: u32) {
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      sumA[t] = sumA[t] + sumA[t + s];
+    }
+    workgroupBarrier();
+  }
+}
+
+fn tree_ab(t: u32) {
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      sumA[t] = sumA[t] + sumA[t + s];
+      sumB[t] = sumB[t] + sumB[t + s];
+    }
+    workgroupBarrier();
+  }
+}
+
+// Index of the r-th value of channel c, r in [0, B·H·W).
+fn at(c: u32, r: u32) -> u32 {
+  return ((r / p.hw) * p.c + c) * p.hw + r % p.hw;
+}
+
+@compute @workgroup_size(256)
+fn stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wg.x + wg.y * nwg.x;
+  if (c >= p.c) {
+    return; // uniform per workgroup: the barriers below are never split
+  }
+  let n = p.batch * p.hw;
+  var acc = 0.0;
+  for (var r = t; r < n; r += WG) {
+    acc = acc + in1[at(c, r)];
+  }
+  sumA[t] = acc;
+  tree_a(t);
+  let mean = sumA[0] / f32(n);
+  workgroupBarrier(); // everyone has read sumA[0] before it is overwritten
+  var sq = 0.0;
+  for (var r = t; r < n; r += WG) {
+    let d = in1[at(c, r)] - mean;
+    sq = fma(d, d, sq);
+  }
+  sumA[t] = sq;
+  tree_a(t);
+  if (t == 0u) {
+    let ss = sumA[0];
+    out[c] = mean;
+    out[p.c + c] = inverseSqrt(ss / f32(n) + p.eps);
+    out[2u * p.c + c] = ss / f32(max(n, 2u) - 1u);
+  }
+}
+
+@compute @workgroup_size(256)
+fn eval_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat_index(gid, nwg);
+  if (c >= p.c) {
+    return;
+  }
+  out[c] = in1[c];
+  out[p.c + c] = inverseSqrt(in2[c] + p.eps);
+  out[2u * p.c + c] = in2[c];
+}
+
+@compute @workgroup_size(256)
+fn update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  out[i] = p.a * out[i] + p.b * in1[p.offset + i] + p.cc;
+}
+
+@compute @workgroup_size(256)
+fn fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat_index(gid, nwg);
+  if (c >= p.c) {
+    return;
+  }
+  out[c] = in2[c] * in1[p.c + c];
+  out[p.c + c] = in3[c];
+}
+
+@compute @workgroup_size(256)
+fn apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let c = (i / p.hw) % p.c;
+  out[i] = fma(in1[i] - in2[c], in3[c], in3[p.c + c]);
+}
+
+@compute @workgroup_size(256)
+fn bwd_reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let c = wg.x + wg.y * nwg.x;
+  if (c >= p.c) {
+    return; // uniform per workgroup
+  }
+  let n = p.batch * p.hw;
+  let mean = in3[c];
+  let invstd = in3[p.c + c];
+  var sdy = 0.0;
+  var sdyx = 0.0;
+  for (var r = t; r < n; r += WG) {
+    let i = at(c, r);
+    let g = in2[i];
+    sdy = sdy + g;
+    sdyx = fma(g, (in1[i] - mean) * invstd, sdyx);
+  }
+  sumA[t] = sdy;
+  sumB[t] = sdyx;
+  tree_ab(t);
+  if (t == 0u) {
+    out[c] = sumA[0];
+    out[p.c + c] = sumB[0];
+  }
+}
+
+@compute @workgroup_size(256)
+fn bwd_coef(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat_index(gid, nwg);
+  if (c >= p.c) {
+    return;
+  }
+  let mean = in1[c];
+  let invstd = in1[p.c + c];
+  let k = in2[c] * invstd;
+  var u = 0.0;
+  var v = 0.0;
+  if (TRAINING) {
+    let n = f32(p.batch * p.hw);
+    u = -k * invstd * in3[p.c + c] / n;
+    v = -k * in3[c] / n;
+  }
+  out[c] = k;
+  out[p.c + c] = u;
+  out[2u * p.c + c] = v;
+  out[3u * p.c + c] = mean;
+}
+
+@compute @workgroup_size(256)
+fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let c = (i / p.hw) % p.c;
+  out[i] = in3[c] * in1[i] + in3[p.c + c] * (in2[i] - in3[3u * p.c + c]) + in3[2u * p.c + c];
+}

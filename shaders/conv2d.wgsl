@@ -1,0 +1,499 @@
+// conv2d.wgsl — 2-D convolution (cross-correlation, as in PyTorch), forward and backward.
+// Layout NCHW, row-major f32: x [B, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout],
+// y [B, Cout, Ho, Wo] with Ho = (H + 2·pad − kh)/stride + 1 (floor), same for Wo.
+// Zero padding, dilation 1, groups 1.
+//
+// Bindings (at most 4 storage buffers): 0 uniform Params, 1 out (read_write), then the
+// inputs in1, in2, in3 (read) at 2, 3, 4. The output comes first so that every entry binds
+// a contiguous prefix 1..n (the runtime binds regions in order) whatever its input count.
+//
+// GEMM view. Forward: M = B·Ho·Wo output pixels, N = Cout, K = Cin·kh·kw, with
+// A[m, k] = x at the input position that pixel m sees through tap k (0 in the padding)
+// and B[k, n] = w[n, k]. Nothing is materialized: A's indices are computed on the fly.
+//
+// Entry points:
+//   fwd_implicit    y = A·B (+ bias).  in1 x, in2 w, in3 bias (dummy unless HAS_BIAS), out y.
+//                   Workgroup 8x8, each invocation a 4x4 block (4 pixels x 4 channels) held
+//                   in registers (like matmul.wgsl's main_register).
+//                   Grid (ceil(Cout/32), mTiles folded into y·z), mTiles = ceil(M/32).
+//   dgrad_implicit  dx as an implicit GEMM with M = B·H·W input pixels, N = Cin,
+//                   K = Cout·kh·kw over dy and the transposed, flipped kernel: input pixel
+//                   (ih, iw) takes dy[oh, ow] through tap (ky, kx) when ih + pad − ky = oh·stride
+//                   (same for w). in1 dy, in2 w, out dx. Workgroup 8x8, 4x4 blocks,
+//                   grid (ceil(Cin/32), tiles of ceil(B·H·W/32) folded into y·z).
+//   wgrad_partial   split-K weight gradient: dW[co, k] = Σ_r dy[r, co]·A[r, k] over
+//                   r = (b, oh, ow), the R = B·Ho·Wo rows cut into `splits` chunks of
+//                   `chunk` rows; split s writes its partial sum to out[s·Cout·K + co·K + k].
+//                   in1 x, in2 dy, out partial (or dW itself when splits = 1). Workgroup 8x8,
+//                   each invocation 4 output channels x 4 taps; grid (ceil(K/32), ceil(Cout/32), splits).
+//   wgrad_reduce    dW[i] = Σ_s partial[s·Cout·K + i], s ascending (fixed order, no atomics).
+//                   in1 partial, out dW. Workgroup 256, 1-D over Cout·K.
+//   bias_grad       db[co] = Σ over (b, oh, ow) of dy; one workgroup of 256 per channel,
+//                   strided partial sums then a pairwise tree. in1 dy, out db. Grid Cout (x·y folded).
+//   add_bias        y[b, co, :, :] += bias[co] in place (after im2col+matmul). in1 bias, out y.
+//   im2col          cols[b, k, p] = A[(b, p), k] for p = oh·Wo + ow, laid out [B, K, Ho·Wo] so
+//                   that w·cols[b] is y[b] directly. in1 x, out cols. Workgroup 256, 1-D.
+//   col2im          dx[b, ci, ih, iw] = Σ_{taps} dcols[b, k, p], the adjoint of im2col
+//                   (a gather: no atomics). in1 dcols, out dx. Workgroup 256, 1-D.
+//   fwd_direct      one invocation per output element looping over Cin·kh·kw (reference and
+//                   benchmark baseline). in1 x, in2 w, in3 bias, out y. Workgroup 256, 1-D.
+//   dgrad_direct    one invocation per input element looping over Cout·kh·kw. in1 dy, in2 w, out dx.
+//   wgrad_direct    one invocation per weight looping over B·Ho·Wo. in1 x, in2 dy, out dW.
+// 1-D entries use index = gid.x + gid.y·256·num_workgroups.x (grids past 65535 fold into y).
+
+struct Params {
+  batch: u32,
+  cin: u32,
+  h: u32,
+  w: u32,
+  cout: u32,
+  ho: u32,
+  wo: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  // wgrad_partial: rows per split and number of splits.
+  chunk: u32,
+  splits: u32,
+  // 1-D entries: number of invocations that do work.
+  total: u32,
+  _p0: u32,
+  _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> in2: array<f32>;
+@group(0) @binding(4) var<storage, read> in3: array<f32>;
+
+override HAS_BIAS: bool = false;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * 256u;
+}
+
+// ------------------------------------------------------------------ implicit GEMMs
+
+@compute @workgroup_size(8, 8, 1)
+fn fwd_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let hw = p.h * p.w;
+  let howo = p.ho * p.wo;
+  let M = p.batch * howo;
+  let N = p.cout;
+  let K = p.cin * p.kh * p.kw;
+  let m0 = ((wg.y + wg.z * nwg.y) * 8u + lid.y) * 4u;
+  let n0 = (wg.x * 8u + lid.x) * 4u;
+  if (m0 >= M || n0 >= N) {
+    return;
+  }
+  // Per pixel row i: where its window starts in the input and where its outputs go.
+  // Rows and columns past the edge are clamped for loading and skipped on store.
+  var xBase: vec4<i32>;
+  var ih0: vec4<i32>;
+  var iw0: vec4<i32>;
+  var yBase: vec4<u32>;
+  for (var i = 0u; i < 4u; i++) {
+    let m = min(m0 + i, M - 1u);
+    let b = m / howo;
+    let r = m % howo;
+    let oh = r / p.wo;
+    let ow = r % p.wo;
+    xBase[i] = i32(b * p.cin * hw);
+    ih0[i] = i32(oh * p.stride) - i32(p.pad);
+    iw0[i] = i32(ow * p.stride) - i32(p.pad);
+    yBase[i] = b * p.cout * howo + r;
+  }
+  let wRow = vec4<u32>(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u)) * K;
+  let H = i32(p.h);
+  let W = i32(p.w);
+  var acc: array<vec4<f32>, 4>;
+  var k = 0u;
+  for (var ci = 0u; ci < p.cin; ci++) {
+    let plane = xBase + vec4<i32>(i32(ci * hw));
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let ih = ih0 + vec4<i32>(i32(ky));
+      let rowOk = (ih >= vec4<i32>(0)) & (ih < vec4<i32>(H));
+      let rowOff = plane + ih * W;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let iw = iw0 + vec4<i32>(i32(kx));
+        let ok = rowOk & (iw >= vec4<i32>(0)) & (iw < vec4<i32>(W));
+        let idx = vec4<u32>(select(vec4<i32>(0), rowOff + iw, ok));
+        let a = select(vec4<f32>(0.0), vec4<f32>(in1[idx.x], in1[idx.y], in1[idx.z], in1[idx.w]), ok);
+        let bv = vec4<f32>(in2[wRow.x + k], in2[wRow.y + k], in2[wRow.z + k], in2[wRow.w + k]);
+        acc[0] = fma(vec4<f32>(a.x), bv, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
+        k++;
+      }
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    if (m0 + i >= M) {
+      break;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < N) {
+        var v = acc[i][j];
+        if (HAS_BIAS) {
+          v = v + in3[n];
+        }
+        out[yBase[i] + n * howo] = v;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn dgrad_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let hw = p.h * p.w;
+  let howo = p.ho * p.wo;
+  let khkw = p.kh * p.kw;
+  let M = p.batch * hw;
+  let N = p.cin;
+  let m0 = ((wg.y + wg.z * nwg.y) * 8u + lid.y) * 4u;
+  let n0 = (wg.x * 8u + lid.x) * 4u;
+  if (m0 >= M || n0 >= N) {
+    return;
+  }
+  var dyBase: vec4<i32>;
+  var ohNum0: vec4<i32>;
+  var owNum0: vec4<i32>;
+  var dxBase: vec4<u32>;
+  for (var i = 0u; i < 4u; i++) {
+    let m = min(m0 + i, M - 1u);
+    let b = m / hw;
+    let r = m % hw;
+    dyBase[i] = i32(b * p.cout * howo);
+    ohNum0[i] = i32(r / p.w + p.pad);
+    owNum0[i] = i32(r % p.w + p.pad);
+    dxBase[i] = b * p.cin * hw + r;
+  }
+  // Column j reads w[co, n_j, ky, kx]: the kernel transposed over (Cout, Cin).
+  let wCol = vec4<u32>(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u)) * khkw;
+  let S = vec4<i32>(i32(p.stride));
+  let Ho = vec4<i32>(i32(p.ho));
+  let Wo = vec4<i32>(i32(p.wo));
+  let zero = vec4<i32>(0);
+  var acc: array<vec4<f32>, 4>;
+  for (var co = 0u; co < p.cout; co++) {
+    let plane = dyBase + vec4<i32>(i32(co * howo));
+    let wCo = co * p.cin * khkw;
+    for (var ky = 0u; ky < p.kh; ky++) {
+      // Output row oh with oh·stride = ih + pad − ky, if it exists.
+      let ohNum = ohNum0 - vec4<i32>(i32(ky));
+      let ohNumSafe = max(ohNum, zero);
+      let oh = ohNumSafe / S;
+      let rowOk = (ohNum >= zero) & (oh * S == ohNumSafe) & (oh < Ho);
+      let rowOff = plane + oh * Wo;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let owNum = owNum0 - vec4<i32>(i32(kx));
+        let owNumSafe = max(owNum, zero);
+        let ow = owNumSafe / S;
+        let ok = rowOk & (owNum >= zero) & (ow * S == owNumSafe) & (ow < Wo);
+        let idx = vec4<u32>(select(zero, rowOff + ow, ok));
+        let a = select(vec4<f32>(0.0), vec4<f32>(in1[idx.x], in1[idx.y], in1[idx.z], in1[idx.w]), ok);
+        let t = wCo + ky * p.kw + kx;
+        let bv = vec4<f32>(in2[wCol.x + t], in2[wCol.y + t], in2[wCol.z + t], in2[wCol.w + t]);
+        acc[0] = fma(vec4<f32>(a.x), bv, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
+      }
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    if (m0 + i >= M) {
+      break;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < N) {
+        out[dxBase[i] + n * hw] = acc[i][j];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn wgrad_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let hw = p.h * p.w;
+  let howo = p.ho * p.wo;
+  let khkw = p.kh * p.kw;
+  let K = p.cin * khkw;
+  let R = p.batch * howo;
+  let co0 = (wg.y * 8u + lid.y) * 4u;
+  let k0 = (wg.x * 8u + lid.x) * 4u;
+  let split = wg.z;
+  let r0 = split * p.chunk;
+  if (co0 >= p.cout || k0 >= K || r0 >= R) {
+    return;
+  }
+  let r1 = min(R, r0 + p.chunk);
+  // Each invocation's 4 taps are fixed: decode them once.
+  var tapPlane: vec4<i32>;
+  var tapY: vec4<i32>;
+  var tapX: vec4<i32>;
+  for (var j = 0u; j < 4u; j++) {
+    let k = min(k0 + j, K - 1u);
+    let ci = k / khkw;
+    let t = k % khkw;
+    tapPlane[j] = i32(ci * hw);
+    tapY[j] = i32(t / p.kw) - i32(p.pad);
+    tapX[j] = i32(t % p.kw) - i32(p.pad);
+  }
+  let coOff = vec4<u32>(min(co0, p.cout - 1u), min(co0 + 1u, p.cout - 1u), min(co0 + 2u, p.cout - 1u), min(co0 + 3u, p.cout - 1u)) * howo;
+  let H = vec4<i32>(i32(p.h));
+  let W = vec4<i32>(i32(p.w));
+  let zero = vec4<i32>(0);
+  // Walk the rows (b, oh, ow) of this split in order, carrying the position.
+  var b = r0 / howo;
+  var oh = (r0 % howo) / p.wo;
+  var ow = r0 % p.wo;
+  var acc: array<vec4<f32>, 4>;
+  for (var r = r0; r < r1; r++) {
+    let dyIdx = b * p.cout * howo + oh * p.wo + ow;
+    let a = vec4<f32>(in2[dyIdx + coOff.x], in2[dyIdx + coOff.y], in2[dyIdx + coOff.z], in2[dyIdx + coOff.w]);
+    let ih = tapY + vec4<i32>(i32(oh * p.stride));
+    let iw = tapX + vec4<i32>(i32(ow * p.stride));
+    let ok = (ih >= zero) & (ih < H) & (iw >= zero) & (iw < W);
+    let idx = vec4<u32>(select(zero, vec4<i32>(i32(b * p.cin * hw)) + tapPlane + ih * W + iw, ok));
+    let bv = select(vec4<f32>(0.0), vec4<f32>(in1[idx.x], in1[idx.y], in1[idx.z], in1[idx.w]), ok);
+    acc[0] = fma(vec4<f32>(a.x), bv, acc[0]);
+    acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
+    acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
+    acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
+    ow++;
+    if (ow == p.wo) {
+      ow = 0u;
+      oh++;
+      if (oh == p.ho) {
+        oh = 0u;
+        b++;
+      }
+    }
+  }
+  let base = split * p.cout * K;
+  for (var i = 0u; i < 4u; i++) {
+    let co = co0 + i;
+    if (co >= p.cout) {
+      break;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + j;
+      if (k < K) {
+        out[base + co * K + k] = acc[i][j];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(256)
+fn wgrad_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  var s = 0.0;
+  for (var split = 0u; split < p.splits; split++) {
+    s = s + in1[split * p.total + i];
+  }
+  out[i] = s;
+}
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn bias_grad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let co = wg.x + wg.y * nwg.x;
+  if (co >= p.cout) {
+    return; // uniform per workgroup: the barriers below are never split
+  }
+  let howo = p.ho * p.wo;
+  let R = p.batch * howo;
+  var acc = 0.0;
+  for (var r = t; r < R; r += 256u) {
+    let b = r / howo;
+    acc = acc + in1[(b * p.cout + co) * howo + r % howo];
+  }
+  partial[t] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      partial[t] = partial[t] + partial[t + s];
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    out[co] = partial[0];
+  }
+}
+
+@compute @workgroup_size(256)
+fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let co = (i / (p.ho * p.wo)) % p.cout;
+  out[i] = out[i] + in1[co];
+}
+
+// ------------------------------------------------------------------ explicit im2col
+
+@compute @workgroup_size(256)
+fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let howo = p.ho * p.wo;
+  let khkw = p.kh * p.kw;
+  let K = p.cin * khkw;
+  let px = i % howo;
+  let k = (i / howo) % K;
+  let b = i / (howo * K);
+  let ci = k / khkw;
+  let ky = (k % khkw) / p.kw;
+  let kx = k % p.kw;
+  let ih = i32((px / p.wo) * p.stride + ky) - i32(p.pad);
+  let iw = i32((px % p.wo) * p.stride + kx) - i32(p.pad);
+  var v = 0.0;
+  if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
+    v = in1[((b * p.cin + ci) * p.h + u32(ih)) * p.w + u32(iw)];
+  }
+  out[i] = v;
+}
+
+@compute @workgroup_size(256)
+fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let hw = p.h * p.w;
+  let howo = p.ho * p.wo;
+  let khkw = p.kh * p.kw;
+  let iw = i % p.w;
+  let ih = (i / p.w) % p.h;
+  let ci = (i / hw) % p.cin;
+  let b = i / (hw * p.cin);
+  let colBase = (b * p.cin + ci) * khkw * howo;
+  var s = 0.0;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    let ohNum = i32(ih + p.pad) - i32(ky);
+    if (ohNum < 0 || u32(ohNum) % p.stride != 0u || u32(ohNum) / p.stride >= p.ho) {
+      continue;
+    }
+    let oh = u32(ohNum) / p.stride;
+    for (var kx = 0u; kx < p.kw; kx++) {
+      let owNum = i32(iw + p.pad) - i32(kx);
+      if (owNum < 0 || u32(owNum) % p.stride != 0u || u32(owNum) / p.stride >= p.wo) {
+        continue;
+      }
+      let ow = u32(owNum) / p.stride;
+      s = s + in1[colBase + (ky * p.kw + kx) * howo + oh * p.wo + ow];
+    }
+  }
+  out[i] = s;
+}
+
+// ------------------------------------------------------------------ direct (reference)
+
+@compute @workgroup_size(256)
+fn fwd_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let ow = i % p.wo;
+  let oh = (i / p.wo) % p.ho;
+  let co = (i / (p.wo * p.ho)) % p.cout;
+  let b = i / (p.wo * p.ho * p.cout);
+  var s = 0.0;
+  for (var ci = 0u; ci < p.cin; ci++) {
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let ih = i32(oh * p.stride + ky) - i32(p.pad);
+      if (ih < 0 || ih >= i32(p.h)) {
+        continue;
+      }
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let iw = i32(ow * p.stride + kx) - i32(p.pad);
+        if (iw < 0 || iw >= i32(p.w)) {
+          continue;
+        }
+        let xv = in1[((b * p.cin + ci) * p.h + u32(ih)) * p.w + u32(iw)];
+        s = fma(xv, in2[((co * p.cin + ci) * p.kh + ky) * p.kw + kx], s);
+      }
+    }
+  }
+  if (HAS_BIAS) {
+    s = s + in3[co];
+  }
+  out[i] = s;
+}
+
+@compute @workgroup_size(256)
+fn dgrad_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let iw = i % p.w;
+  let ih = (i / p.w) % p.h;
+  let ci = (i / (p.w * p.h)) % p.cin;
+  let b = i / (p.w * p.h * p.cin);
+  var s = 0.0;
+  for (var co = 0u; co < p.cout; co++) {
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let ohNum = i32(ih + p.pad) - i32(ky);
+      if (ohNum < 0 || u32(ohNum) % p.stride != 0u || u32(ohNum) / p.stride >= p.ho) {
+        continue;
+      }
+      let oh = u32(ohNum) / p.stride;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let owNum = i32(iw + p.pad) - i32(kx);
+        if (owNum < 0 || u32(owNum) % p.stride != 0u || u32(owNum) / p.stride >= p.wo) {
+          continue;
+        }
+        let ow = u32(owNum) / p.stride;
+        let g = in1[((b * p.cout + co) * p.ho + oh) * p.wo + ow];
+        s = fma(g, in2[((co * p.cin + ci) * p.kh + ky) * p.kw + kx], s);
+      }
+    }
+  }
+  out[i] = s;
+}
+
+@compute @workgroup_size(256)
+fn wgrad_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let kx = i % p.kw;
+  let ky = (i / p.kw) % p.kh;
+  let ci = (i / (p.kw * p.kh)) % p.cin;
+  let co = i / (p.kw * p.kh * p.cin);
+  var s = 0.0;
+  for (var b = 0u; b < p.batch; b++) {
+    for (var oh = 0u; oh < p.ho; oh++) {
+      let ih = i32(oh * p.stride + ky) - i32(p.pad);
+      if (ih < 0 || ih >= i32(p.h)) {
+        continue;
+      }
+      for (var ow = 0u; ow < p.wo; ow++) {
+        let iw = i32(ow * p.stride + kx) - i32(p.pad);
+        if (iw < 0 || iw >= i32(p.w)) {
+          continue;
+        }
+        let xv = in1[((b * p.cin + ci) * p.h + u32(ih)) * p.w + u32(iw)];
+        s = fma(xv, in2[((b * p.cout + co) * p.ho + oh) * p.wo + ow], s);
+      }
+    }
+  }
+  out[i] = s;
+}
