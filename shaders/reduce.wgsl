@@ -91,13 +91,17 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ii = o % p.inner;
   var acc = identity();
   var comp = 0.0;
+  // 1.0 at run time (the padding word is always 0), but opaque to the shader compiler:
+  // without it Mesa folds (acc + y) - acc to y, which cancels Kahan's compensation and
+  // leaves a plain running sum (measured: 1 + 4000·1e-4 came out 6.6e-5 too large).
+  let one = bitcast<f32>(p._p0 | 0x3f800000u);
   for (var r = 0u; r < p.R; r++) {
     let v = load(x[(oo * p.R + r) * p.inner + ii]);
     if (OP <= 1u) {
       // Kahan: carry the low-order bits lost by each addition.
       let yv = v - comp;
       let tv = acc + yv;
-      comp = (tv - acc) - yv;
+      comp = (tv * one - acc) - yv;
       acc = tv;
     } else {
       acc = combine(acc, v);

@@ -67,6 +67,9 @@ function normalizeAxes(axes: number | readonly number[] | undefined, rank: numbe
  * reshaped to the requested output.
  */
 function reduceAxes(x: Tensor, axes: number[], op: ReduceOp, scale: number): Tensor {
+  // No axes (a rank-0 tensor): a length-1 reduction per element, so that sumSquares
+  // still squares and the result is a new tensor rather than x itself.
+  if (axes.length === 0) return reduceRaw(x, x.size, 1, 1, op, scale).reshape(x.shape);
   let cur = x;
   let shape = [...x.shape];
   const owned: Tensor[] = [];
