@@ -12,7 +12,7 @@ import {
   conv2dInputGrad,
   conv2dWeightGrad,
   im2col,
-  weightGradSplits,
+  conv2dWeightGradSplits,
   type ConvVariant,
 } from '../src/ops/conv.js';
 import { useGpu } from './helpers/gpu.js';
@@ -126,7 +126,7 @@ describe('conv2d kernels', () => {
     const dyT = fromData(Float32Array.from(dy), [c.batch, c.cout, ho, wo], rt);
     const R = c.batch * ho * wo;
     for (const splits of [1, 2, 3, 7, R]) {
-      expect(weightGradSplits(g, rt, splits).splits).toBe(splits);
+      expect(conv2dWeightGradSplits(g, rt, splits).splits).toBe(splits);
       const dw = conv2dWeightGrad(xT, dyT, g, 'implicit', splits);
       expectClose(await dw.read(), ref, `splits=${splits}`, sumTolerance(R), 1e-5);
       dw.dispose();

@@ -293,7 +293,9 @@ export function worstError(actual: ArrayLike<number>, expected: ArrayLike<number
   let ratio = 0;
   let index = -1;
   for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
+    const diff = Math.abs(actual[i] - expected[i]);
+    // diff === 0 keeps exact matches exact when both tolerances are 0.
+    const r = diff === 0 ? 0 : diff / (atol + rtol * Math.abs(expected[i]));
     if (!(r <= ratio)) {
       ratio = r;
       index = i;

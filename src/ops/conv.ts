@@ -62,14 +62,14 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   return { batch, cin, h, w, cout, kh, kw, stride, pad: padding, ho, wo };
 }
 
-export function isPointwise(g: Conv2dGeometry): boolean {
+export function isPointwiseConv(g: Conv2dGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.stride === 1 && g.pad === 0;
 }
 
 export function chooseConvVariant(g: Conv2dGeometry, requested: ConvVariant | 'auto' = 'auto'): ConvVariant {
-  if (requested === 'auto') return isPointwise(g) ? 'matmul' : 'implicit';
+  if (requested === 'auto') return isPointwiseConv(g) ? 'matmul' : 'implicit';
   if (!CONV_VARIANTS.includes(requested)) throw new ConfigError(`Unknown conv variant '${requested}'. Use one of: auto, ${CONV_VARIANTS.join(', ')}.`);
-  if (requested === 'matmul' && !isPointwise(g)) {
+  if (requested === 'matmul' && !isPointwiseConv(g)) {
     throw new ConfigError(`conv2d variant 'matmul' needs a 1x1 kernel with stride 1 and no padding (got ${g.kh}x${g.kw}, stride ${g.stride}, padding ${g.pad}); use 'implicit' or 'im2col'.`);
   }
   return requested;
@@ -246,7 +246,7 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry, varian
 }
 
 /** How the implicit weight gradient splits its reduction over R = B·Ho·Wo rows. */
-export function weightGradSplits(g: Conv2dGeometry, rt: Runtime, forced?: number): { splits: number; chunk: number } {
+export function conv2dWeightGradSplits(g: Conv2dGeometry, rt: Runtime, forced?: number): { splits: number; chunk: number } {
   const R = g.batch * g.ho * g.wo;
   const tiles = Math.ceil(g.cout / 32) * Math.ceil((g.cin * g.kh * g.kw) / 32);
   // Enough workgroups to fill a GPU (~256), each summing at least 64 rows; splits are
@@ -268,7 +268,7 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, g: Conv2dGeometry, varia
   const wShape = [g.cout, g.cin, g.kh, g.kw];
   switch (variant) {
     case 'implicit': {
-      const { splits, chunk } = weightGradSplits(g, rt, forcedSplits);
+      const { splits, chunk } = conv2dWeightGradSplits(g, rt, forcedSplits);
       const dw = empty(wShape, rt);
       const grid: Grid = [Math.ceil(K / 32), Math.ceil(g.cout / 32), splits];
       if (splits === 1) {

@@ -8,6 +8,10 @@ export * from './activation.js';
 export * from './reduce.js';
 export * from './matmul.js';
 export * from './loss.js';
+export * from './random.js';
+export * from './conv.js';
+export * from './pool.js';
+export * from './batchnorm.js';
 
 installGradKernels({
   accumulateInto: (target, g) => accumulateInto(target, g),
