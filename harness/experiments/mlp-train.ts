@@ -145,7 +145,13 @@ export function lossAndGradient(s: MlpTrainState): { loss: Tensor; correct: Tens
 }
 
 /** Train for config.epochs updates, streaming E+1 epoch rows through hooks.onRow. */
-export async function trainMlp(s: MlpTrainState, hooks: TrainHooks, startEpoch = 0, startTimeMs = 0): Promise<EpochRow[]> {
+export async function trainMlp(
+  s: MlpTrainState,
+  hooks: TrainHooks,
+  opts: { startEpoch?: number; startTimeMs?: number; continueOnNonFinite?: boolean } = {},
+): Promise<EpochRow[]> {
+  const startEpoch = opts.startEpoch ?? 0;
+  const startTimeMs = opts.startTimeMs ?? 0;
   const rows: EpochRow[] = [];
   const t0 = performance.now() - startTimeMs;
   for (let t = startEpoch; t <= s.config.epochs; t++) {
@@ -171,11 +177,11 @@ export async function trainMlp(s: MlpTrainState, hooks: TrainHooks, startEpoch =
       lr: s.config.lr,
       timeMs: Math.round(performance.now() - t0),
     };
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNormSq)) {
-      throw new DivergenceError(`Training diverged at epoch ${t}: loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
-    }
     rows.push(row);
     await hooks.onRow(row);
+    if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
+      throw new DivergenceError(`Training diverged at epoch ${t}: loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
+    }
     if (t < s.config.epochs) await hooks.afterEpoch?.(t, s);
   }
   return rows;

@@ -43,7 +43,7 @@ export class MetricsWriter {
   private length: number;
 
   constructor(readonly file: string, truncateTo?: number) {
-    if (truncateTo !== undefined) {
+    if (truncateTo !== undefined && fs.existsSync(file)) {
       fs.truncateSync(file, truncateTo);
     }
     this.fd = fs.openSync(file, 'a');

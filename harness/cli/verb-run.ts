@@ -1,0 +1,81 @@
+// `lplr run EXPERIMENT [options]`: validate options, create the run directory, pick the
+// adapter, run, print the headline (or JSON).
+import * as path from 'node:path';
+import { closest, ConfigError } from '../../src/errors.js';
+import { init } from '../../src/entry-node.js';
+import type { Runtime } from '../../src/gpu/runtime.js';
+import { RUN_OPTIONS } from '../experiments/mlp-config.js';
+import { EXPERIMENTS, type Experiment } from '../experiments/registry.js';
+import { RunStopped } from '../experiments/mlp-lab.js';
+import { createProgress } from '../run/progress.js';
+import { defaultRunDir, prepareRunDir, writeJsonAtomic } from '../run/run-dir.js';
+import { helpText, parseArgs, type ParsedArgs } from './args.js';
+import type { Verb } from './verb.js';
+
+function listExperiments(): string {
+  return EXPERIMENTS.map((e) => `  ${e.name.padEnd(6)} ${e.description}`).join('\n');
+}
+
+export const runVerb: Verb = {
+  name: 'run',
+  summary: 'run an experiment of the paper (fig1, fig2, fig4, fig5, all, ...)',
+  async run(argv) {
+    const name = argv[0];
+    if (!name || name.startsWith('--')) {
+      if (argv.includes('--help') || !name) {
+        process.stdout.write(`Usage: lplr run EXPERIMENT [options]\n\nExperiments:\n${listExperiments()}\n\nlplr run EXPERIMENT --help lists the options with defaults.\n`);
+        return name ? 0 : 2;
+      }
+    }
+    const exp = EXPERIMENTS.find((e) => e.name === name);
+    if (!exp) {
+      const hint = closest(name, EXPERIMENTS.map((e) => e.name));
+      throw new ConfigError(`Unknown experiment '${name}'.${hint ? ` Did you mean '${hint}'?` : ''} Known: ${EXPERIMENTS.map((e) => e.name).join(', ')}.`);
+    }
+    const specs = [...exp.options, ...RUN_OPTIONS, { name: 'help', type: 'bool' as const, help: 'show this help' }];
+    const args = parseArgs(argv.slice(1), specs);
+    if (args.values.help) {
+      process.stdout.write(`${helpText(`lplr run ${exp.name} [options]`, exp.description, specs)}\n`);
+      return 0;
+    }
+    if (args.positionals.length) throw new ConfigError(`Unexpected argument '${args.positionals[0]}'. Options start with --.`);
+    // Everything that can be validated is validated before a device exists.
+    const prepared = exp.prepare(args);
+    const outArg = (args.values.out as string | undefined) ?? defaultRunDir(exp.name);
+    const dir = prepareRunDir(outArg, Boolean(args.values.force));
+    // What `lplr resume` needs to run the same thing again.
+    writeJsonAtomic(path.join(dir, 'invocation.json'), { experiment: exp.name, argv: argv.slice(1), cwd: process.cwd(), startedAt: new Date().toISOString() });
+    return executeExperiment(exp, prepared, args, dir, false);
+  },
+};
+
+/** Create the device (when needed) and run a prepared experiment into `dir`. */
+export async function executeExperiment(exp: Experiment<unknown>, prepared: unknown, args: ParsedArgs, dir: string, resume: boolean): Promise<number> {
+  {
+    const quiet = Boolean(args.values.quiet) || Boolean(args.values.json);
+    const progress = createProgress({ quiet });
+    let rt: Runtime | undefined;
+    try {
+      if (exp.needsGpu?.(prepared) ?? true) {
+        rt = await init({ quiet, backend: args.values.backend as string | undefined, adapter: args.values.adapter as string | undefined });
+      }
+      const runOptions = {
+        checkpointEvery: args.values['checkpoint-every'] as number,
+        checkpointMinutes: args.values['checkpoint-minutes'] as number,
+        continueOnNonFinite: Boolean(args.values['continue-on-nan']),
+      };
+      const result = await exp.run({ rt: rt as Runtime, dir, progress, reuseRoots: [path.resolve('runs')], runOptions, resume }, prepared);
+      if (args.values.json) process.stdout.write(`${JSON.stringify({ dir, summary: result.summary })}\n`);
+      else process.stdout.write(`${result.headline}\nwrote ${path.relative(process.cwd(), dir) || '.'}/ (config.json, metrics.jsonl, summary.json, report.html)\n`);
+      return 0;
+    } catch (e) {
+      if (e instanceof RunStopped) {
+        process.stderr.write(`lplr: ${e.message}\n`);
+        return 130;
+      }
+      throw e;
+    } finally {
+      rt?.destroy();
+    }
+  }
+}

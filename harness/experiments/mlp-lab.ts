@@ -1,0 +1,182 @@
+// Node runner for one MLP run (figures 1, 2, 4, 5): data, model, full-batch GD, streamed
+// metrics, summary and report in a run directory.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, DivergenceError, LplrError } from '../../src/errors.js';
+import type { Runtime } from '../../src/gpu/runtime.js';
+import { parseSafetensors } from '../../src/io/safetensors.js';
+import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
+import type { MetricRow } from '../../src/metrics/schema.js';
+import { METRICS_SCHEMA_VERSION } from '../../src/metrics/schema.js';
+import { loadDatasetFile } from '../data/dataset-file.js';
+import { binaryMnist } from '../data/mnist.js';
+import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { CheckpointPolicy, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import type { Progress } from '../run/progress.js';
+import { mlpIdentity, type MlpRunConfig } from './mlp-config.js';
+import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
+
+export interface MlpRunResult {
+  dir: string;
+  config: MlpRunConfig;
+  rows: MetricRow[];
+  summary: RunSummary;
+}
+
+export function loadMlpData(config: MlpRunConfig): MlpData & { source: string } {
+  if (config.dataset) {
+    const d = loadDatasetFile(config.dataset);
+    return { ...d, source: `dataset file ${config.dataset}` };
+  }
+  const d = binaryMnist('train', {
+    digits: config.digits,
+    subset: config.subset ?? undefined,
+    seed: config.seed,
+    dataDir: config.dataDir,
+  });
+  if (config.subset !== null && config.subset > d.n) {
+    throw new ConfigError(`--subset ${config.subset} exceeds the ${d.n} training samples of digits ${config.digits.join(',')}.`);
+  }
+  return { x: d.x, y: d.y, n: d.n, d: d.d, source: `MNIST train, digits ${config.digits.join('/')}${config.subset ? `, stratified subset of ${d.n}` : `, all ${d.n}`}` };
+}
+
+function loadInitFrom(file: string): { values: Map<string, { shape: number[]; data: Float32Array }>; source: string } {
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    throw new ConfigError(`--init-from ${file}: cannot read the file. Give a safetensors file with PyTorch names (0.weight, 0.bias, 2.weight, ...).`);
+  }
+  const { tensors } = parseSafetensors(bytes, file);
+  return { values: new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), source: file };
+}
+
+export function describeRun(rt: Runtime, config: MlpRunConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    experiment: 'mlp',
+    config,
+    configHash: configHash(mlpIdentity(config)),
+    metricsSchemaVersion: METRICS_SCHEMA_VERSION,
+    adapter: rt.ctx.info,
+    limits: rt.ctx.limits,
+    features: rt.ctx.features,
+    kernels: Object.fromEntries(rt.kernelChoices),
+    version: packageVersion(),
+    gitCommit: gitCommit(),
+    node: process.version,
+    startedAt: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+export interface RunMlpOptions {
+  measure?: (epoch: number, s: MlpTrainState) => Promise<MetricRow[]>;
+  checkpointEvery?: number;
+  checkpointMinutes?: number;
+  continueOnNonFinite?: boolean;
+  /** Continue from dir/checkpoints instead of starting fresh. */
+  resume?: boolean;
+}
+
+/** Raised when SIGINT/SIGTERM stopped a run after a checkpoint. */
+export class RunStopped extends LplrError {}
+
+/**
+ * Train one configuration into `dir` (empty, or holding a checkpoint when resuming) and
+ * write every output file. Metrics stream to disk row by row; checkpoints are taken every
+ * few epochs/minutes and on SIGINT/SIGTERM.
+ */
+export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, progress: Progress, opts: RunMlpOptions = {}): Promise<MlpRunResult> {
+  const data = loadMlpData(config);
+  const initFrom = config.initFrom ? loadInitFrom(config.initFrom) : undefined;
+  const hash = configHash(mlpIdentity(config));
+  const state = createMlpState(rt, config, data, { initFrom, maxRowsPerChunk: config.maxRowsPerChunk });
+  const metricsFile = path.join(dir, 'metrics.jsonl');
+  const policy = new CheckpointPolicy(opts.checkpointEvery ?? 25, opts.checkpointMinutes ?? 5);
+  const arenas = () => ({ params: state.set.params, velocity: state.optimizer.velocity, theta0: state.initial });
+  let lastCheckpoint: string | undefined;
+  try {
+    const flops = mlpEpochFlops(data.n, data.d, config.width, config.depth);
+    let startEpoch = 0;
+    let startTimeMs = 0;
+    let writer: MetricsWriter;
+    const rows: MetricRow[] = [];
+    if (opts.resume) {
+      const { record, tensors } = readCheckpoint(dir);
+      if (record.configHash !== hash) {
+        throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
+      }
+      restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
+      state.optimizer.stepCount = record.optimizerSteps;
+      startEpoch = record.nextEpoch;
+      startTimeMs = record.elapsedMs;
+      // Rows after the checkpoint are recomputed: cut them (and any torn line) away.
+      writer = new MetricsWriter(metricsFile, record.metricsBytes);
+      rows.push(...(readMetrics(metricsFile) as MetricRow[]));
+      lastCheckpoint = path.join(dir, 'checkpoints', 'checkpoint.json');
+      progress.log(`resuming at epoch ${startEpoch} from ${lastCheckpoint}`);
+    } else {
+      writeJsonAtomic(
+        path.join(dir, 'config.json'),
+        describeRun(rt, config, { data: { source: data.source, samples: data.n, features: data.d }, parameters: state.set.count(), gflopPerEpoch: flops / 1e9 }),
+      );
+      // A fresh start (also a run killed before its first checkpoint) begins an empty file.
+      writer = new MetricsWriter(metricsFile, 0);
+    }
+    progress.start(config.epochs + 1, flops);
+    policy.installSignalHandlers();
+    try {
+      await trainMlp(
+        state,
+        {
+          onRow: (row) => {
+            writer.write(row);
+            rows.push(row);
+            progress.tick(row.epoch + 1, `loss ${row.loss.toExponential(4)}  ‖∇L‖² ${row.gradNormSq.toExponential(3)}  acc ${(row.acc * 100).toFixed(2)}%`);
+          },
+          measure: opts.measure
+            ? async (epoch, s) => {
+                for (const r of await opts.measure!(epoch, s)) {
+                  writer.write(r);
+                  rows.push(r);
+                }
+              }
+            : undefined,
+          afterEpoch: async (t) => {
+            if (!policy.due(t + 1)) return;
+            writer.sync();
+            lastCheckpoint = await saveCheckpoint(dir, arenas(), {
+              nextEpoch: t + 1,
+              optimizerSteps: state.optimizer.stepCount,
+              metricsBytes: writer.byteLength,
+              elapsedMs: rows.length ? Number((rows[rows.length - 1] as { timeMs?: number }).timeMs ?? 0) : 0,
+              configHash: hash,
+              kernelChoices: Object.fromEntries(rt.kernelChoices),
+            });
+            policy.saved();
+            if (policy.stopRequested) {
+              throw new RunStopped(`Stopped after epoch ${t}; the checkpoint is ${lastCheckpoint}. Continue with 'lplr resume ${dir}'.`);
+            }
+          },
+        },
+        { startEpoch, startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
+      );
+    } catch (e) {
+      if (e instanceof DivergenceError) {
+        throw new DivergenceError(
+          `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
+        );
+      }
+      throw e;
+    } finally {
+      policy.removeSignalHandlers();
+      writer.close();
+    }
+    progress.done();
+    const summary = summarizeRun(rows, { fitWindow: config.fitWindow });
+    writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+    return { dir, config, rows, summary };
+  } finally {
+    disposeMlpState(state);
+  }
+}

@@ -1,0 +1,136 @@
+// Checkpoints: every k epochs or m minutes (whichever first) and on SIGINT/SIGTERM. A
+// checkpoint is a safetensors file of the tensors (parameters, optimizer state, θ₀) plus a
+// JSON record (epoch to resume at, byte length of metrics.jsonl at that point, RNG state,
+// kernel choices, config hash). Both are written atomically; the JSON is written last and
+// names its tensor file, so a kill at any moment leaves the previous checkpoint intact.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, DataError } from '../../src/errors.js';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
+import type { Arena } from '../../src/nn/arena.js';
+import type { RngState } from '../../src/rng.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface CheckpointRecord {
+  version: number;
+  /** The epoch the resumed run computes first. */
+  nextEpoch: number;
+  /** Optimizer updates done so far. */
+  optimizerSteps: number;
+  /** Byte length of metrics.jsonl holding exactly the rows before nextEpoch. */
+  metricsBytes: number;
+  /** Wall time of the run so far (ms), so resumed rows continue the clock. */
+  elapsedMs: number;
+  configHash: string;
+  kernelChoices: Record<string, string>;
+  rng?: Record<string, RngState>;
+  /** Extra experiment state (e.g. the data order of mini-batch SGD). */
+  extra?: Record<string, unknown>;
+  tensorFile: string;
+  savedAt: string;
+}
+
+export function checkpointDir(runDir: string): string {
+  return path.join(runDir, 'checkpoints');
+}
+
+/** Arenas to save under a prefix, e.g. { params: set.params, velocity: opt.velocity, theta0: initial }. */
+export type ArenaGroup = Record<string, Arena | undefined>;
+
+export async function saveCheckpoint(runDir: string, arenas: ArenaGroup, record: Omit<CheckpointRecord, 'version' | 'tensorFile' | 'savedAt'>): Promise<string> {
+  const dir = checkpointDir(runDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+  for (const [prefix, arena] of Object.entries(arenas)) {
+    if (!arena) continue;
+    const values = await arena.readAll();
+    for (const slot of arena.layout.slots) tensors.push({ name: `${prefix}/${slot.name}`, shape: slot.shape, data: values.get(slot.name)! });
+  }
+  const tensorFile = `ckpt-${String(record.nextEpoch).padStart(6, '0')}.safetensors`;
+  writeFileAtomic(path.join(dir, tensorFile), serializeSafetensors(tensors, { format: 'lplr-checkpoint' }));
+  const full: CheckpointRecord = { ...record, version: CHECKPOINT_VERSION, tensorFile, savedAt: new Date().toISOString() };
+  writeJsonAtomic(path.join(dir, 'checkpoint.json'), full);
+  // Older tensor files are garbage once the record points at the new one.
+  for (const f of fs.readdirSync(dir)) if (f.startsWith('ckpt-') && f !== tensorFile && !f.endsWith('.tmp')) fs.rmSync(path.join(dir, f), { force: true });
+  return path.join(dir, 'checkpoint.json');
+}
+
+export function hasCheckpoint(runDir: string): boolean {
+  return fs.existsSync(path.join(checkpointDir(runDir), 'checkpoint.json'));
+}
+
+export function readCheckpoint(runDir: string): { record: CheckpointRecord; tensors: Map<string, Float32Array> } {
+  const file = path.join(checkpointDir(runDir), 'checkpoint.json');
+  if (!fs.existsSync(file)) {
+    throw new ConfigError(`${runDir} has no checkpoint (checkpoints/checkpoint.json). Runs checkpoint every --checkpoint-every epochs; start it again with 'lplr run'.`);
+  }
+  const record = readJson<CheckpointRecord>(file);
+  if (record.version !== CHECKPOINT_VERSION) {
+    throw new ConfigError(`Checkpoint ${file} has version ${record.version}; this lplr reads version ${CHECKPOINT_VERSION}. Resume it with the lplr version that wrote it.`);
+  }
+  const tensorPath = path.join(checkpointDir(runDir), record.tensorFile);
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(tensorPath);
+  } catch {
+    throw new DataError(`Checkpoint tensors ${tensorPath} are missing; the checkpoint is incomplete. Start the run again.`);
+  }
+  const parsed = parseSafetensors(bytes, tensorPath);
+  const tensors = new Map<string, Float32Array>();
+  for (const [name, t] of parsed.tensors) tensors.set(name, t.data);
+  return { record, tensors };
+}
+
+/** Write saved values back into arenas with the same layout. */
+export function restoreArenas(tensors: Map<string, Float32Array>, arenas: ArenaGroup, source: string): void {
+  for (const [prefix, arena] of Object.entries(arenas)) {
+    if (!arena) continue;
+    for (const slot of arena.layout.slots) {
+      const data = tensors.get(`${prefix}/${slot.name}`);
+      if (!data) throw new ConfigError(`${source} lacks '${prefix}/${slot.name}': the checkpoint was written by an incompatible configuration.`);
+      if (data.length !== slot.size) throw new ConfigError(`${source}: '${prefix}/${slot.name}' has ${data.length} values, the model needs ${slot.size}. The checkpoint belongs to another configuration.`);
+      arena.write(slot.name, data);
+    }
+  }
+}
+
+/** Decides when to checkpoint: every `everyEpochs`, after `everyMinutes`, or when a stop was requested. */
+export class CheckpointPolicy {
+  private last = performance.now();
+  stopRequested = false;
+  private handlers: [NodeJS.Signals, () => void][] = [];
+
+  constructor(
+    readonly everyEpochs: number,
+    readonly everyMinutes: number,
+  ) {}
+
+  /** SIGINT/SIGTERM finish the current epoch, checkpoint and stop (a second signal exits at once). */
+  installSignalHandlers(): void {
+    for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
+      const h = () => {
+        if (this.stopRequested) process.exit(130);
+        this.stopRequested = true;
+        process.stderr.write(`\nlplr: ${sig} received: checkpointing after this epoch (send it again to quit at once)\n`);
+      };
+      process.on(sig, h);
+      this.handlers.push([sig, h]);
+    }
+  }
+
+  removeSignalHandlers(): void {
+    for (const [sig, h] of this.handlers) process.off(sig, h);
+    this.handlers = [];
+  }
+
+  due(epochsDone: number): boolean {
+    const minutes = (performance.now() - this.last) / 60000;
+    return this.stopRequested || epochsDone % this.everyEpochs === 0 || (this.everyMinutes > 0 && minutes >= this.everyMinutes);
+  }
+
+  saved(): void {
+    this.last = performance.now();
+  }
+}

@@ -1,0 +1,61 @@
+// Writes report.html for a single run or a set of runs (fig4, fig5) through the report
+// builders in harness/report. Extra sections (e.g. the theory check) register here.
+import * as path from 'node:path';
+import type { MetricRow } from '../../src/metrics/schema.js';
+import type { RunSummary } from '../../src/metrics/summary.js';
+import type { Verdict } from '../../src/metrics/verdicts.js';
+import { renderReport, type ReportSection } from '../report/html.js';
+import { comparisonSection, widthAblationSection, type SingleRunFigure } from '../report/sections.js';
+import { writeFileAtomic } from './run-dir.js';
+import type { MlpRunConfig } from '../experiments/mlp-config.js';
+
+/** Builders of additional sections for a single run's rows (e.g. NTK/Hessian rows). */
+export type ExtraSectionBuilder = (rows: readonly MetricRow[], summary: RunSummary, config: unknown) => ReportSection[];
+const extraSingleRunSections: ExtraSectionBuilder[] = [];
+export function registerSingleRunSections(builder: ExtraSectionBuilder): void {
+  extraSingleRunSections.push(builder);
+}
+
+/** Builders of additional sections for a set of runs (e.g. theory numbers vs width). */
+export type ExtraSetSectionBuilder = (kind: string, runs: readonly SetRun[]) => ReportSection[];
+const extraSetSections: ExtraSetSectionBuilder[] = [];
+export function registerSetSections(builder: ExtraSetSectionBuilder): void {
+  extraSetSections.push(builder);
+}
+
+export interface SetRun {
+  label: string;
+  dir: string;
+  config: MlpRunConfig;
+  rows: MetricRow[];
+  summary: RunSummary;
+}
+
+export function writeMlpReport(
+  dir: string,
+  title: string,
+  config: unknown,
+  rows: MetricRow[],
+  summary: RunSummary,
+  opts: { focus?: 'fig2' } = {},
+): string {
+  const figures: SingleRunFigure[] | undefined = opts.focus === 'fig2' ? ['fig2', 'fig1', 'curves'] : undefined;
+  const sections = extraSingleRunSections.flatMap((b) => b(rows, summary, config));
+  const file = path.join(dir, 'report.html');
+  writeFileAtomic(file, renderReport({ title, config, rows, summary, figures, sections }));
+  return file;
+}
+
+export function writeSetReport(dir: string, kind: 'fig4' | 'fig5', title: string, runs: SetRun[], verdicts: Verdict[] = []): string {
+  const main =
+    kind === 'fig4'
+      ? comparisonSection(runs.map((r) => ({ label: r.label, summary: r.summary })), { id: 'fig4', title })
+      : widthAblationSection(runs.map((r) => ({ label: r.label, summary: r.summary, width: r.config.width })), verdicts, { id: 'fig5', title });
+  const sections = [main, ...extraSetSections.flatMap((b) => b(kind, runs))];
+  const file = path.join(dir, 'report.html');
+  writeFileAtomic(
+    file,
+    renderReport({ title, config: { runs: runs.map((r) => ({ label: r.label, dir: path.relative(dir, r.dir), config: r.config })) }, sections }),
+  );
+  return file;
+}
