@@ -149,7 +149,7 @@ describe('renderReport: sets of runs', () => {
 });
 
 describe('client script', () => {
-  type Api = { alignSeries: (spec: unknown) => (number | null)[][] };
+  type Api = { alignSeries: (spec: unknown) => (number | null)[][]; logTick: (v: number | null) => string | null };
   const load = (): Api => {
     const win: { __lplrReport?: Api } = {};
     new Function('window', CLIENT_SCRIPT)(win);
@@ -183,6 +183,11 @@ describe('client script', () => {
       [2, 2],
       [5, 6],
     ]);
+  });
+
+  it('labels log ticks without rounding small values to 0', () => {
+    const { logTick } = load();
+    expect([1e-4, 0.001, 0.02, 5, 1e6, null].map(logTick)).toEqual(['1e-4', '0.001', '0.02', '5', '1e+6', null]);
   });
 
   it('writes JSON that a script element cannot end early', () => {

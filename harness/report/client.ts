@@ -60,6 +60,18 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
     return data;
   }
 
+  // uPlot's default labels print 1e-4 as "0"; small and large log ticks get exponent notation.
+  function logTick(v) {
+    if (v === null || v === undefined) return null;
+    var a = Math.abs(v);
+    if (a === 0) return '0';
+    if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(4)));
+    return v.toExponential(0);
+  }
+  function logTicks(u, splits) {
+    return splits.map(logTick);
+  }
+
   function chartOptions(spec, width) {
     var logX = spec.x.scale === 'log';
     var logY = spec.y.scale === 'log';
@@ -72,7 +84,7 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
         o.paths = function () { return null; };
         o.points = { show: true, size: 5, stroke: color, fill: color };
       } else {
-        o.points = { show: false };
+        o.points = s.markers ? { show: true, size: 6, stroke: color, fill: color } : { show: false };
       }
       series.push(o);
     });
@@ -85,15 +97,15 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
         y: { distr: logY ? 3 : 1, log: 10 },
       },
       axes: [
-        { label: spec.x.label, stroke: '#333' },
-        { label: spec.y.label, stroke: '#333', size: 80 },
+        logX ? { label: spec.x.label, stroke: '#333', values: logTicks } : { label: spec.x.label, stroke: '#333' },
+        logY ? { label: spec.y.label, stroke: '#333', size: 80, values: logTicks } : { label: spec.y.label, stroke: '#333', size: 80 },
       ],
       legend: { show: true },
       series: series,
     };
   }
 
-  root.__lplrReport = { alignSeries: alignSeries, chartOptions: chartOptions };
+  root.__lplrReport = { alignSeries: alignSeries, chartOptions: chartOptions, logTick: logTick };
   if (typeof document === 'undefined' || typeof root.uPlot === 'undefined') return;
 
   var payload = JSON.parse(document.getElementById('lplr-data').textContent);

@@ -18,6 +18,8 @@ export interface ChartSeries {
   y: readonly (number | null)[];
   /** `line` (default), `points` (scatter, no line) or `fit` (dashed fitted line). */
   style?: 'line' | 'points' | 'fit';
+  /** Draw a marker at every point of a `line` series (for a handful of points, e.g. widths). */
+  markers?: boolean;
   /** CSS colour; default from the palette by series index. */
   color?: string;
   /** false: drawn only after the reader clicks its legend entry. */

@@ -298,7 +298,7 @@ export function widthAblationSection(runs: readonly WidthRunForReport[], verdict
         title: 'Final training loss vs width',
         x: { label: 'width', scale: 'log' },
         y: { label: 'final training loss', scale: 'log' },
-        series: [{ label: 'final loss', x: sorted.map((r) => r.width), y: sorted.map((r) => r.summary.final.loss), color: '#1f77b4' }],
+        series: [{ label: 'final loss', x: sorted.map((r) => r.width), y: sorted.map((r) => r.summary.final.loss), color: '#1f77b4', markers: true }],
       },
       {
         id: `${id}-loss`,
