@@ -1,5 +1,6 @@
 // rng.wgsl — Philox4x32-10 counter-based random numbers (Salmon et al., SC'11).
-// Word i of a stream is word (i mod 4) of Philox(counter = (c0 + i/4, c1, 0, 0), key).
+// Word i of a stream is word (i mod 4) of Philox(counter = (c0 + i/4, c1, 0, 0), key),
+// with (c0, c1) a 64-bit counter: the low word carries into c1, as in src/rng.ts.
 // The 32x32 -> 64 bit products use 16-bit halves: only exact integer ops, so every
 // adapter produces the same bits as the TypeScript reference in src/rng.ts.
 // Entry points (workgroup 64x1x1, 4 words per invocation, index folded over (x, y)):
@@ -68,7 +69,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) {
     return;
   }
-  let w = philox(vec4<u32>(p.c0 + block, p.c1, 0u, 0u), vec2<u32>(p.k0, p.k1));
+  let lo = p.c0 + block;
+  let hi = p.c1 + select(0u, 1u, lo < p.c0);
+  let w = philox(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(p.k0, p.k1));
   emit(i, w.x);
   emit(i + 1u, w.y);
   emit(i + 2u, w.z);
