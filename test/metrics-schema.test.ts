@@ -32,3 +32,16 @@ describe('metrics schema', () => {
     expect(() => parseMetricsJsonl('{"kind":"ntk","epoch":0,"eig":[1,2]}')).toThrow(/Flatten nested values/);
   });
 });
+
+describe('src/metrics stays browser-safe', () => {
+  it('imports only relative modules (no Node built-ins, no packages)', async () => {
+    const fs = await import('node:fs');
+    const dir = new URL('../src/metrics/', import.meta.url);
+    for (const name of fs.readdirSync(dir)) {
+      const text = fs.readFileSync(new URL(name, dir), 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        expect(m[1], `${name} imports ${m[1]}`).toMatch(/^\.\.?\//);
+      }
+    }
+  });
+});
