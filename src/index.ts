@@ -20,3 +20,9 @@ export async function initWithSource(source: AdapterSource): Promise<Runtime> {
   setRuntime(rt);
   return rt;
 }
+
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
+export { summarizeRun } from './metrics/summary.js';
+export { arenaSumSquares, arenaDistanceSq, readScalars } from './metrics/norms.js';

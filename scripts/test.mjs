@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm test`: vitest on at most 2 workers with a hard budget (default 12 minutes, LPLR_TEST_BUDGET_S),
+// per-file times printed by vitest's reporter, and a closing line with the total.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const budgetS = Number(process.env.LPLR_TEST_BUDGET_S ?? 720);
+const require = createRequire(import.meta.url);
+const vitest = require.resolve('vitest/vitest.mjs');
+const t0 = Date.now();
+const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1' } });
+const timer = setTimeout(() => {
+  process.stderr.write(`\nnpm test: the test budget of ${budgetS} s is exhausted; stopping vitest.\n`);
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+}, budgetS * 1000);
+child.on('exit', (code, signal) => {
+  clearTimeout(timer);
+  const s = ((Date.now() - t0) / 1000).toFixed(1);
+  process.stderr.write(`npm test: ${s} s of a ${budgetS} s budget\n`);
+  process.exit(signal ? 1 : (code ?? 1));
+});

@@ -1,0 +1,5 @@
+// Modules, initializers and arenas.
+export * from './module.js';
+export * from './layers.js';
+export * from './init.js';
+export * from './arena.js';

@@ -1,0 +1,3 @@
+// Optimizers and learning-rate schedules.
+export * from './sgd.js';
+export * from './schedule.js';

@@ -1,0 +1,76 @@
+// The MLP lab through the CLI: every output file, determinism, validation before any device.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'bin', 'lplr.mjs');
+
+function lplr(args: string[], timeout = 120_000) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+function epochRows(dir: string) {
+  return fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.kind === 'epoch')
+    .map(({ timeMs: _t, ...rest }) => rest);
+}
+
+describe('lplr run fig1 (tiny preset)', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-cli-'));
+
+  it('writes config, metrics, summary and report; a second run with the same seed is identical', () => {
+    const a = path.join(tmp, 'a');
+    const b = path.join(tmp, 'b');
+    const ra = lplr(['run', 'fig1', '--preset', 'tiny', '--out', a, '--quiet']);
+    expect(ra.stderr).not.toMatch(/internal error/);
+    expect(ra.code).toBe(0);
+    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'report.html']) expect(fs.existsSync(path.join(a, f))).toBe(true);
+    const rows = epochRows(a);
+    expect(rows.map((r) => r.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const config = JSON.parse(fs.readFileSync(path.join(a, 'config.json'), 'utf8'));
+    expect(config.config.width).toBe(16);
+    expect(config.adapter.backend).toBeTruthy();
+    const summary = JSON.parse(fs.readFileSync(path.join(a, 'summary.json'), 'utf8'));
+    expect(summary.lStar.min.semiLog.n).toBeGreaterThan(1);
+    expect(fs.readFileSync(path.join(a, 'report.html'), 'utf8')).toContain('Figure 1');
+    expect(lplr(['run', 'fig1', '--preset', 'tiny', '--out', b, '--quiet']).code).toBe(0);
+    expect(epochRows(b)).toEqual(rows);
+  });
+
+  it('refuses to overwrite a run without --force', () => {
+    const r = lplr(['run', 'fig1', '--preset', 'tiny', '--out', path.join(tmp, 'a'), '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already exists and is not empty.*--force/);
+  });
+
+  it.each([
+    [['run', 'fig1', '--widht', '8'], /Unknown option --widht\. Did you mean --width\?/],
+    [['run', 'fig1', '--width', 'abc'], /--width expects an integer, got 'abc'/],
+    [['run', 'fig1', '--lr', '-1'], /--lr must be >= 0/],
+    [['run', 'fig1', '--loss', 'mae'], /--loss must be one of mse, bce/],
+    [['run', 'fig9'], /Unknown experiment 'fig9'\. Did you mean 'fig1'\?/],
+    [['frobnicate'], /Unknown command 'frobnicate'/],
+    [['run', 'fig1', '--digits', '3,3'], /two different digits/],
+  ])('rejects %j with a one-line error and exit code 2', (args, message) => {
+    const r = lplr(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('lplr:'))).toHaveLength(1);
+    expect(r.stderr).toMatch(message as RegExp);
+  });
+
+  it('prints the options with defaults', () => {
+    const r = lplr(['run', 'fig1', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--width', '--depth', '--epochs', '--lr', '--loss', '--init', '--digits', '--subset', '--seed', '--data-dir', '--dataset', '--init-from', '--out', '--preset', '--fit-window']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+});
