@@ -166,6 +166,10 @@ describe('stratified subsets', () => {
     for (const [s, i] of [...a.indices].entries()) expect(a.y[s]).toBe(labels[i] === 2 ? 0 : 1);
     const again = binaryMnist('train', { digits: [2, 5], subset: 11, seed: 7, dataDir: dir });
     expect([...again.indices]).toEqual([...a.indices]);
+    expect(() => binaryMnist('train', { digits: [2, 5], subset: 41, seed: 7, dataDir: dir })).toThrow(
+      new ConfigError('subset 41 is not possible: the MNIST train split has 40 samples of digits 2 and 5; use a whole number from 1 to 40.'),
+    );
+    expect(() => binaryMnist('train', { digits: [2, 5], subset: 0, seed: 7, dataDir: dir })).toThrow(ConfigError);
     const other = binaryMnist('train', { digits: [2, 5], subset: 11, seed: 8, dataDir: dir });
     expect([...other.indices]).not.toEqual([...a.indices]);
   });

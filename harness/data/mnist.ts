@@ -163,6 +163,12 @@ export function binaryMnist(split: MnistSplit, opts: BinaryMnistOptions): Binary
   if (opts.subset === undefined) {
     chosen = [...byClass[0], ...byClass[1]].sort((p, q) => p - q);
   } else {
+    const available = byClass[0].length + byClass[1].length;
+    if (!Number.isInteger(opts.subset) || opts.subset < 1 || opts.subset > available) {
+      throw new ConfigError(
+        `subset ${opts.subset} is not possible: the MNIST ${split} split has ${available} samples of digits ${a} and ${b}; use a whole number from 1 to ${available}.`,
+      );
+    }
     const counts = stratifiedCounts([byClass[0].length, byClass[1].length], opts.subset);
     // One stream for the whole subset draw: class a's permutation first, then class b's.
     const rng = new Rng(opts.seed, 'mnist-subset');
