@@ -176,7 +176,7 @@ describe('class selection, statistics, normalisation, augmentation', () => {
   });
 });
 
-describe.skipIf(!hasExact)('shared CIFAR-10 exact subset', () => {
+describe.skipIf(!hasExact)(`shared CIFAR-10 exact subset (skipped when ${EXACT} is absent)`, () => {
   it('parses the exact test and train records', () => {
     const t = parseCifarBinary(readFileSync(join(EXACT, 'test_batch_first100.bin')), 'test100');
     const b = parseCifarBinary(readFileSync(join(EXACT, 'data_batch_1_first200.bin')), 'train200');
@@ -188,7 +188,7 @@ describe.skipIf(!hasExact)('shared CIFAR-10 exact subset', () => {
     expect([...t.labels]).toEqual(listed.slice(0, 100));
   });
 
-  it.skipIf(!hasJpegBin)('first records equal the JPEG-derived batches: same labels, close pixels', () => {
+  it.skipIf(!hasJpegBin)('(needs the JPEG-derived batches) first records equal the JPEG-derived batches: same labels, close pixels', () => {
     const pairs: [string, string][] = [
       ['test_batch_first100.bin', 'test_batch.bin'],
       ['data_batch_1_first200.bin', 'data_batch_1.bin'],
@@ -207,7 +207,7 @@ describe.skipIf(!hasExact)('shared CIFAR-10 exact subset', () => {
     }
   });
 
-  it.skipIf(!hasJpegBin)('the JPEG-derived test batch has the known class counts and channel means', () => {
+  it.skipIf(!hasJpegBin)('(needs the JPEG-derived batches) the JPEG-derived test batch has the known class counts and channel means', () => {
     const t = loadCifar({ dataDir: JPEG_BIN, split: 'test' });
     const counts = new Array(10).fill(0);
     for (const l of t.labels) counts[l]++;

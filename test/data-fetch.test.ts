@@ -272,7 +272,7 @@ describe('fetchDataset mnist', () => {
     );
   });
 
-  it.skipIf(!hasSharedMnist)('fetches the real MNIST .gz files with the official checksums, and loadMnist reads them', async () => {
+  it.skipIf(!hasSharedMnist)(`(needs ${SHARED_MNIST}) fetches the real MNIST .gz files with the official checksums, and loadMnist reads them`, async () => {
     const files = new Map(Object.keys(MNIST_FILES).map((f) => [`/m/${f}`, readFileSync(join(SHARED_MNIST, f))] as [string, Uint8Array]));
     const s = await serve(files, { drop: new Map([['/m/t10k-images-idx3-ubyte.gz', { times: 1, after: 400_000 }]]) });
     const cacheDir = freshDir();

