@@ -16,11 +16,13 @@
 //                   Workgroup 8x8, each invocation a 4x4 block (4 pixels x 4 channels) held
 //                   in registers (like matmul.wgsl's main_register).
 //                   Grid (ceil(Cout/32), mTiles folded into y·z), mTiles = ceil(M/32).
-//   dgrad_implicit  dx as an implicit GEMM with M = B·H·W input pixels, N = Cin,
-//                   K = Cout·kh·kw over dy and the transposed, flipped kernel: input pixel
-//                   (ih, iw) takes dy[oh, ow] through tap (ky, kx) when ih + pad − ky = oh·stride
-//                   (same for w). in1 dy, in2 w, out dx. Workgroup 8x8, 4x4 blocks,
-//                   grid (ceil(Cin/32), tiles of ceil(B·H·W/32) folded into y·z).
+//   dgrad_implicit  dx as implicit GEMMs over dy and the transposed, flipped kernel: input
+//                   pixel (ih, iw) takes dy[oh, ow] through tap (ky, kx) when
+//                   ih + pad − ky = oh·stride (same for w). Split by stride phase so that no
+//                   iteration is wasted: phase (ry, rx) is a GEMM with M = its input pixels,
+//                   N = Cin, K = Cout·(taps ky ≡ ry, kx ≡ rx mod stride).
+//                   in1 dy, in2 w, out dx. Workgroup 8x8, 4x4 blocks; grid (ceil(Cin/32),
+//                   mTiles, stride²·zFold) with z = phase + stride²·(fold of the M tiles).
 //   wgrad_partial   split-K weight gradient: dW[co, k] = Σ_r dy[r, co]·A[r, k] over
 //                   r = (b, oh, ow), the R = B·Ho·Wo rows cut into `splits` chunks of
 //                   `chunk` rows; split s writes its partial sum to out[s·Cout·K + co·K + k].
@@ -149,32 +151,45 @@ fn fwd_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
 
 @compute @workgroup_size(8, 8, 1)
 fn dgrad_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s = p.stride;
   let hw = p.h * p.w;
   let howo = p.ho * p.wo;
   let khkw = p.kh * p.kw;
-  let M = p.batch * hw;
+  // Phase (ry, rx): the input pixels with (ih + pad) ≡ ry and (iw + pad) ≡ rx (mod stride).
+  // Only taps ky ≡ ry, kx ≡ rx reach them, each from output (ih + pad − ky)/stride, so every
+  // iteration below is useful work and needs no division.
+  let phase = wg.z % (s * s);
+  let ry = phase / s;
+  let rx = phase % s;
+  let ih0 = (ry + s - p.pad % s) % s; // first input row of the phase
+  let iw0 = (rx + s - p.pad % s) % s;
+  let hp = select(0u, (p.h - ih0 + s - 1u) / s, ih0 < p.h);
+  let wp = select(0u, (p.w - iw0 + s - 1u) / s, iw0 < p.w);
+  let M = p.batch * hp * wp;
   let N = p.cin;
-  let m0 = ((wg.y + wg.z * nwg.y) * 8u + lid.y) * 4u;
+  let m0 = ((wg.y + (wg.z / (s * s)) * nwg.y) * 8u + lid.y) * 4u;
   let n0 = (wg.x * 8u + lid.x) * 4u;
   if (m0 >= M || n0 >= N) {
     return;
   }
   var dyBase: vec4<i32>;
-  var ohNum0: vec4<i32>;
-  var owNum0: vec4<i32>;
+  var ohTop: vec4<i32>;
+  var owTop: vec4<i32>;
   var dxBase: vec4<u32>;
   for (var i = 0u; i < 4u; i++) {
     let m = min(m0 + i, M - 1u);
-    let b = m / hw;
-    let r = m % hw;
+    let b = m / (hp * wp);
+    let t = m % (hp * wp);
+    let ih = ih0 + (t / wp) * s;
+    let iw = iw0 + (t % wp) * s;
     dyBase[i] = i32(b * p.cout * howo);
-    ohNum0[i] = i32(r / p.w + p.pad);
-    owNum0[i] = i32(r % p.w + p.pad);
-    dxBase[i] = b * p.cin * hw + r;
+    // The output row/column reached through tap ry (rx); tap ry + j·stride reaches ohTop − j.
+    ohTop[i] = i32((ih + p.pad - ry) / s);
+    owTop[i] = i32((iw + p.pad - rx) / s);
+    dxBase[i] = b * p.cin * hw + ih * p.w + iw;
   }
   // Column j reads w[co, n_j, ky, kx]: the kernel transposed over (Cout, Cin).
   let wCol = vec4<u32>(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u)) * khkw;
-  let S = vec4<i32>(i32(p.stride));
   let Ho = vec4<i32>(i32(p.ho));
   let Wo = vec4<i32>(i32(p.wo));
   let zero = vec4<i32>(0);
@@ -182,18 +197,13 @@ fn dgrad_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
   for (var co = 0u; co < p.cout; co++) {
     let plane = dyBase + vec4<i32>(i32(co * howo));
     let wCo = co * p.cin * khkw;
-    for (var ky = 0u; ky < p.kh; ky++) {
-      // Output row oh with oh·stride = ih + pad − ky, if it exists.
-      let ohNum = ohNum0 - vec4<i32>(i32(ky));
-      let ohNumSafe = max(ohNum, zero);
-      let oh = ohNumSafe / S;
-      let rowOk = (ohNum >= zero) & (oh * S == ohNumSafe) & (oh < Ho);
+    var oh = ohTop;
+    for (var ky = ry; ky < p.kh; ky += s) {
+      let rowOk = (oh >= zero) & (oh < Ho);
       let rowOff = plane + oh * Wo;
-      for (var kx = 0u; kx < p.kw; kx++) {
-        let owNum = owNum0 - vec4<i32>(i32(kx));
-        let owNumSafe = max(owNum, zero);
-        let ow = owNumSafe / S;
-        let ok = rowOk & (owNum >= zero) & (ow * S == owNumSafe) & (ow < Wo);
+      var ow = owTop;
+      for (var kx = rx; kx < p.kw; kx += s) {
+        let ok = rowOk & (ow >= zero) & (ow < Wo);
         let idx = vec4<u32>(select(zero, rowOff + ow, ok));
         let a = select(vec4<f32>(0.0), vec4<f32>(in1[idx.x], in1[idx.y], in1[idx.z], in1[idx.w]), ok);
         let t = wCo + ky * p.kw + kx;
@@ -202,7 +212,9 @@ fn dgrad_implicit(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
         acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
         acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
         acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
+        ow = ow - vec4<i32>(1);
       }
+      oh = oh - vec4<i32>(1);
     }
   }
   for (var i = 0u; i < 4u; i++) {

@@ -33,7 +33,7 @@ interface Case extends ConvShape {
   name: string;
 }
 
-// Odd sizes, stride 1 and 2, padding 0/1/2, kernels 1/3/5/7 and non-square, batch 1 and 3,
+// Odd sizes, stride 1, 2 and 3, padding 0/1/2, kernels 1/3/5/7 and non-square, batch 1 and 3,
 // channel counts that are not multiples of 4 (and past one 32-wide tile).
 const CASES: Case[] = [
   { name: '3x3 s1 p1 b1', batch: 1, cin: 3, h: 7, w: 7, cout: 5, kh: 3, kw: 3, stride: 1, pad: 1 },
@@ -43,6 +43,7 @@ const CASES: Case[] = [
   { name: '1x1 s1 p0 b3 (pointwise)', batch: 3, cin: 6, h: 5, w: 5, cout: 9, kh: 1, kw: 1, stride: 1, pad: 0 },
   { name: '1x1 s2 p0 (downsample, 7x9)', batch: 3, cin: 5, h: 7, w: 9, cout: 6, kh: 1, kw: 1, stride: 2, pad: 0 },
   { name: '3x3 s1 p2', batch: 1, cin: 3, h: 8, w: 8, cout: 4, kh: 3, kw: 3, stride: 1, pad: 2 },
+  { name: '3x3 s3 p1 (stride 3, 10x8)', batch: 2, cin: 3, h: 10, w: 8, cout: 4, kh: 3, kw: 3, stride: 3, pad: 1 },
   { name: '3x5 s1 p1 (non-square)', batch: 2, cin: 3, h: 6, w: 8, cout: 5, kh: 3, kw: 5, stride: 1, pad: 1 },
   { name: '3x3 s1 p1 wide (37→35 channels)', batch: 3, cin: 37, h: 6, w: 5, cout: 35, kh: 3, kw: 3, stride: 1, pad: 1 },
 ];

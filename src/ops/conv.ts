@@ -224,7 +224,10 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry, varian
   switch (variant) {
     case 'implicit': {
       const dx = empty([g.batch, g.cin, g.h, g.w], rt);
-      rt.dispatch({ shader: 'conv2d', entry: 'dgrad_implicit' }, params(g), [dx.region(), dy.region(), w.region()], gemmGrid(g.batch * g.h * g.w, g.cin, rt));
+      // One GEMM per stride phase (grid z); the largest phase has ceil(H/s)·ceil(W/s) pixels per image.
+      const [gx, gy, gz = 1] = gemmGrid(g.batch * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride), g.cin, rt);
+      const grid: Grid = [gx, gy, gz * g.stride * g.stride];
+      rt.dispatch({ shader: 'conv2d', entry: 'dgrad_implicit' }, params(g), [dx.region(), dy.region(), w.region()], grid);
       return dx;
     }
     case 'direct': {
