@@ -407,7 +407,14 @@ export class Runtime {
     this.pipelines.clear();
     this.modules.clear();
     this.free.clear();
-    this.ctx.destroy();
+    // Tear the device down once the queue has drained: with Dawn in Node, destroying the
+    // device and dropping the instance while work from device creation is in flight
+    // crashed the process at exit (SIGSEGV/SIGABRT in test/engine-exit.test.ts).
+    const ctx = this.ctx;
+    this.device.queue.onSubmittedWorkDone().then(
+      () => ctx.destroy(),
+      () => ctx.destroy(),
+    );
   }
 
   get isDestroyed(): boolean {
