@@ -8,8 +8,10 @@ import {
   conv2d,
   conv2dBiasGrad,
   conv2dForward,
+  conv2dGemmShapes,
   conv2dGeometry,
   conv2dInputGrad,
+  conv2dMacs,
   conv2dWeightGrad,
   im2col,
   conv2dWeightGradSplits,
@@ -185,6 +187,9 @@ describe('conv2d kernels', () => {
   it('1x1 stride-1 convolutions go to matmul by default; bad shapes are named', () => {
     const pw = conv2dGeometry([2, 4, 5, 5], [3, 4, 1, 1]);
     expect(chooseConvVariant(pw)).toBe('matmul');
+    const gemm = conv2dGemmShapes(conv2dGeometry([2, 3, 9, 7], [5, 3, 3, 3], 2, 1));
+    expect(gemm).toEqual({ forward: { M: 2 * 5 * 4, N: 5, K: 27 }, inputGrad: { M: 2 * 63, N: 3, K: 45 }, weightGrad: { M: 5, N: 27, K: 40 } });
+    expect(conv2dMacs(conv2dGeometry([2, 3, 9, 7], [5, 3, 3, 3], 2, 1))).toBe(40 * 5 * 27);
     expect(chooseConvVariant(conv2dGeometry([2, 4, 5, 5], [3, 4, 1, 1], 2))).toBe('implicit');
     expect(chooseConvVariant(conv2dGeometry([2, 4, 5, 5], [3, 4, 3, 3], 1, 1))).toBe('implicit');
     expect(() => chooseConvVariant(conv2dGeometry([2, 4, 5, 5], [3, 4, 3, 3]), 'matmul')).toThrow(/1x1/);

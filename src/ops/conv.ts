@@ -80,6 +80,16 @@ export function conv2dMacs(g: Conv2dGeometry): number {
   return g.batch * g.ho * g.wo * g.cout * g.cin * g.kh * g.kw;
 }
 
+/** The GEMM each pass amounts to (M x K times K x N), for comparing against plain matmul. */
+export function conv2dGemmShapes(g: Conv2dGeometry): Record<'forward' | 'inputGrad' | 'weightGrad', { M: number; N: number; K: number }> {
+  const taps = g.kh * g.kw;
+  return {
+    forward: { M: g.batch * g.ho * g.wo, N: g.cout, K: g.cin * taps },
+    inputGrad: { M: g.batch * g.h * g.w, N: g.cin, K: g.cout * taps },
+    weightGrad: { M: g.cout, N: g.cin * taps, K: g.batch * g.ho * g.wo },
+  };
+}
+
 function params(g: Conv2dGeometry, extra: { chunk?: number; splits?: number; total?: number } = {}): Uint8Array {
   return uniform()
     .u32(g.batch)
