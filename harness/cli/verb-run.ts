@@ -1,5 +1,6 @@
 // `lplr run EXPERIMENT [options]`: validate options, create the run directory, pick the
 // adapter, run, print the headline (or JSON).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
@@ -42,12 +43,40 @@ export const runVerb: Verb = {
     // Everything that can be validated is validated before a device exists.
     const prepared = exp.prepare(args);
     const outArg = (args.values.out as string | undefined) ?? defaultRunDir(exp.name);
+    const existed = fs.existsSync(outArg);
     const dir = prepareRunDir(outArg, Boolean(args.values.force));
     // What `lplr resume` needs to run the same thing again.
     writeJsonAtomic(path.join(dir, 'invocation.json'), { experiment: exp.name, argv: argv.slice(1), cwd: process.cwd(), startedAt: new Date().toISOString() });
-    return executeExperiment(exp, prepared, args, dir, false);
+    try {
+      return await executeExperiment(exp, prepared, args, dir, false);
+    } catch (e) {
+      // A run that failed before producing anything (bad data file, no adapter, limits)
+      // leaves no half-made directory behind; one with finished work keeps it for resume.
+      if (!existed && !producedWork(dir)) fs.rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
   },
 };
+
+/** True when a run directory holds metrics rows or checkpoints (anywhere below it). */
+function producedWork(dir: string): boolean {
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if ((e.name === 'metrics.jsonl' && fs.statSync(p).size > 0) || e.name === 'checkpoint.json') return true;
+    }
+  }
+  return false;
+}
 
 /** Create the device (when needed) and run a prepared experiment into `dir`. */
 export async function executeExperiment(exp: Experiment<unknown>, prepared: unknown, args: ParsedArgs, dir: string, resume: boolean): Promise<number> {

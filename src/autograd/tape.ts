@@ -102,7 +102,13 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
           return;
         }
         const prev = grads.get(inp.id);
-        if (prev) k.accumulateInto(prev, gi);
+        if (prev) {
+          // Out of place: a rule may hand the same tensor to several inputs (add), so
+          // accumulating into `prev` in place could change another input's gradient.
+          const total = k.copy(prev);
+          k.accumulateInto(total, gi);
+          grads.set(inp.id, total);
+        }
         else grads.set(inp.id, gi.shape.length === inp.shape.length && gi.shape.every((d, j) => d === inp.shape[j]) ? gi : gi.reshape(inp.shape));
       });
     }
