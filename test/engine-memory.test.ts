@@ -89,4 +89,52 @@ describe('memory in a training loop', () => {
       restore();
     }
   });
+
+  it('ops used outside tidy() keep nothing alive once their results are disposed', async () => {
+    const rt = gpu.rt();
+    const rng = new TestRandom(62);
+    const x = toTensor(randomArray(rng, [50, 100]));
+    const y = toTensor(randomArray(rng, [50, 100]));
+    const labels = toTensor({ shape: [50], data: new Float64Array(50).fill(3) });
+    const ones = toTensor({ shape: [50], data: new Float64Array(50).fill(1) });
+    const baseline = rt.memoryStats().liveBytes;
+    const forward: [string, () => E.Tensor[]][] = [
+      ['sum', () => [E.sum(x)]],
+      ['sum over an axis', () => [E.sum(x, 0)]],
+      [
+        'sum over two axes in two passes',
+        () => {
+          const view = x.reshape([5, 10, 100]);
+          const out = E.sum(view, [0, 2]);
+          view.dispose();
+          return [out];
+        },
+      ],
+      ['mean', () => [E.mean(x, 1, true)]],
+      ['max', () => [E.max(x, 1)]],
+      ['min', () => [E.min(x)]],
+      ['sumSquares', () => [E.sumSquares(x)]],
+      ['argmax', () => Object.values(E.argmax(x, 1))],
+      ['mseLoss', () => [E.mseLoss(x, y)]],
+      ['bceWithLogits', () => [E.bceWithLogits(x, y)]],
+      ['softmaxCrossEntropy', () => [E.softmaxCrossEntropy(x, labels)]],
+      ['matmul', () => [E.matmul(x, y, { transB: true })]],
+      ['add', () => [E.add(x, y)]],
+    ];
+    for (const [name, run] of forward) {
+      const outs = run();
+      for (const t of outs) await t.read();
+      for (const t of outs) t.dispose();
+      expect(rt.memoryStats().liveBytes - baseline, `${name} left bytes alive`).toBe(0);
+    }
+    // With gradients: after backward and disposing the results and .grad, nothing is left.
+    const w = toTensor(randomArray(rng, [100, 4]), true);
+    const logits = E.matmul(x, w);
+    const loss = E.softmaxCrossEntropy(logits, ones);
+    E.backward(loss);
+    await w.grad!.read();
+    for (const t of [loss, logits, w.grad!, w]) t.dispose();
+    expect(rt.memoryStats().liveBytes - baseline, 'training step outside tidy').toBe(0);
+    for (const t of [x, y, labels, ones]) t.dispose();
+  });
 });

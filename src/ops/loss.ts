@@ -5,7 +5,7 @@ import { grid1d } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
-import { reduceRaw } from './reduce.js';
+import { reduceRaw, reshapeOwned } from './reduce.js';
 
 function lossParams(n: number, classes: number, scale: number): Uint8Array {
   return uniform().u32(n).u32(classes).f32(scale).u32(0).bytes();
@@ -33,7 +33,7 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
     [pred.region(), target.region(), r.region()],
     grid(n, pred),
   );
-  const loss = reduceRaw(r, 1, n, 1, 'sumsq', 0.5 / n).reshape([]);
+  const loss = reshapeOwned(reduceRaw(r, 1, n, 1, 'sumsq', 0.5 / n), []);
   r.dispose();
   return record('mseLoss', loss, [pred], (g) => {
     const d = empty(pred.shape, pred.rt);
@@ -48,7 +48,7 @@ export function bceWithLogits(logits: Tensor, target: Tensor): Tensor {
   const n = logits.size;
   const per = empty([n], logits.rt);
   logits.rt.dispatch({ shader: 'loss', entry: 'bce_forward' }, lossParams(n, 1, 1), [logits.region(), target.region(), per.region()], grid(n, logits));
-  const loss = reduceRaw(per, 1, n, 1, 'sum', 1 / n).reshape([]);
+  const loss = reshapeOwned(reduceRaw(per, 1, n, 1, 'sum', 1 / n), []);
   per.dispose();
   return record('bceWithLogits', loss, [logits], (g) => {
     const d = empty(logits.shape, logits.rt);
@@ -70,9 +70,9 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
     [logits.region(), labels.region(), per.region(), probs.region()],
     grid(n, logits),
   );
-  const loss = reduceRaw(per, 1, n, 1, 'sum', 1 / n).reshape([]);
+  const loss = reshapeOwned(reduceRaw(per, 1, n, 1, 'sum', 1 / n), []);
   per.dispose();
-  return record('softmaxCrossEntropy', loss, [logits], (g) => {
+  const out = record('softmaxCrossEntropy', loss, [logits], (g) => {
     const d = empty(logits.shape, logits.rt);
     logits.rt.dispatch(
       { shader: 'loss', entry: 'ce_backward' },
@@ -80,6 +80,11 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
       [probs.region(), labels.region(), g.region(), d.region()],
       grid(n * classes, logits),
     );
+    // The tape runs a rule once: the saved probabilities can go (encoded work keeps them).
+    probs.dispose();
     return [d];
   });
+  // Without a gradient nobody will read the probabilities again.
+  if (!out.requiresGrad) probs.dispose();
+  return out;
 }

@@ -51,6 +51,18 @@ export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op
   return out;
 }
 
+/**
+ * An op's own intermediate `t` viewed with another shape; `t` is released, so the view
+ * holds the only reference (a plain reshape would leave `t` holding the buffer after the
+ * caller disposes the result, outside tidy()).
+ */
+export function reshapeOwned(t: Tensor, shape: readonly number[]): Tensor {
+  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  const view = t.reshape(shape);
+  t.dispose();
+  return view;
+}
+
 function normalizeAxes(axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
   const list = typeof axes === 'number' ? [axes] : [...axes];
@@ -69,7 +81,7 @@ function normalizeAxes(axes: number | readonly number[] | undefined, rank: numbe
 function reduceAxes(x: Tensor, axes: number[], op: ReduceOp, scale: number): Tensor {
   // No axes (a rank-0 tensor): a length-1 reduction per element, so that sumSquares
   // still squares and the result is a new tensor rather than x itself.
-  if (axes.length === 0) return reduceRaw(x, x.size, 1, 1, op, scale).reshape(x.shape);
+  if (axes.length === 0) return reshapeOwned(reduceRaw(x, x.size, 1, 1, op, scale), x.shape);
   let cur = x;
   let shape = [...x.shape];
   const owned: Tensor[] = [];
@@ -108,14 +120,14 @@ function outShape(shape: readonly number[], axes: number[], keepDims: boolean): 
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
-  const out = ax.length === 0 ? copy(x) : reduceAxes(x, ax, 'sum', 1).reshape(outShape(x.shape, ax, keepDims));
+  const out = ax.length === 0 ? copy(x) : reshapeOwned(reduceAxes(x, ax, 'sum', 1), outShape(x.shape, ax, keepDims));
   return record('sum', out, [x], (g) => [broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape)]);
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
   const count = ax.reduce((n, a) => n * x.shape[a], 1);
-  const out = reduceAxes(x, ax, 'sum', 1 / count).reshape(outShape(x.shape, ax, keepDims));
+  const out = reshapeOwned(reduceAxes(x, ax, 'sum', 1 / count), outShape(x.shape, ax, keepDims));
   return record('mean', out, [x], (g) => {
     const gb = broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape);
     return [mulScalar(gb, 1 / count)];
@@ -125,17 +137,16 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
 /** Σ x² over the axes (everything by default): the squared L2 norm. */
 export function sumSquares(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
-  const out = reduceAxes(x, ax, 'sumsq', 1).reshape(outShape(x.shape, ax, keepDims));
+  const out = reshapeOwned(reduceAxes(x, ax, 'sumsq', 1), outShape(x.shape, ax, keepDims));
   return record('sumSquares', out, [x], (g) => [mulScalar(mul(broadcastTo(g.reshape(keptShape(x.shape, ax)), x.shape), x), 2)]);
 }
 
 /** Max over the axes; the gradient goes to the maximal entries (split evenly on ties). */
 export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
-  const kept = reduceAxes(x, ax, 'max', 1);
-  const out = kept.reshape(outShape(x.shape, ax, keepDims));
+  const out = reshapeOwned(reduceAxes(x, ax, 'max', 1), outShape(x.shape, ax, keepDims));
   return record('max', out, [x], (g) => {
-    const isMax = equal(x, kept);
+    const isMax = equal(x, out.reshape(keptShape(x.shape, ax)));
     const count = reduceAxes(isMax, ax, 'sum', 1);
     const share = div(g.reshape(keptShape(x.shape, ax)), count);
     return [mul(isMax, share)];
@@ -144,10 +155,9 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDims = fal
 
 export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes(axes, x.rank);
-  const kept = reduceAxes(x, ax, 'min', 1);
-  const out = kept.reshape(outShape(x.shape, ax, keepDims));
+  const out = reshapeOwned(reduceAxes(x, ax, 'min', 1), outShape(x.shape, ax, keepDims));
   return record('min', out, [x], (g) => {
-    const isMin = equal(x, kept);
+    const isMin = equal(x, out.reshape(keptShape(x.shape, ax)));
     const count = reduceAxes(isMin, ax, 'sum', 1);
     return [mul(isMin, div(g.reshape(keptShape(x.shape, ax)), count))];
   });
@@ -181,6 +191,6 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
     if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
   }
   if (axes.length === 0) return g.reshape(shape);
-  return reduceAxes(g, axes, 'sum', 1).reshape(shape);
+  return reshapeOwned(reduceAxes(g, axes, 'sum', 1), shape);
 }
 
