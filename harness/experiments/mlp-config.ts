@@ -125,6 +125,9 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
   if (config.fitWindow && config.fitWindow[1] > config.epochs) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
   }
+  if (config.dataset && config.subset !== null && parsed.given.has('subset')) {
+    throw new ConfigError('--subset applies to MNIST; a --dataset file is used whole. Drop one of the two.');
+  }
   if (config.depthFactor !== undefined && config.init !== 'enhanced') {
     throw new ConfigError('--depth-factor only applies to --init enhanced.');
   }

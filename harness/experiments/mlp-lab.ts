@@ -13,7 +13,8 @@ import { binaryMnist } from '../data/mnist.js';
 import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { CheckpointPolicy, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
-import { mlpIdentity, type MlpRunConfig } from './mlp-config.js';
+import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
+import type { ParsedArgs } from '../cli/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
 
 export interface MlpRunResult {
@@ -21,6 +22,15 @@ export interface MlpRunResult {
   config: MlpRunConfig;
   rows: MetricRow[];
   summary: RunSummary;
+}
+
+/** resolveMlpConfig plus the checks that need the file system (Node only). */
+export function resolveMlpConfigWithFiles(parsed: ParsedArgs): MlpRunConfig {
+  const config = resolveMlpConfig(parsed);
+  for (const [flag, file] of [['data-dir', config.dataDir], ['dataset', config.dataset], ['init-from', config.initFrom]] as const) {
+    if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`--${flag} ${file} does not exist. Check the path.`);
+  }
+  return config;
 }
 
 export function loadMlpData(config: MlpRunConfig): MlpData & { source: string } {

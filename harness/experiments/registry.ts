@@ -12,9 +12,11 @@ import type { Progress } from '../run/progress.js';
 import { configHash, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { runMlp } from './mlp-lab.js';
 import { writeMlpReport, writeSetReport } from '../run/reports.js';
-import { MLP_OPTIONS, mlpIdentity, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
+import { MLP_OPTIONS, mlpIdentity, type MlpRunConfig } from './mlp-config.js';
+import { resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
+import { ntkExperiment, theoryMeasure } from './ntk.js';
 import * as fs from 'node:fs';
 
 export interface ExperimentContext {
@@ -78,7 +80,9 @@ async function runOrReuse(
   }
   fs.mkdirSync(dir, { recursive: true });
   const resume = Boolean(ctx.resume) && hasCheckpoint(dir);
-  const res = await runMlp(ctx.rt, config, dir, ctx.progress, { ...ctx.runOptions, measure: opts.measure, resume });
+  // --ntk-every k adds the theory checks (ntk/hessian rows) to any MLP run.
+  const measure = opts.measure ?? theoryMeasure(config, (m) => ctx.progress.log(m));
+  const res = await runMlp(ctx.rt, config, dir, ctx.progress, { ...ctx.runOptions, measure, resume });
   writeMlpReport(dir, title, config, res.rows, res.summary);
   return res;
 }
@@ -87,7 +91,7 @@ const fig1: Experiment<MlpRunConfig> = {
   name: 'fig1',
   description: 'Figure 1: full-batch GD on binary MNIST; semi-log suboptimality gap vs epoch with the fitted line (also Figure 2).',
   options: MLP_OPTIONS,
-  prepare: (args) => resolveMlpConfig(args),
+  prepare: (args) => resolveMlpConfigWithFiles(args),
   async run(ctx, config) {
     const res = await runOrReuse(ctx, config, ctx.dir, 'Figure 1 — linear convergence of full-batch GD', { reuse: false });
     return { headline: `final loss ${res.summary.final.loss.toExponential(4)}, ${fmtRate(res.summary)}; ${passed(res.summary.verdicts)}`, summary: res.summary };
@@ -108,7 +112,7 @@ const fig2: Experiment<Fig2Prepared> = {
     if (from && !fs.existsSync(path.join(from, 'metrics.jsonl'))) {
       throw new ConfigError(`--from ${from}: no metrics.jsonl there. Point it at a finished 'lplr run fig1' directory.`);
     }
-    return { from, config: resolveMlpConfig(args) };
+    return { from, config: resolveMlpConfigWithFiles(args) };
   },
   needsGpu: (p) => !p.from,
   async run(ctx, p) {
@@ -150,7 +154,7 @@ const fig4: Experiment<MlpRunConfig> = {
   name: 'fig4',
   description: 'Figure 4: He vs enhanced (depth-scaled) initialization, both curves on one plot, rates side by side.',
   options: MLP_OPTIONS,
-  prepare: (args) => resolveMlpConfig(args),
+  prepare: (args) => resolveMlpConfigWithFiles(args),
   async run(ctx, base) {
     const runs = [subRun(base, 'he', { init: 'he', depthFactor: undefined }), subRun(base, 'enhanced', { init: 'enhanced', depthFactor: base.depthFactor })];
     const results = await runSet(ctx, runs);
@@ -179,7 +183,7 @@ const fig5: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
   prepare: (args) => {
     const widths = args.values.widths as number[];
     if (new Set(widths).size !== widths.length) throw new ConfigError('--widths has duplicates.');
-    return { base: resolveMlpConfig(args), widths };
+    return { base: resolveMlpConfigWithFiles(args), widths };
   },
   async run(ctx, { base, widths }) {
     const runs = widths.map((w) => subRun(base, `w${w}`, { width: w }));
@@ -230,7 +234,7 @@ const all: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
   },
 };
 
-export const EXPERIMENTS: Experiment<any>[] = [fig1, fig2, fig4, fig5, all];
+export const EXPERIMENTS: Experiment<any>[] = [fig1, fig2, fig4, fig5, all, ntkExperiment];
 
 export function registerExperiment(e: Experiment<any>): void {
   EXPERIMENTS.push(e);
