@@ -219,6 +219,24 @@ describe('backward rules on the GPU against the reference VJPs', () => {
     const expected = (g: RefArray): RefArray[] => [refArray(x.shape, x.data.map((v, i) => g.data[i] * (2 * v + Math.exp(v))))];
     await checkGrad('x*x + exp(x)', rng, [x], (t) => E.add(E.mul(t, t), E.exp(t)), R.binary('add', R.binary('mul', x, x), R.unary('exp', x)), expected);
 
+    // Fan-in where one rule hands the same gradient tensor to two inputs (add) and one of
+    // them also feeds an earlier node: a = e^x, b = e^x, c = 3a, loss = Σ (a + b) + c.
+    // dloss/dx = (1 + 3)·e^x + e^x = 5·e^x; accumulating in place into the shared tensor
+    // would also change b's gradient.
+    await checkGrad(
+      'shared gradient tensors are not accumulated in place',
+      rng,
+      [x],
+      (t) => {
+        const a = E.exp(t);
+        const b = E.exp(t);
+        const c = E.mulScalar(a, 3);
+        return E.add(E.add(a, b), c);
+      },
+      R.unary('exp', x),
+      (g) => [refArray(x.shape, x.data.map((v, i) => 5 * g.data[i] * Math.exp(v)))],
+    );
+
     await E.tidyAsync(async () => {
       const leaf = toTensor(x, true);
       E.backward(E.sum(E.mulScalar(leaf, 2)));
