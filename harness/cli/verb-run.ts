@@ -92,6 +92,7 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
         checkpointEvery: args.values['checkpoint-every'] as number,
         checkpointMinutes: args.values['checkpoint-minutes'] as number,
         continueOnNonFinite: Boolean(args.values['continue-on-nan']),
+        saveParams: Boolean(args.values['save-params']),
       };
       const result = await exp.run({ rt: rt as Runtime, dir, progress, reuseRoots: [path.resolve('runs')], runOptions, resume }, prepared);
       if (args.values.json) process.stdout.write(`${JSON.stringify({ dir, summary: result.summary })}\n`);

@@ -81,6 +81,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'checkpoint-every', type: 'int', help: 'checkpoint every k epochs', default: 25, min: 1 },
   { name: 'checkpoint-minutes', type: 'number', help: 'checkpoint at least every m minutes', default: 5, min: 0 },
   { name: 'continue-on-nan', type: 'bool', help: 'keep training after a NaN/Inf loss', default: false },
+  { name: 'save-params', type: 'bool', help: 'write the final parameters to params.safetensors (PyTorch names)', default: false },
 ];
 
 export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {

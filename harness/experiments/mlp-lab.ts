@@ -2,9 +2,10 @@
 // metrics, summary and report in a run directory.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DivergenceError, LplrError } from '../../src/errors.js';
+import { ConfigError, DivergenceError, GpuError, LimitError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
+import { exportSafetensors } from '../../src/nn/module.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { METRICS_SCHEMA_VERSION } from '../../src/metrics/schema.js';
@@ -84,6 +85,8 @@ export interface RunMlpOptions {
   checkpointEvery?: number;
   checkpointMinutes?: number;
   continueOnNonFinite?: boolean;
+  /** Write the final parameters to params.safetensors (PyTorch names). */
+  saveParams?: boolean;
   /** Continue from dir/checkpoints instead of starting fresh. */
   resume?: boolean;
 }
@@ -177,12 +180,19 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
           `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
         );
       }
+      if (e instanceof GpuError || e instanceof LimitError) {
+        // Device loss, out of memory, a failing kernel: finished work stays on disk.
+        throw new GpuError(
+          `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
+        );
+      }
       throw e;
     } finally {
       policy.removeSignalHandlers();
       writer.close();
     }
     progress.done();
+    if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeRun(rows, { fitWindow: config.fitWindow });
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     return { dir, config, rows, summary };

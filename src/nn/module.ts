@@ -6,6 +6,7 @@ import type { Runtime } from '../gpu/runtime.js';
 import { Rng } from '../rng.js';
 import { type Tensor, fromData, runtime } from '../tensor.js';
 import { Arena, planArena } from './arena.js';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { initValues, type InitOptions, type ParamRole } from './init.js';
 
 export interface ParamDecl {
@@ -198,3 +199,14 @@ export async function readState(set: ParameterSet): Promise<{ name: string; shap
   return out;
 }
 
+
+/** The model's parameters and buffers as a safetensors file with PyTorch's names. */
+export async function exportSafetensors(set: ParameterSet, metadata?: Record<string, string>): Promise<Uint8Array> {
+  return serializeSafetensors(await readState(set), metadata);
+}
+
+/** Load a safetensors file (PyTorch names, e.g. from torch's save_file(model.state_dict())) into a built model. */
+export function importSafetensors(set: ParameterSet, bytes: Uint8Array, source = 'safetensors file'): void {
+  const { tensors } = parseSafetensors(bytes, source);
+  loadParameters(set, new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), source);
+}
