@@ -105,6 +105,26 @@ describe('pointwise kernels against the float64 reference', () => {
     }
   }));
 
+  it('rank-6 broadcasting (the kernels take up to rank 8)', async () =>
+    E.tidyAsync(async () => {
+      const a = randomArray(rng, [2, 1, 3, 1, 2, 1]);
+      const b = randomArray(rng, [1, 4, 1, 5, 1, 3]);
+      await expectTensor(E.mul(toTensor(a), toTensor(b)), R.binary('mul', a, b), 'mul rank 6');
+      await expectTensor(E.sub(toTensor(b), toTensor(a)), R.binary('sub', b, a), 'sub rank 6');
+    }));
+
+  it('more than 65535 workgroups fold into the grid y dimension', async () =>
+    E.tidyAsync(async () => {
+      // 65535·256 + 300 elements: 65537 workgroups of 256, past the per-dimension cap.
+      const n = 65535 * 256 + 300;
+      const ramp = new Float32Array(n);
+      for (let i = 0; i < n; i++) ramp[i] = i % 1000003;
+      const y = await E.addScalar(E.fromData(ramp, [n]), 1).read();
+      let bad = -1;
+      for (let i = 0; i < n && bad < 0; i++) if (y[i] !== (i % 1000003) + 1) bad = i;
+      expect(bad, `first wrong element (value ${y[bad]})`).toBe(-1);
+    }));
+
   it('where with broadcasting of all three operands', async () => E.tidyAsync(async () => {
     const cases: [number[], number[], number[]][] = [
       [[3, 1, 5], [4, 1], [5]],
