@@ -1,0 +1,53 @@
+// `lplr merge DIR`: collect the finished runs of a sweep (whatever shards ran them) into
+// DIR/summary.json and DIR/report.html. merge is the only writer of these two files, and writes
+// each atomically, so it can run while shards are still working (their runs show as unfinished).
+import * as path from 'node:path';
+import { ConfigError } from '../../src/errors.js';
+import { renderReport } from '../report/html.js';
+import { mergedSections, mergeSweep } from '../report/merge-sections.js';
+import { writeFileAtomic, writeJsonAtomic } from '../run/run-dir.js';
+import { collectSweep, readPlan } from '../run/sweep.js';
+import { helpText, parseArgs, type OptionSpec } from './args.js';
+import type { Verb } from './verb.js';
+
+const OPTIONS: OptionSpec[] = [
+  { name: 'json', type: 'bool', help: 'print the merged summary as JSON on stdout', default: false },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+export const mergeVerb: Verb = {
+  name: 'merge',
+  summary: "merge a sweep's finished runs into summary.json and report.html (mean ± std over seeds)",
+  async run(argv) {
+    const args = parseArgs(argv, OPTIONS);
+    const dirArg = args.positionals[0];
+    if (args.values.help || !dirArg) {
+      process.stdout.write(`${helpText('lplr merge DIR [options]', 'Collect the runs of the sweep in DIR (the --out of lplr sweep) into summary.json and report.html.', OPTIONS)}\n`);
+      return dirArg ? 0 : 2;
+    }
+    if (args.positionals.length > 1) throw new ConfigError(`lplr merge takes one directory; got also '${args.positionals[1]}'.`);
+    const dir = path.resolve(dirArg);
+    const plan = readPlan(dir);
+    const merged = mergeSweep(plan, collectSweep(dir, plan));
+    writeJsonAtomic(path.join(dir, 'summary.json'), merged);
+    const axes = plan.axes.map((a) => a.key).join(' × ') || 'seeds';
+    const report = renderReport({
+      title: `Sweep ${plan.experiment}: ${axes} (${plan.seeds.length} seed${plan.seeds.length === 1 ? '' : 's'})`,
+      subtitle: `${merged.counts.complete}/${merged.counts.planned} runs complete · ${dir}`,
+      config: { experiment: plan.experiment, options: plan.base, grid: plan.axes, seeds: plan.seeds, runs: plan.runs.length },
+      sections: mergedSections(merged, { dirName: dirArg }),
+    });
+    writeFileAtomic(path.join(dir, 'report.html'), report);
+    const c = merged.counts;
+    if (args.values.json) process.stdout.write(`${JSON.stringify(merged)}\n`);
+    else {
+      process.stdout.write(
+        `merged ${c.complete}/${c.planned} runs in ${merged.configurations.length} configurations${c.failed + c.unfinished + c.missing > 0 ? ` (${c.failed} failed, ${c.unfinished} unfinished, ${c.missing} missing)` : ''}\n`,
+      );
+      for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.state} ${p.label}${p.detail ? `: ${p.detail}` : ''}\n`);
+      if (merged.problems.length > 10) process.stdout.write(`  ... and ${merged.problems.length - 10} more (see report.html)\n`);
+      process.stdout.write(`wrote ${path.join(dirArg, 'summary.json')} and ${path.join(dirArg, 'report.html')}\n`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,393 @@
+// Merging a sweep's finished runs: statistics across seeds per configuration (mean, sample
+// standard deviation, min, max of final loss, fitted rates, drift; curves as mean ± std per
+// epoch), the width ablation with error bars when width is a grid key, verdict pass counts, and
+// the list of runs that are missing or failed. Pure functions of the collected runs (no Node),
+// so the same runs always give the same numbers whichever shards produced them.
+import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../../src/metrics/summary.js';
+import { widthEffectVerdict, type Verdict } from '../../src/metrics/verdicts.js';
+import type { CollectedRun, RunState, SweepAxis, SweepPlan } from '../run/sweep.js';
+import type { ChartSeries, ReportSection, TableCell } from './model.js';
+import { fmtNumber } from './sections.js';
+
+export const MERGED_FORMAT = 'lplr-sweep-summary';
+export const MERGED_VERSION = 1;
+
+/** Statistics of the finite values among `n` (null, NaN and ±∞ are left out and not counted). */
+export interface Stat {
+  n: number;
+  mean: number | null;
+  /** Sample standard deviation (divides by n − 1); null for fewer than 2 values. */
+  std: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+export function stat(values: readonly (number | null | undefined)[]): Stat {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0) return { n, mean: null, std: null, min: null, max: null };
+  let sum = 0;
+  for (const x of xs) sum += x;
+  const mean = sum / n;
+  let ss = 0;
+  for (const x of xs) ss += (x - mean) * (x - mean);
+  return { n, mean, std: n >= 2 ? Math.sqrt(ss / (n - 1)) : null, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** A curve across seeds: at each epoch, the mean and std of the seeds that have a finite value there. */
+export interface Band {
+  mean: (number | null)[];
+  std: (number | null)[];
+  n: number[];
+}
+
+export interface RateStats {
+  /** Contraction factor per epoch of the semi-log fit, and its R². */
+  rho: Stat;
+  r2: Stat;
+  /** Log-log slope of ‖∇L‖² vs gap, and its R². */
+  logLogSlope: Stat;
+  logLogR2: Stat;
+}
+
+export interface MergedRun {
+  index: number;
+  seed: number | null;
+  label: string;
+  dir: string;
+  state: RunState;
+}
+
+export interface MergedConfiguration {
+  /** "width=64, lr=0.01" (the grid point without the seed). */
+  label: string;
+  point: Record<string, unknown>;
+  runs: MergedRun[];
+  /** Seeds whose run is complete. */
+  completedSeeds: (number | null)[];
+  finalLoss: Stat;
+  minLoss: Stat;
+  finalGradNormSq: Stat;
+  finalAcc: Stat;
+  finalDrift: Stat;
+  maxDrift: Stat;
+  rates: Record<LStarChoice, RateStats>;
+  /** Per verdict name: in how many complete runs it passed. */
+  verdicts: { name: string; passed: number; of: number }[];
+  curves: { epochs: number[]; loss: Band; gapMin: Band; gradNormSq: Band };
+}
+
+export interface WidthPointStats {
+  width: number;
+  finalLoss: Stat;
+  rhoMin: Stat;
+  /** Each complete seed's final loss (the dots around the error bars). */
+  seeds: { seed: number | null; finalLoss: number | null }[];
+}
+
+export interface WidthAblation {
+  /** The other grid keys' values ("lr=0.01"), or 'all runs' when width is the only key. */
+  label: string;
+  point: Record<string, unknown>;
+  points: WidthPointStats[];
+  /** The width-effect rule applied to the mean final loss per width. */
+  verdict: Verdict;
+}
+
+export interface MergeProblem {
+  index: number;
+  label: string;
+  dir: string;
+  state: Exclude<RunState, 'complete'>;
+  detail?: string;
+}
+
+export interface MergedSweep {
+  format: typeof MERGED_FORMAT;
+  version: number;
+  experiment: string;
+  base: Record<string, unknown>;
+  axes: SweepAxis[];
+  seeds: number[];
+  counts: { planned: number; complete: number; failed: number; unfinished: number; missing: number };
+  configurations: MergedConfiguration[];
+  widthAblation: WidthAblation[] | null;
+  problems: MergeProblem[];
+  /** Wall time per configuration (s): not part of the merged numbers, which must not depend on the machine. */
+  timing: { label: string; wallTimeSec: Stat }[];
+}
+
+function withoutKeys(point: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(point).filter(([k]) => !keys.includes(k)));
+}
+
+function pointText(point: Record<string, unknown>, empty: string): string {
+  const parts = Object.entries(point).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
+  return parts.length ? parts.join(', ') : empty;
+}
+
+/** Group in plan order by a key of each element; groups keep the order of their first element. */
+function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const g = groups.get(k);
+    if (g) g.push(it);
+    else groups.set(k, [it]);
+  }
+  return [...groups.values()];
+}
+
+function band(summaries: readonly RunSummary[], epochs: readonly number[], values: (s: RunSummary) => readonly (number | null)[]): Band {
+  const lookups = summaries.map((s) => {
+    const m = new Map<number, number | null>();
+    const v = values(s);
+    s.epochs.forEach((e, i) => m.set(e, v[i] ?? null));
+    return m;
+  });
+  const stats = epochs.map((e) => stat(lookups.map((m) => m.get(e))));
+  return { mean: stats.map((s) => s.mean), std: stats.map((s) => s.std), n: stats.map((s) => s.n) };
+}
+
+function rateStats(summaries: readonly RunSummary[], choice: LStarChoice): RateStats {
+  const a = summaries.map((s) => s.lStar[choice]);
+  return {
+    rho: stat(a.map((x) => x.semiLog.rho)),
+    r2: stat(a.map((x) => x.semiLog.r2)),
+    logLogSlope: stat(a.map((x) => x.logLog.slope)),
+    logLogR2: stat(a.map((x) => x.logLog.r2)),
+  };
+}
+
+function configurationOf(label: string, point: Record<string, unknown>, runs: readonly CollectedRun[]): MergedConfiguration {
+  const done = runs.filter((r) => r.state === 'complete' && r.summary);
+  const summaries = done.map((r) => r.summary!);
+  const epochs = [...new Set(summaries.flatMap((s) => s.epochs))].sort((a, b) => a - b);
+  const verdictNames: string[] = [];
+  for (const s of summaries) for (const v of s.verdicts) if (!verdictNames.includes(v.name)) verdictNames.push(v.name);
+  const seedOf = (r: CollectedRun) => (typeof r.spec.point.seed === 'number' ? r.spec.point.seed : (r.spec.config.seed ?? null));
+  return {
+    label,
+    point,
+    runs: runs.map((r) => ({ index: r.spec.index, seed: seedOf(r), label: r.spec.label, dir: r.spec.dir, state: r.state })),
+    completedSeeds: done.map(seedOf),
+    finalLoss: stat(summaries.map((s) => s.final.loss)),
+    minLoss: stat(summaries.map((s) => s.minLoss)),
+    finalGradNormSq: stat(summaries.map((s) => s.final.gradNormSq)),
+    finalAcc: stat(summaries.map((s) => s.final.acc)),
+    finalDrift: stat(summaries.map((s) => s.final.drift)),
+    maxDrift: stat(summaries.map((s) => s.maxDrift)),
+    rates: Object.fromEntries(L_STAR_CHOICES.map((c) => [c, rateStats(summaries, c)])) as Record<LStarChoice, RateStats>,
+    verdicts: verdictNames.map((name) => {
+      const results = summaries.map((s) => s.verdicts.find((v) => v.name === name)).filter((v) => v !== undefined);
+      return { name, passed: results.filter((v) => v.passed).length, of: results.length };
+    }),
+    curves: {
+      epochs,
+      loss: band(summaries, epochs, (s) => s.loss),
+      gapMin: band(summaries, epochs, (s) => s.lStar.min.gap),
+      gradNormSq: band(summaries, epochs, (s) => s.gradNormSq),
+    },
+  };
+}
+
+/** Merge the collected runs of a sweep (in plan order) into per-configuration statistics. */
+export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]): MergedSweep {
+  const gridKeys = plan.axes.map((a) => a.key);
+  const groups = groupBy(collected, (r) => JSON.stringify(gridKeys.map((k) => r.spec.point[k])));
+  const configurations = groups.map((g) => {
+    const point = Object.fromEntries(gridKeys.map((k) => [k, g[0].spec.point[k]]));
+    return configurationOf(pointText(point, 'all runs'), point, g);
+  });
+
+  let widthAblation: WidthAblation[] | null = null;
+  if (gridKeys.includes('width')) {
+    const others = gridKeys.filter((k) => k !== 'width');
+    widthAblation = groupBy(configurations, (c) => JSON.stringify(others.map((k) => c.point[k]))).map((cs) => {
+      const point = withoutKeys(cs[0].point, ['width']);
+      const points = cs
+        .map((c): WidthPointStats => {
+          const done = collected.filter((r) => c.runs.some((m) => m.index === r.spec.index) && r.state === 'complete' && r.summary);
+          return {
+            width: Number(c.point.width),
+            finalLoss: c.finalLoss,
+            rhoMin: c.rates.min.rho,
+            seeds: done.map((r) => ({ seed: typeof r.spec.point.seed === 'number' ? r.spec.point.seed : null, finalLoss: Number.isFinite(r.summary!.final.loss) ? r.summary!.final.loss : null })),
+          };
+        })
+        .sort((a, b) => a.width - b.width);
+      const verdict = widthEffectVerdict(points.map((p) => ({ width: p.width, finalLoss: p.finalLoss.mean ?? NaN })));
+      return { label: pointText(point, 'all runs'), point, points, verdict };
+    });
+  }
+
+  const problems: MergeProblem[] = collected
+    .filter((r) => r.state !== 'complete')
+    .map((r) => ({ index: r.spec.index, label: r.spec.label, dir: r.spec.dir, state: r.state as MergeProblem['state'], ...(r.detail ? { detail: r.detail } : {}) }));
+  const count = (s: RunState) => collected.filter((r) => r.state === s).length;
+  return {
+    format: MERGED_FORMAT,
+    version: MERGED_VERSION,
+    experiment: plan.experiment,
+    base: plan.base,
+    axes: plan.axes,
+    seeds: plan.seeds,
+    counts: {
+      planned: collected.length,
+      complete: count('complete'),
+      failed: count('failed'),
+      unfinished: count('interrupted') + count('started'),
+      missing: count('missing'),
+    },
+    configurations,
+    widthAblation,
+    problems,
+    timing: groups.map((g, i) => ({
+      label: configurations[i].label,
+      wallTimeSec: stat(g.map((r) => (r.summary && Number.isFinite(r.summary.final.timeMs) ? r.summary.final.timeMs / 1000 : null))),
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report sections
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
+
+/** "mean ± std" (or just the mean for one value, '—' for none). */
+export function fmtStat(s: Stat): string {
+  if (s.mean === null) return '—';
+  return s.std === null ? fmtNumber(s.mean) : `${fmtNumber(s.mean)} ± ${fmtNumber(s.std)}`;
+}
+
+function plus(b: Band, sign: 1 | -1): (number | null)[] {
+  return b.mean.map((m, i) => (m === null || b.std[i] === null ? null : m + sign * b.std[i]!));
+}
+
+/** The mean as a line and mean ± std as two dashed lines of the same colour. */
+function bandSeries(label: string, epochs: readonly number[], b: Band, color: string): ChartSeries[] {
+  const series: ChartSeries[] = [{ label: `${label} (mean)`, x: epochs, y: b.mean, color }];
+  if (b.std.some((s) => s !== null)) {
+    series.push({ label: `${label} (mean + std)`, x: epochs, y: plus(b, 1), style: 'fit', color });
+    series.push({ label: `${label} (mean − std)`, x: epochs, y: plus(b, -1), style: 'fit', color });
+  }
+  return series;
+}
+
+function statusLabel(state: RunState): string {
+  return state === 'interrupted' || state === 'started' ? `${state} (or still running)` : state;
+}
+
+/** The merged report's sections: overview, rates per configuration, curves with bands, width ablation, problems. */
+export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}): ReportSection[] {
+  const sections: ReportSection[] = [];
+  const axesText = m.axes.length ? m.axes.map((a) => `${a.key} ∈ {${a.values.map((v) => (Array.isArray(v) ? v.join('+') : String(v))).join(', ')}}`).join(' × ') : 'no grid keys';
+  sections.push({
+    id: 'sweep-overview',
+    title: 'Sweep overview',
+    paragraphs: [
+      `${m.experiment} runs over ${axesText}, seeds ${m.seeds.join(', ')}: ${m.counts.planned} planned runs in ${m.configurations.length} configurations.`,
+      'Across the seeds of one configuration the tables give mean ± sample standard deviation (n − 1 in the denominator) over the complete runs; with one complete seed only the value is shown. Curves show the mean and, dashed, mean ± std at each epoch.',
+      m.counts.complete === m.counts.planned ? 'Every planned run is complete.' : `${m.counts.planned - m.counts.complete} planned runs are not complete; they are listed at the end and left out of every statistic.`,
+    ],
+    tables: [
+      {
+        id: 'sweep-counts',
+        columns: ['planned', 'complete', 'failed', 'unfinished', 'missing'],
+        rows: [[m.counts.planned, m.counts.complete, m.counts.failed, m.counts.unfinished, m.counts.missing]],
+      },
+    ],
+  });
+
+  sections.push({
+    id: 'sweep-rates',
+    title: 'Fitted rates per configuration',
+    paragraphs: ['ρ is the contraction factor per epoch of the semi-log fit of L_t − L* (smaller is faster); the log-log slope is that of ‖∇L‖² against the gap (PL: slope near 1). Verdict columns count the seeds whose run passed.'],
+    tables: [
+      {
+        id: 'sweep-rates-table',
+        columns: ['configuration', 'seeds (complete/planned)', 'final loss', 'ρ/epoch (L* = min)', 'R² (min)', 'ρ/epoch (L* fitted)', 'log-log slope (min)', 'final drift', 'linear conv. (L* = min)', 'PL-like (L* = min)'],
+        rows: m.configurations.map((c): TableCell[] => {
+          const v = (name: string) => {
+            const x = c.verdicts.find((y) => y.name === name);
+            return x ? `${x.passed}/${x.of}` : '—';
+          };
+          return [
+            c.label,
+            `${c.completedSeeds.length}/${c.runs.length}`,
+            fmtStat(c.finalLoss),
+            fmtStat(c.rates.min.rho),
+            fmtStat(c.rates.min.r2),
+            fmtStat(c.rates.fit.rho),
+            fmtStat(c.rates.min.logLogSlope),
+            fmtStat(c.finalDrift),
+            v('linear convergence (L* = min)'),
+            v('PL-like gradient/gap relation (L* = min)'),
+          ];
+        }),
+      },
+    ],
+  });
+
+  const withCurves = m.configurations.filter((c) => c.curves.epochs.length > 0);
+  if (withCurves.length > 0) {
+    const loss: ChartSeries[] = [];
+    const gap: ChartSeries[] = [];
+    withCurves.forEach((c, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      loss.push(...bandSeries(c.label, c.curves.epochs, c.curves.loss, color));
+      gap.push(...bandSeries(c.label, c.curves.epochs, c.curves.gapMin, color));
+    });
+    sections.push({
+      id: 'sweep-curves',
+      title: 'Curves across seeds (mean ± std)',
+      paragraphs: ['On the log axes a mean − std at or below zero is left out, so a lower dashed line can stop early.'],
+      charts: [
+        { id: 'sweep-curves-loss', title: 'Training loss vs epoch', x: { label: 'epoch t', scale: 'linear' }, y: { label: 'training loss', scale: 'log' }, series: loss },
+        { id: 'sweep-curves-gap', title: 'Suboptimality gap (L* = each run’s min loss) vs epoch', x: { label: 'epoch t', scale: 'linear' }, y: { label: 'L_t − L*', scale: 'log' }, series: gap },
+      ],
+    });
+  }
+
+  if (m.widthAblation && m.widthAblation.length > 0) {
+    const series: ChartSeries[] = [];
+    m.widthAblation.forEach((g, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      const xs = g.points.map((p) => p.width);
+      const name = m.widthAblation!.length > 1 ? g.label : 'final loss';
+      series.push({ label: `${name} (mean)`, x: xs, y: g.points.map((p) => p.finalLoss.mean), color, markers: true });
+      if (g.points.some((p) => p.finalLoss.std !== null)) {
+        series.push({ label: `${name} (mean + std)`, x: xs, y: g.points.map((p) => (p.finalLoss.mean === null || p.finalLoss.std === null ? null : p.finalLoss.mean + p.finalLoss.std)), style: 'fit', color });
+        series.push({ label: `${name} (mean − std)`, x: xs, y: g.points.map((p) => (p.finalLoss.mean === null || p.finalLoss.std === null ? null : p.finalLoss.mean - p.finalLoss.std)), style: 'fit', color });
+      }
+      const dots = g.points.flatMap((p) => p.seeds.map((s) => ({ x: p.width, y: s.finalLoss })));
+      series.push({ label: `${name} (each seed)`, x: dots.map((d) => d.x), y: dots.map((d) => d.y), style: 'points', color });
+    });
+    sections.push({
+      id: 'sweep-width',
+      title: 'Width ablation across seeds (Figure 5 with error bars)',
+      paragraphs: ['Final training loss against width on log axes: the mean over seeds, mean ± std (dashed) and each seed’s value. The width-effect verdict applies its rule to the mean final loss per width.'],
+      verdicts: m.widthAblation.map((g) => ({ ...g.verdict, name: m.widthAblation!.length > 1 ? `${g.verdict.name} (${g.label})` : g.verdict.name })),
+      charts: [{ id: 'sweep-width-final-loss', title: 'Final training loss vs width', x: { label: 'width', scale: 'log' }, y: { label: 'final training loss', scale: 'log' }, series }],
+      tables: [
+        {
+          id: 'sweep-width-table',
+          columns: ['group', 'width', 'seeds', 'final loss (mean ± std)', 'min', 'max', 'ρ/epoch (L* = min)'],
+          rows: m.widthAblation.flatMap((g) => g.points.map((p): TableCell[] => [g.label, p.width, p.finalLoss.n, fmtStat(p.finalLoss), p.finalLoss.min, p.finalLoss.max, fmtStat(p.rhoMin)])),
+        },
+      ],
+    });
+  }
+
+  const rerun = opts.dirName ? ` Run the same lplr sweep command again (with the same --out ${opts.dirName}) to run the missing ones and resume the interrupted ones; failed runs are retried.` : '';
+  sections.push({
+    id: 'sweep-problems',
+    title: 'Missing or failed runs',
+    paragraphs: [m.problems.length === 0 ? 'None: every planned run finished.' : `${m.problems.length} of ${m.counts.planned} planned runs did not finish.${rerun}`],
+    tables:
+      m.problems.length === 0
+        ? []
+        : [{ id: 'sweep-problems-table', columns: ['index', 'run', 'state', 'detail', 'directory'], rows: m.problems.map((p) => [p.index, p.label, statusLabel(p.state), p.detail ?? '', p.dir]) }],
+  });
+  return sections;
+}
