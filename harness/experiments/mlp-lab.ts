@@ -14,6 +14,7 @@ import { binaryMnist } from '../data/mnist.js';
 import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { CheckpointPolicy, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
+import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
 import type { ParsedArgs } from '../cli/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
@@ -136,7 +137,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       // A fresh start (also a run killed before its first checkpoint) begins an empty file.
       writer = new MetricsWriter(metricsFile, 0);
     }
-    progress.start(config.epochs + 1, flops);
+    progress.start(config.epochs + 1, flops, knownThroughput(rt.ctx.info, 'mlp'));
     policy.installSignalHandlers();
     try {
       await trainMlp(
@@ -192,6 +193,8 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       writer.close();
     }
     progress.done();
+    const measured = progress.gflops();
+    if (measured) recordThroughput(rt.ctx.info, 'mlp', measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeRun(rows, { fitWindow: config.fitWindow });
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);

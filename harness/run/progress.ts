@@ -1,7 +1,10 @@
 // Progress on stderr: the work up front, then one line per tick with an ETA. On a TTY the
 // line rewrites itself; otherwise at most one line every few seconds (logs stay short).
 export interface Progress {
-  start(totalTicks: number, flopsPerTick?: number): void;
+  /** knownGflops: throughput measured by an earlier run on this adapter (for an ETA up front). */
+  start(totalTicks: number, flopsPerTick?: number, knownGflops?: number): void;
+  /** Sustained GFLOP/s over the ticks after the first (undefined before two ticks). */
+  gflops(): number | undefined;
   tick(done: number, detail: string): void;
   done(): void;
   log(message: string): void;
@@ -25,27 +28,36 @@ export function createProgress(opts: { quiet?: boolean; label?: string; stream?:
   let lastPrint = 0;
   let firstTickAt = 0;
   let firstTickDone = 0;
+  let lastTickAt = 0;
+  let lastDone = 0;
   return {
-    start(totalTicks, flopsPerTick = 0) {
+    start(totalTicks, flopsPerTick = 0, knownGflops) {
       total = totalTicks;
       flops = flopsPerTick;
       t0 = performance.now();
       if (!opts.quiet && flops > 0) {
-        out.write(`${label}work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP\n`);
+        const eta = knownGflops ? `, ETA ${fmtDuration(((flops * totalTicks) / (knownGflops * 1e9)) * 1000)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter` : ', ETA after the first epochs';
+        out.write(`${label}work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP${eta}\n`);
       }
     },
+    gflops() {
+      const now = lastTickAt;
+      return lastDone > firstTickDone && flops > 0 ? (flops * (lastDone - firstTickDone)) / ((now - firstTickAt) * 1e6) : undefined;
+    },
     tick(done, detail) {
-      if (opts.quiet) return;
       const now = performance.now();
+      lastTickAt = now;
+      lastDone = done;
       if (firstTickAt === 0) {
         // The first epoch includes pipeline compilation: estimate from the ones after it.
         firstTickAt = now;
         firstTickDone = done;
-        if (flops > 0) out.write(`${label}first epoch took ${fmtDuration(now - t0)} (includes shader compilation)\n`);
+        if (flops > 0 && !opts.quiet) out.write(`${label}first epoch took ${fmtDuration(now - t0)} (includes shader compilation)\n`);
       }
       const rate = done > firstTickDone ? (now - firstTickAt) / (done - firstTickDone) : now - t0;
       const eta = (total - done) * rate;
       const gflops = done > firstTickDone && flops > 0 ? ` ${((flops / rate) * 1e-6).toFixed(1)} GFLOP/s` : '';
+      if (opts.quiet) return;
       const line = `${label}epoch ${done - 1}/${total - 1}  ${detail}  ETA ${fmtDuration(eta)}${gflops}`;
       if (tty) out.write(`\r\x1b[2K${line}`);
       else if (now - lastPrint > 5000 || done === total) {
