@@ -71,6 +71,19 @@ describe('pointwise kernels against the float64 reference', () => {
     expect([...neg].every(Number.isNaN)).toBe(true);
   }));
 
+  it('accumulateInto (target += s·x, in place) and copy', async () =>
+    E.tidyAsync(async () => {
+      const x = randomArray(rng, [129, 65]);
+      const base = randomArray(rng, [129, 65]);
+      const target = toTensor(base);
+      E.accumulateInto(target, toTensor(x), -0.5);
+      const expected = R.binary('add', base, R.scalarOp('mulScalar', x, -0.5));
+      await expectTensor(target, expected, 'accumulateInto');
+      const copied = E.copy(target);
+      E.accumulateInto(target, toTensor(x));
+      await expectTensor(copied, expected, 'copy is independent of its source');
+    }));
+
   it('full fills every element (grid folding included)', async () => E.tidyAsync(async () => {
     for (const shape of [[], [1], [257], [129, 65, 33]]) {
       const t = E.full(shape, -3.5, E.runtime());
