@@ -16,6 +16,7 @@ import { MLP_OPTIONS, mlpIdentity, type MlpRunConfig } from './mlp-config.js';
 import { resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
+import { fig3 } from './cifar-lab.js';
 import { ntkExperiment, theoryMeasure } from './ntk.js';
 import * as fs from 'node:fs';
 
@@ -234,7 +235,7 @@ const all: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
   },
 };
 
-export const EXPERIMENTS: Experiment<any>[] = [fig1, fig2, fig4, fig5, all, ntkExperiment];
+export const EXPERIMENTS: Experiment<any>[] = [fig1, fig2, fig3, fig4, fig5, all, ntkExperiment];
 
 export function registerExperiment(e: Experiment<any>): void {
   EXPERIMENTS.push(e);

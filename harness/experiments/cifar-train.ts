@@ -1,0 +1,391 @@
+// Mini-batch SGD on a CIFAR-style ResNet (paper §6.3, Figure 3), platform neutral: the Node
+// runner (cifar-lab.ts) and the browser page both drive this. Data arrive as uint8 records;
+// the normalisation and augmentation functions are passed in (harness/data/cifar.ts provides
+// them), so this module imports nothing from Node.
+//
+// Rows, in the order they are produced (docs/metrics.md has the schema):
+// - `fullgrad` (with --full-grad-every k, at epochs 0, k, 2k, … ≤ E, before that epoch's
+//   steps): the loss and ‖∇L‖² of the whole training set at θ, accumulated over mini-batches
+//   with batch norm in training mode, no update, no augmentation.
+// - `step`: one per update, the mini-batch loss and ‖∇L‖² before it, the lr it uses.
+// - `epoch` e (0-based, like the steps' `epoch`): means of the epoch's mini-batch values
+//   (loss weighted by batch size, ‖∇L‖² per step), training accuracy on those mini-batches,
+//   and the distance ‖θ − θ₀‖ after the epoch. Not a full-batch evaluation.
+// - `eval` with epoch e+1: test loss and accuracy after e+1 epochs (batch norm in eval mode).
+// Losses and gradients are of the cross-entropy alone; weight decay enters only the update, and
+// its term (wd/2)·‖θ‖² is logged separately as `weightDecayTerm`.
+import { DivergenceError } from '../../src/errors.js';
+import type { Runtime } from '../../src/gpu/runtime.js';
+import { backward, noGrad } from '../../src/autograd/tape.js';
+import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
+import type { EvalRow, FullGradRow } from '../../src/metrics/schema.js';
+import { Arena, planArena } from '../../src/nn/arena.js';
+import { resnet, type ResNet } from '../../src/nn/conv-layers.js';
+import { build, type ParameterSet } from '../../src/nn/module.js';
+import { add, equal, full, mulScalar } from '../../src/ops/elementwise.js';
+import { softmaxCrossEntropy } from '../../src/ops/loss.js';
+import { argmax, sum } from '../../src/ops/reduce.js';
+import { cosineLr } from '../../src/optim/schedule.js';
+import { SGD } from '../../src/optim/sgd.js';
+import { Rng, type RngState } from '../../src/rng.js';
+import { fromData, type Tensor, tidy } from '../../src/tensor.js';
+import type { ChannelStats, CifarData } from '../data/cifar.js';
+import type { CifarRunConfig } from './cifar-config.js';
+
+const SIDE = 32;
+const PIXELS = 3 * SIDE * SIDE;
+
+export type CifarTrainConfig = Pick<
+  CifarRunConfig,
+  'depth' | 'widths' | 'epochs' | 'batchSize' | 'lr' | 'warmupSteps' | 'momentum' | 'weightDecay' | 'nesterov' | 'augment' | 'init' | 'seed' | 'fullGradEvery' | 'evalBatchSize'
+>;
+
+/** Normalisation and augmentation (harness/data/cifar.ts: normalizeCifar, augmentBatch). */
+export interface CifarDataOps {
+  normalize(images: Uint8Array, count: number, mean: readonly number[], std: readonly number[]): Float32Array;
+  augment(x: Float32Array, count: number, rng: Rng): Float32Array;
+}
+
+export interface CifarTrainData {
+  /** Training images of the selected classes, labels 0..classCount-1. */
+  train: CifarData;
+  test: CifarData;
+  classCount: number;
+  /** Per-channel mean/std of the training images (pixel/255), used for both splits. */
+  stats: ChannelStats;
+}
+
+export interface CifarStepRow {
+  kind: 'step';
+  step: number;
+  epoch: number;
+  loss: number;
+  gradNormSq: number;
+  lr: number;
+  timeMs: number;
+  /** (weightDecay/2)·‖θ‖² before the update: the part of the regularized objective not in `loss`. */
+  weightDecayTerm: number;
+}
+
+export interface CifarEpochRow {
+  kind: 'epoch';
+  epoch: number;
+  loss: number;
+  gradNormSq: number;
+  drift: number;
+  acc: number;
+  lr: number;
+  timeMs: number;
+  weightDecayTerm: number;
+  steps: number;
+}
+
+export type CifarRow = CifarStepRow | CifarEpochRow | EvalRow | FullGradRow;
+
+export interface CifarTrainHooks {
+  /** Each row as soon as it is known (metrics stream to disk from here). */
+  onRow(row: CifarRow): void | Promise<void>;
+  /** After epoch `epochsDone` ends and its rows are out (checkpoints, yielding to the UI). */
+  afterEpoch?(epochsDone: number, state: CifarTrainState): void | Promise<void>;
+  /** Return true to stop before the next epoch (browser stop button). */
+  shouldStop?(): boolean;
+}
+
+export interface CifarTrainState {
+  rt: Runtime;
+  config: CifarTrainConfig;
+  data: CifarTrainData;
+  ops: CifarDataOps;
+  model: ResNet;
+  set: ParameterSet;
+  optimizer: SGD;
+  /** θ₀, for the drift. */
+  initial: Arena;
+  /** Batch-norm running statistics in one arena (checkpoints; saved around the full-gradient pass). */
+  bnState: Arena;
+  /** The test set, normalised once. */
+  testX: Float32Array;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Epochs finished so far (the next epoch to run). */
+  epochsDone: number;
+  shuffleRng: Rng;
+  augmentRng: Rng;
+}
+
+/** Multiply-accumulates of one forward pass of a CIFAR ResNet-(6n+2) on one 32×32 image. */
+export function resnetForwardMacs(depth: number, widths: readonly number[], classes: number): number {
+  const n = (depth - 2) / 6;
+  let side = SIDE;
+  let macs = 3 * widths[0] * 9 * side * side; // stem
+  let planes = widths[0];
+  widths.forEach((w, s) => {
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 && s > 0 ? 2 : 1;
+      const out = side / stride;
+      macs += planes * w * 9 * out * out + w * w * 9 * out * out;
+      if (stride !== 1 || planes !== w) macs += planes * w * out * out; // 1×1 projection
+      planes = w;
+      side = out;
+    }
+  });
+  return macs + planes * classes;
+}
+
+/** Floating-point work of one training step (forward + both backward GEMMs ≈ 3 forwards). */
+export function resnetStepFlops(depth: number, widths: readonly number[], classes: number, batch: number): number {
+  return 2 * 3 * resnetForwardMacs(depth, widths, classes) * batch;
+}
+
+export function createCifarState(rt: Runtime, config: CifarTrainConfig, data: CifarTrainData, ops: CifarDataOps): CifarTrainState {
+  const model = resnet({ depth: config.depth, widths: config.widths, classes: data.classCount });
+  const set = build(model, { scheme: config.init, seed: config.seed, rt });
+  const initial = new Arena(rt, set.params.layout, 'theta0');
+  initial.copyFrom(set.params);
+  const optimizer = new SGD(set, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov });
+  const buffers = model.namedBuffers();
+  const bnState = new Arena(rt, planArena(buffers.map(([name, b]) => ({ name, shape: b.shape })), rt), 'bn-state');
+  const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  return {
+    rt,
+    config,
+    data,
+    ops,
+    model,
+    set,
+    optimizer,
+    initial,
+    bnState,
+    testX: ops.normalize(data.test.images, data.test.count, data.stats.mean, data.stats.std),
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * config.epochs,
+    epochsDone: 0,
+    shuffleRng: new Rng(config.seed, 'cifar-shuffle'),
+    augmentRng: new Rng(config.seed, 'cifar-augment'),
+  };
+}
+
+export function disposeCifarState(s: CifarTrainState): void {
+  s.initial.dispose();
+  s.bnState.dispose();
+  s.optimizer.dispose();
+  s.set.dispose();
+}
+
+/** The learning rate of update `step`: cosine from the base lr to 0 at the end of the run. */
+export function cifarLr(s: CifarTrainState, step: number): number {
+  return cosineLr(step, s.totalSteps, s.config.lr, { warmupSteps: s.config.warmupSteps });
+}
+
+/** Copy the batch-norm buffers into bnState (before a checkpoint or the full-gradient pass). */
+export function saveBnState(s: CifarTrainState): void {
+  for (const [name, b] of s.model.namedBuffers()) s.rt.copy(b.tensor!.region(), s.bnState.view(name).region());
+}
+
+/** Copy bnState back into the batch-norm buffers (after a restore or the full-gradient pass). */
+export function loadBnState(s: CifarTrainState): void {
+  for (const [name, b] of s.model.namedBuffers()) s.rt.copy(s.bnState.view(name).region(), b.tensor!.region());
+}
+
+/** RNG streams at their current block boundary (what a checkpoint stores). */
+export function rngStates(s: CifarTrainState): Record<string, RngState> {
+  return { shuffle: s.shuffleRng.getState(), augment: s.augmentRng.getState() };
+}
+
+export function restoreRngStates(s: CifarTrainState, states: Record<string, RngState>): void {
+  s.shuffleRng.setState(states.shuffle);
+  s.augmentRng.setState(states.augment);
+}
+
+/** Gather records `indices` of a split into one uint8 block (CHW per image). */
+function gather(split: CifarData, indices: ArrayLike<number>): { images: Uint8Array; labels: Float32Array } {
+  const images = new Uint8Array(indices.length * PIXELS);
+  const labels = new Float32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const r = indices[i];
+    images.set(split.images.subarray(r * PIXELS, (r + 1) * PIXELS), i * PIXELS);
+    labels[i] = split.labels[r];
+  }
+  return { images, labels };
+}
+
+/** A normalised (optionally augmented) training batch. */
+function trainBatch(s: CifarTrainState, indices: ArrayLike<number>, augment: boolean): { x: Float32Array; y: Float32Array } {
+  const { images, labels } = gather(s.data.train, indices);
+  const { mean, std } = s.data.stats;
+  let x = s.ops.normalize(images, indices.length, mean, std);
+  if (augment) x = s.ops.augment(x, indices.length, s.augmentRng);
+  return { x, y: labels };
+}
+
+function range(start: number, count: number): Uint32Array {
+  const r = new Uint32Array(count);
+  for (let i = 0; i < count; i++) r[i] = start + i;
+  return r;
+}
+
+/**
+ * Encode one SGD step on records `indices` and start reading its scalars back; returns the
+ * pending readback of [loss, ‖∇L‖², correct, ‖θ‖²] (all before the update).
+ */
+function encodeStep(s: CifarTrainState, indices: ArrayLike<number>, lr: number): Promise<number[]> {
+  const { x, y } = trainBatch(s, indices, s.config.augment);
+  const count = indices.length;
+  const scalars = tidy(() => {
+    const xt = fromData(x, [count, 3, SIDE, SIDE], s.rt);
+    const yt = fromData(y, [count], s.rt);
+    s.set.zeroGrad();
+    const logits = s.model.forward(xt);
+    const loss = softmaxCrossEntropy(logits, yt);
+    backward(loss);
+    return noGrad(() => [loss, arenaSumSquares(s.set.grads), sum(equal(argmax(logits, 1).indices, yt)), arenaSumSquares(s.set.params)]);
+  });
+  s.optimizer.step(lr);
+  // readScalars encodes its copies and submits synchronously, before its first await: the
+  // scalar tensors can go now, and the GPU runs this step while the CPU prepares the next.
+  const pending = readScalars(scalars);
+  for (const t of scalars) t.dispose();
+  return pending;
+}
+
+/** Test loss and accuracy (batch norm in eval mode), plus ‖θ − θ₀‖² and ‖θ‖², in one readback. */
+async function evaluate(s: CifarTrainState): Promise<{ testLoss: number; testAcc: number; driftSq: number; paramNormSq: number }> {
+  const { test } = s.data;
+  const per = s.config.evalBatchSize;
+  s.model.eval();
+  let lossSum: Tensor | undefined;
+  let correct: Tensor | undefined;
+  try {
+    for (let start = 0; start < test.count; start += per) {
+      const count = Math.min(per, test.count - start);
+      const [l, c] = tidy(() =>
+        noGrad(() => {
+          const xt = fromData(s.testX.subarray(start * PIXELS, (start + count) * PIXELS), [count, 3, SIDE, SIDE], s.rt);
+          const yt = fromData(test.labels.subarray(start, start + count), [count], s.rt);
+          const logits = s.model.forward(xt);
+          return [mulScalar(softmaxCrossEntropy(logits, yt), count), sum(equal(argmax(logits, 1).indices, yt))];
+        }),
+      );
+      lossSum = lossSum ? tidy(() => add(lossSum!, l)) : l;
+      correct = correct ? tidy(() => add(correct!, c)) : c;
+    }
+  } finally {
+    s.model.train();
+  }
+  const scalars = tidy(() => [lossSum!, correct!, arenaDistanceSq(s.set.params, s.initial), arenaSumSquares(s.set.params)]);
+  const [lossTotal, correctTotal, driftSq, paramNormSq] = await readScalars(scalars);
+  for (const t of scalars) t.dispose();
+  return { testLoss: lossTotal / test.count, testAcc: correctTotal / test.count, driftSq, paramNormSq };
+}
+
+/**
+ * Loss and ‖∇L‖² of the whole training set at the current θ: mini-batches of the training
+ * batch size in data order, batch norm in training mode (as the steps see it), no
+ * augmentation, no update. The batch-norm running statistics are restored afterwards, so
+ * measuring does not change the run.
+ */
+export async function fullGradient(s: CifarTrainState): Promise<{ loss: number; gradNormSq: number }> {
+  const n = s.data.train.count;
+  const per = s.config.batchSize;
+  saveBnState(s);
+  s.set.zeroGrad();
+  let total: Tensor | undefined;
+  for (let start = 0; start < n; start += per) {
+    const count = Math.min(per, n - start);
+    const { x, y } = trainBatch(s, range(start, count), false);
+    const weighted = tidy(() => {
+      const xt = fromData(x, [count, 3, SIDE, SIDE], s.rt);
+      const yt = fromData(y, [count], s.rt);
+      const loss = softmaxCrossEntropy(s.model.forward(xt), yt);
+      // The full loss is the count-weighted mean of the batch means; so is its gradient.
+      backward(loss, full([], count / n, s.rt));
+      return noGrad(() => mulScalar(loss, count / n));
+    });
+    total = total ? tidy(() => add(total!, weighted)) : weighted;
+  }
+  loadBnState(s);
+  const scalars = tidy(() => [total!, arenaSumSquares(s.set.grads)]);
+  const [loss, gradNormSq] = await readScalars(scalars);
+  for (const t of scalars) t.dispose();
+  return { loss, gradNormSq };
+}
+
+function fullGradDue(config: CifarTrainConfig, epoch: number): boolean {
+  return config.fullGradEvery > 0 && epoch % config.fullGradEvery === 0;
+}
+
+/**
+ * Train from epoch s.epochsDone to config.epochs, streaming rows through hooks.onRow. Each
+ * step's scalars come back in one readback, awaited only after the next step is encoded, so
+ * the GPU never waits for the CPU between steps.
+ */
+export async function trainCifar(
+  s: CifarTrainState,
+  hooks: CifarTrainHooks,
+  opts: { startTimeMs?: number; continueOnNonFinite?: boolean } = {},
+): Promise<void> {
+  const { config } = s;
+  const n = s.data.train.count;
+  const t0 = performance.now() - (opts.startTimeMs ?? 0);
+  const elapsed = () => Math.round(performance.now() - t0);
+  const halfWd = config.weightDecay / 2;
+
+  const fullGradRow = async (epoch: number) => {
+    const { loss, gradNormSq } = await fullGradient(s);
+    await hooks.onRow({ kind: 'fullgrad', epoch, loss, gradNormSq });
+  };
+
+  for (let e = s.epochsDone; e < config.epochs; e++) {
+    if (hooks.shouldStop?.()) return;
+    if (fullGradDue(config, e)) await fullGradRow(e);
+    // Drop any partly used Philox block, so that the state a checkpoint stores continues
+    // exactly as an uninterrupted run does.
+    s.shuffleRng.setState(s.shuffleRng.getState());
+    s.augmentRng.setState(s.augmentRng.getState());
+    const order = s.shuffleRng.permutation(n);
+
+    let lossSum = 0;
+    let gradSum = 0;
+    let correctSum = 0;
+    let lastLr = 0;
+    let pending: { promise: Promise<number[]>; step: number; count: number; lr: number } | undefined;
+    const finish = async (p: NonNullable<typeof pending>) => {
+      const [loss, gradNormSq, correct, paramNormSq] = await p.promise;
+      lossSum += loss * p.count;
+      gradSum += gradNormSq;
+      correctSum += correct;
+      await hooks.onRow({ kind: 'step', step: p.step, epoch: e, loss, gradNormSq, lr: p.lr, timeMs: elapsed(), weightDecayTerm: halfWd * paramNormSq });
+      if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
+        throw new DivergenceError(`Training diverged at step ${p.step} (epoch ${e}): loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
+      }
+    };
+    for (let b = 0; b < s.stepsPerEpoch; b++) {
+      const step = e * s.stepsPerEpoch + b;
+      const indices = order.subarray(b * config.batchSize, Math.min(n, (b + 1) * config.batchSize));
+      const lr = cifarLr(s, step);
+      const current = { promise: encodeStep(s, indices, lr), step, count: indices.length, lr };
+      if (pending) await finish(pending);
+      pending = current;
+      lastLr = lr;
+    }
+    if (pending) await finish(pending);
+
+    const ev = await evaluate(s);
+    await hooks.onRow({
+      kind: 'epoch',
+      epoch: e,
+      loss: lossSum / n,
+      gradNormSq: gradSum / s.stepsPerEpoch,
+      drift: Math.sqrt(Math.max(ev.driftSq, 0)),
+      acc: correctSum / n,
+      lr: lastLr,
+      timeMs: elapsed(),
+      weightDecayTerm: halfWd * ev.paramNormSq,
+      steps: s.stepsPerEpoch,
+    });
+    await hooks.onRow({ kind: 'eval', epoch: e + 1, testLoss: ev.testLoss, testAcc: ev.testAcc });
+    s.epochsDone = e + 1;
+    await hooks.afterEpoch?.(e + 1, s);
+  }
+  if (fullGradDue(config, config.epochs) && s.epochsDone === config.epochs) await fullGradRow(config.epochs);
+}
