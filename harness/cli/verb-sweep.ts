@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { MLP_OPTIONS, RUN_OPTIONS } from '../experiments/mlp-config.js';
+import { MLP_OPTIONS, RUN_OPTIONS, type MlpRunConfig } from '../experiments/mlp-config.js';
+import { resolveMlpConfigWithFiles } from '../experiments/mlp-lab.js';
+import { theoryMeasure } from '../experiments/ntk.js';
 import { createProgress } from '../run/progress.js';
 import {
   cliWorkerLauncher,
@@ -45,7 +47,14 @@ const SWEEP_OPTIONS: OptionSpec[] = [
 const SHARED_RUN_OPTIONS = RUN_OPTIONS.filter((o) => o.name !== 'out' && o.name !== 'force');
 
 /** Options forwarded to worker processes (the plan carries everything else). */
-const WORKER_FORWARDED = ['backend', 'adapter', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan', 'quiet'];
+const WORKER_FORWARDED = ['backend', 'adapter', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan', 'save-params', 'quiet'];
+
+/** The lplr run checks (files exist, the theory checks fit the loss) for every grid point. */
+function resolvePoint(parsed: ParsedArgs): MlpRunConfig {
+  const config = resolveMlpConfigWithFiles(parsed);
+  theoryMeasure(config);
+  return config;
+}
 
 const WORKER_OPTIONS: OptionSpec[] = [...SHARED_RUN_OPTIONS, { name: 'out', type: 'string', help: 'the sweep directory' }, { name: 'worker', type: 'bool', help: 'internal' }];
 
@@ -73,7 +82,10 @@ function sweepContext(args: ParsedArgs, quiet: boolean, holder: { rt?: Runtime }
       checkpointEvery: args.values['checkpoint-every'] as number,
       checkpointMinutes: args.values['checkpoint-minutes'] as number,
       continueOnNonFinite: Boolean(args.values['continue-on-nan']),
+      saveParams: Boolean(args.values['save-params']),
     },
+    // --ntk-every k adds the theory checks to every run, as in lplr run.
+    measureFor: theoryMeasure,
     reuseRoots: [],
   };
 }
@@ -131,7 +143,7 @@ export const sweepVerb: Verb = {
     const axes = ((args.values.grid as string[] | undefined) ?? []).map((g) => parseGridArg(g, MLP_OPTIONS));
     if (args.given.has('seeds') && args.given.has('seed')) throw new ConfigError('Give either --seed or --seeds, not both.');
     const seeds = args.given.has('seeds') ? parseSeeds(String(args.values.seeds)) : [args.values.seed as number];
-    const plan = planSweep(name, args, MLP_OPTIONS, axes, seeds);
+    const plan = planSweep(name, args, MLP_OPTIONS, axes, seeds, resolvePoint);
     const shard = resolveShard(args.values.shard as string | undefined);
     const outArg = args.values.out as string | undefined;
     if (!outArg) throw new ConfigError('lplr sweep needs --out DIR: the directory all shards share (and lplr merge reads).');

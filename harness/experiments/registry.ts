@@ -7,15 +7,14 @@ import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import { widthEffectVerdict, type Verdict } from '../../src/metrics/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
-import { copyRun, findCompletedRun, isComplete, runDirName, type GridRun } from '../run/grid.js';
 import type { Progress } from '../run/progress.js';
-import { configHash, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
-import { runMlp } from './mlp-lab.js';
+import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { copyRun } from '../run/grid.js';
+import { ensureRun, executeSweep, runSpec, type SweepRunSpec } from '../run/sweep.js';
 import { writeMlpReport, writeSetReport } from '../run/reports.js';
-import { MLP_OPTIONS, mlpIdentity, type MlpRunConfig } from './mlp-config.js';
+import { MLP_OPTIONS, type MlpRunConfig } from './mlp-config.js';
 import { resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
-import { hasCheckpoint } from '../run/checkpoint.js';
 import { fig3 } from './cifar-lab.js';
 import { ntkExperiment, theoryMeasure } from './ntk.js';
 import * as fs from 'node:fs';
@@ -68,24 +67,15 @@ async function runOrReuse(
   title: string,
   opts: { reuse?: boolean; measure?: RunMlpOptions['measure'] } = {},
 ): Promise<{ rows: MetricRow[]; summary: RunSummary; reused?: string }> {
-  const hash = configHash(mlpIdentity(config));
-  const finished = () => ({ rows: readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[], summary: readJson<RunSummary>(path.join(dir, 'summary.json')) });
-  if (isComplete(dir)) return { ...finished(), reused: dir };
-  if (opts.reuse !== false && !hasCheckpoint(dir)) {
-    const found = findCompletedRun(hash, ctx.reuseRoots.filter((r) => fs.existsSync(r)));
-    if (found && path.resolve(found) !== path.resolve(dir)) {
-      ctx.progress.log(`${title}: reusing the completed run ${found} (same configuration)`);
-      copyRun(found, dir);
-      return { ...finished(), reused: found };
-    }
-  }
-  fs.mkdirSync(dir, { recursive: true });
-  const resume = Boolean(ctx.resume) && hasCheckpoint(dir);
-  // --ntk-every k adds the theory checks (ntk/hessian rows) to any MLP run.
-  const measure = opts.measure ?? theoryMeasure(config, (m) => ctx.progress.log(m));
-  const res = await runMlp(ctx.rt, config, dir, ctx.progress, { ...ctx.runOptions, measure, resume });
-  writeMlpReport(dir, title, config, res.rows, res.summary);
-  return res;
+  const res = await ensureRun(
+    // --ntk-every k adds the theory checks (ntk/hessian rows) to any MLP run.
+    { runtime: async () => ctx.rt, progress: ctx.progress, runOptions: ctx.runOptions, measureFor: theoryMeasure, resume: Boolean(ctx.resume), reuseRoots: ctx.reuseRoots },
+    config,
+    dir,
+    title,
+    opts,
+  );
+  return { rows: res.rows, summary: res.summary, reused: res.reusedFrom };
 }
 
 const fig1: Experiment<MlpRunConfig> = {
@@ -135,20 +125,35 @@ const fig2: Experiment<Fig2Prepared> = {
   },
 };
 
-function subRun(base: MlpRunConfig, label: string, patch: Partial<MlpRunConfig>): GridRun<MlpRunConfig> {
-  const config = { ...base, ...patch };
-  return { label, config, hash: configHash(mlpIdentity(config)) };
+function subRun(base: MlpRunConfig, index: number, label: string, patch: Partial<MlpRunConfig>, point: Record<string, unknown>): SweepRunSpec {
+  return runSpec(index, label, { ...base, ...patch }, point);
 }
 
-async function runSet(ctx: ExperimentContext, runs: GridRun<MlpRunConfig>[]) {
-  const results = [];
-  for (const r of runs) {
-    const dir = path.join(ctx.dir, 'runs', runDirName(r));
-    ctx.progress.log(`run ${r.label} (${runs.indexOf(r) + 1}/${runs.length}) → ${dir}`);
-    const res = await runOrReuse(ctx, r.config, dir, r.label);
-    results.push({ label: r.label, dir, config: r.config, rows: res.rows, summary: res.summary, reused: res.reused });
-  }
-  return results;
+/**
+ * fig4 and fig5 are built-in sweeps: the executor of lplr sweep (runs/<label>-<hash>, complete
+ * runs skipped, matching runs elsewhere reused), here in this process, stopping at the first error.
+ */
+async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]) {
+  const dirs = new Map(runs.map((r) => [r.label, path.join(ctx.dir, r.dir)]));
+  await executeSweep(
+    ctx.dir,
+    runs,
+    {
+      runtime: async () => ctx.rt,
+      progress: (label) => {
+        ctx.progress.log(`run ${label} → ${dirs.get(label)}`);
+        return ctx.progress;
+      },
+      runOptions: ctx.runOptions,
+      measureFor: theoryMeasure,
+      reuseRoots: ctx.reuseRoots,
+    },
+    { resume: Boolean(ctx.resume), onFailure: 'throw' },
+  );
+  return runs.map((r) => {
+    const dir = path.resolve(ctx.dir, r.dir);
+    return { label: r.label, dir, config: r.config, rows: readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[], summary: readJson<RunSummary>(path.join(dir, 'summary.json')) };
+  });
 }
 
 const fig4: Experiment<MlpRunConfig> = {
@@ -157,7 +162,7 @@ const fig4: Experiment<MlpRunConfig> = {
   options: MLP_OPTIONS,
   prepare: (args) => resolveMlpConfigWithFiles(args),
   async run(ctx, base) {
-    const runs = [subRun(base, 'he', { init: 'he', depthFactor: undefined }), subRun(base, 'enhanced', { init: 'enhanced', depthFactor: base.depthFactor })];
+    const runs = [subRun(base, 0, 'he', { init: 'he', depthFactor: undefined }, { init: 'he' }), subRun(base, 1, 'enhanced', { init: 'enhanced', depthFactor: base.depthFactor }, { init: 'enhanced' })];
     const results = await runSet(ctx, runs);
     const rates = results.map((r) => ({ label: r.label, rho: r.summary.lStar.min.semiLog.rho, r2: r.summary.lStar.min.semiLog.r2, finalLoss: r.summary.final.loss, dir: path.relative(ctx.dir, r.dir) }));
     const slowerEnhanced = rates[1].rho > rates[0].rho;
@@ -187,7 +192,7 @@ const fig5: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
     return { base: resolveMlpConfigWithFiles(args), widths };
   },
   async run(ctx, { base, widths }) {
-    const runs = widths.map((w) => subRun(base, `w${w}`, { width: w }));
+    const runs = widths.map((w, i) => subRun(base, i, `w${w}`, { width: w }, { width: w }));
     const results = await runSet(ctx, runs);
     const points = results.map((r) => ({ width: r.config.width, finalLoss: r.summary.final.loss }));
     const verdict = widthEffectVerdict(points);

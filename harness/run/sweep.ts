@@ -164,7 +164,14 @@ export function runSpec(index: number, label: string, config: MlpRunConfig, poin
  * resolving and validating every point's config before anything runs. `args` holds the MLP
  * options given outside the grid.
  */
-export function planSweep(experiment: string, args: ParsedArgs, specs: readonly OptionSpec[], axes: readonly SweepAxis[], seeds: readonly number[]): SweepPlan {
+export function planSweep(
+  experiment: string,
+  args: ParsedArgs,
+  specs: readonly OptionSpec[],
+  axes: readonly SweepAxis[],
+  seeds: readonly number[],
+  resolve: (parsed: ParsedArgs) => MlpRunConfig = resolveMlpConfig,
+): SweepPlan {
   const keys = new Set<string>();
   for (const a of axes) {
     if (keys.has(a.key)) throw new ConfigError(`--grid ${a.key} is given twice; put all its values in one --grid ${a.key}=V1,V2,....`);
@@ -189,7 +196,7 @@ export function planSweep(experiment: string, args: ParsedArgs, specs: readonly 
     const given = new Set([...args.given, ...Object.keys(point)]);
     let config: MlpRunConfig;
     try {
-      config = resolveMlpConfig({ values: { ...args.values, ...point }, given, positionals: [] });
+      config = resolve({ values: { ...args.values, ...point }, given, positionals: [] });
     } catch (e) {
       if (e instanceof ConfigError) throw new ConfigError(`Grid point ${describePoint(point, { withSeed: true })}: ${e.message}`);
       throw e;
@@ -389,13 +396,18 @@ function recordFailure(dir: string, e: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // Running one configuration
 
-export type RunCheckpointOptions = Pick<RunMlpOptions, 'checkpointEvery' | 'checkpointMinutes' | 'continueOnNonFinite'>;
+/** What every run of a set shares: checkpoint cadence, divergence handling, parameter export, ... */
+export type SharedRunOptions = Omit<RunMlpOptions, 'measure' | 'resume'>;
+
+/** Extra measurements for a run (e.g. the NTK/Hessian checks of --ntk-every); made afresh per run. */
+export type MeasureFactory = (config: MlpRunConfig, log: (message: string) => void) => RunMlpOptions['measure'];
 
 export interface RunContext {
   /** The GPU runtime, created on first use (a shard with nothing left to run needs none). */
   runtime(): Promise<Runtime>;
   progress: Progress;
-  runOptions: RunCheckpointOptions;
+  runOptions: SharedRunOptions;
+  measureFor?: MeasureFactory;
   /** Continue from the directory's checkpoint when it has one. */
   resume: boolean;
   /** Where to look for a completed run with the same config to copy instead of training. */
@@ -436,8 +448,9 @@ export async function ensureRun(
   }
   fs.mkdirSync(dir, { recursive: true });
   const resume = ctx.resume && hasCheckpoint(dir);
+  const measure = opts.measure ?? ctx.measureFor?.(config, (m) => ctx.progress.log(m));
   const rt = await ctx.runtime();
-  const res = await runMlp(rt, config, dir, ctx.progress, { ...ctx.runOptions, measure: opts.measure, resume });
+  const res = await runMlp(rt, config, dir, ctx.progress, { ...ctx.runOptions, measure, resume });
   writeMlpReport(dir, title, config, res.rows, res.summary);
   return { outcome: resume ? 'resumed' : 'ran', rows: res.rows, summary: res.summary };
 }
@@ -466,7 +479,8 @@ export interface SweepContext {
   runtime(): Promise<Runtime>;
   /** Progress for one run (labelled by the caller as it likes); also the sweep's log. */
   progress(label: string): Progress;
-  runOptions: RunCheckpointOptions;
+  runOptions: SharedRunOptions;
+  measureFor?: MeasureFactory;
   reuseRoots: readonly string[];
 }
 
@@ -476,7 +490,7 @@ export type WorkerLauncher = () => ChildProcess;
 export interface ExecuteOptions {
   /** Continue interrupted runs from their checkpoints (sweeps: always). */
   resume?: boolean;
-  /** 'record': write failed.json and go on with the next run (sweeps); 'throw': stop at the first error (fig4/fig5). */
+  /** 'record': write failed.json and go on with the next run (sweeps); 'throw' (default): stop at the first error or signal (fig4/fig5). */
   onFailure?: 'record' | 'throw';
   /** Child processes to spread the runs over (needs `launch`); 1 runs them here, one after another. */
   parallel?: number;
@@ -491,12 +505,17 @@ async function attemptRun(sweepDir: string, spec: SweepRunSpec, ctx: SweepContex
   fs.rmSync(path.join(dir, FAILED_FILE), { force: true });
   const progress = ctx.progress(spec.label);
   try {
-    const res = await ensureRun({ runtime: ctx.runtime, progress, runOptions: ctx.runOptions, resume: opts.resume ?? true, reuseRoots: ctx.reuseRoots }, spec.config, dir, spec.label);
+    const res = await ensureRun(
+      { runtime: ctx.runtime, progress, runOptions: ctx.runOptions, measureFor: ctx.measureFor, resume: opts.resume ?? true, reuseRoots: ctx.reuseRoots },
+      spec.config,
+      dir,
+      spec.label,
+    );
     return { ...base, outcome: res.outcome === 'complete' ? 'skipped' : res.outcome };
   } catch (e) {
-    if (e instanceof RunStopped) return { ...base, outcome: 'stopped', error: e.message };
     // Without an adapter every run would fail the same way: stop the sweep.
     if (opts.onFailure !== 'record' || e instanceof AdapterError) throw e;
+    if (e instanceof RunStopped) return { ...base, outcome: 'stopped', error: e.message };
     recordFailure(dir, e);
     const message = e instanceof LplrError ? e.message : `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     return { ...base, outcome: 'failed', error: message };
