@@ -8,10 +8,12 @@ import { runVerb } from './verb-run.js';
 import { reportVerb } from './verb-report.js';
 import { dataVerb } from './verb-data.js';
 import { resumeVerb } from './verb-resume.js';
+import { benchVerb } from './verb-bench.js';
+import { profileVerb } from './verb-profile.js';
 import { sweepVerb } from './verb-sweep.js';
 import { mergeVerb } from './verb-merge.js';
 
-const VERBS: Verb[] = [infoVerb, runVerb, resumeVerb, sweepVerb, mergeVerb, reportVerb, dataVerb];
+const VERBS: Verb[] = [infoVerb, runVerb, resumeVerb, sweepVerb, mergeVerb, reportVerb, dataVerb, benchVerb, profileVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length)) + 2;
