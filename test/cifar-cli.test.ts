@@ -1,0 +1,119 @@
+// `lplr run fig3` through the CLI on CIFAR-10 records written here: every output file, the
+// cosine schedule in the rows, the missing-data message, and kill + resume giving the rows of
+// an uninterrupted run (data order and augmentation streams restored from the checkpoint).
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const cli = path.join(root, 'bin', 'lplr.mjs');
+
+function lplr(args: string[], timeout = 120_000) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** CIFAR-10 binary records with the given labels and pseudo-random pixels. */
+function writeRecords(file: string, labels: number[], seed: number): void {
+  const out = new Uint8Array(labels.length * 3073);
+  let x = seed;
+  labels.forEach((label, i) => {
+    out[i * 3073] = label;
+    for (let p = 1; p < 3073; p++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      out[i * 3073 + p] = (x >>> 16) & 255;
+    }
+  });
+  fs.writeFileSync(file, out);
+}
+
+function rows(dir: string) {
+  const text = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const withoutTime = (list: Record<string, unknown>[]) => list.map(({ timeMs: _t, ...rest }) => rest);
+
+describe('lplr run fig3', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-fig3-'));
+  const data = path.join(tmp, 'data');
+  fs.mkdirSync(data);
+  // 13 training records, 8 of them in classes 0-4; 10 test records, 5 in classes 0-4.
+  writeRecords(path.join(data, 'data_batch_1.bin'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2], 1);
+  writeRecords(path.join(data, 'test_batch.bin'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 2);
+
+  it('the tiny preset (2 steps) writes every output file', () => {
+    const out = path.join(tmp, 'tiny');
+    const r = lplr(['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--out', out, '--quiet']);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    for (const f of ['config.json', 'invocation.json', 'metrics.jsonl', 'summary.json', 'report.html']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    const list = rows(out);
+    const steps = list.filter((x) => x.kind === 'step');
+    // Cosine over 2 steps: lr·(1 + cos(π·s/2))/2.
+    expect(steps).toHaveLength(2);
+    expect(steps[0].lr).toBe(0.05);
+    expect(steps[1].lr).toBeCloseTo(0.025, 15);
+    expect(list.filter((x) => x.kind === 'epoch').map((x) => x.epoch)).toEqual([0, 1]);
+    expect(list.filter((x) => x.kind === 'eval').map((x) => x.epoch)).toEqual([1, 2]);
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(config.config).toMatchObject({ kind: 'cifar', depth: 8, widths: [4, 8, 8], batchSize: 8, classes: [0, 1, 2, 3, 4] });
+    expect(config.data.trainFiles).toEqual([{ path: path.join(data, 'data_batch_1.bin'), records: 13 }]);
+    expect(config.data.trainImages).toBe(8);
+    expect(config.data.testImages).toBe(5);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.final.testAcc * 5).toBeCloseTo(Math.round(summary.final.testAcc * 5), 9);
+    expect(summary.smoothed.steps).toEqual([0, 1]);
+    expect(summary.timing).toBeDefined();
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('Figure 3');
+    expect(html).toContain('id="cifar-acc"');
+  });
+
+  it('without CIFAR-10 it says how to get it, before creating the run directory', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-fig3-none-'));
+    const out = path.join(tmp, 'none');
+    const r = lplr(['run', 'fig3', '--data-dir', empty, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/CIFAR-10 train data not found/);
+    expect(r.stderr).toMatch(/npx lplr data fetch cifar10.*--data-dir/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  describe('kill and resume', () => {
+    const args = ['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--batch-size', '4', '--epochs', '8', '--augment', '--full-grad-every', '3', '--checkpoint-every', '1', '--quiet'];
+    const reference = path.join(tmp, 'reference');
+
+    it('an uninterrupted run follows the cosine schedule', () => {
+      const r = lplr([...args, '--out', reference]);
+      expect(r.code).toBe(0);
+      const steps = rows(reference).filter((x) => x.kind === 'step');
+      expect(steps).toHaveLength(16); // 8 images in batches of 4, 8 epochs
+      steps.forEach((x, s) => expect(x.lr).toBeCloseTo(0.025 * (1 + Math.cos((Math.PI * s) / 16)), 15));
+      expect(rows(reference).filter((x) => x.kind === 'fullgrad').map((x) => x.epoch)).toEqual([0, 3, 6]);
+    });
+
+    it('SIGKILL after a checkpoint, then lplr resume, gives identical rows', async () => {
+      const dir = path.join(tmp, 'killed');
+      const child = spawn(process.execPath, [cli, ...args, '--out', dir], { cwd: root, stdio: 'ignore' });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+      const ckpt = path.join(dir, 'checkpoints', 'checkpoint.json');
+      for (let i = 0; i < 6000 && !fs.existsSync(ckpt); i++) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      const record = JSON.parse(fs.readFileSync(ckpt, 'utf8'));
+      expect(record.nextEpoch).toBeLessThan(8);
+      expect(Object.keys(record.rng)).toEqual(['shuffle', 'augment']);
+      const r = lplr(['resume', dir, '--quiet']);
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.code).toBe(0);
+      expect(withoutTime(rows(dir))).toEqual(withoutTime(rows(reference)));
+    }, 60_000);
+  });
+});
