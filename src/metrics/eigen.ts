@@ -234,6 +234,9 @@ function resolveOptions(n: number, opts: LanczosOptions) {
   };
 }
 
+/** Vector length above which lanczosCpu stores its basis in f32. */
+const LARGE_BASIS = 1 << 21;
+
 /** A breakdown is a β below this fraction of the largest |Ritz value| (an invariant subspace). */
 const BREAKDOWN_REL = 1e-9;
 
@@ -360,7 +363,10 @@ export async function lanczosCpu(
   const o = resolveOptions(n, opts);
   const mMax = o.maxIterations;
   const rng = new Rng(o.seed, 'lanczos');
-  const basis: Float64Array[] = [];
+  // Very long vectors (a Hessian over millions of parameters) keep their basis in f32 to halve
+  // the memory; dot products still accumulate in float64.
+  const compact = n > LARGE_BASIS;
+  const basis: (Float64Array | Float32Array)[] = [];
   const alpha = new Float64Array(mMax);
   const beta = new Float64Array(mMax);
   let v = randomUnit(n, rng);
@@ -377,7 +383,7 @@ export async function lanczosCpu(
     }
   };
   for (let j = 0; j < mMax; j++) {
-    basis.push(v);
+    basis.push(compact ? Float32Array.from(v) : v);
     const w = Float64Array.from(await apply(v));
     if (w.length !== n) throw new ShapeError(`lanczosCpu: the operator returned ${w.length} values for a vector of ${n}`);
     const coeffs = new Float64Array(basis.length);
