@@ -3,10 +3,12 @@
 // per-file times printed by vitest's reporter, and a closing line with the total.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const budgetS = Number(process.env.LPLR_TEST_BUDGET_S ?? 720);
 const require = createRequire(import.meta.url);
-const vitest = require.resolve('vitest/vitest.mjs');
+// vitest's package exports hide its bin script; locate it next to package.json.
+const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const t0 = Date.now();
 const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1' } });
 const timer = setTimeout(() => {
