@@ -34,10 +34,12 @@ export function stat(values: readonly (number | null | undefined)[]): Stat {
   return { n, mean, std: n >= 2 ? Math.sqrt(ss / (n - 1)) : null, min: Math.min(...xs), max: Math.max(...xs) };
 }
 
-/** A curve across seeds: at each epoch, the mean and std of the seeds that have a finite value there. */
+/** A curve across seeds: at each epoch, statistics of the seeds that have a finite value there. */
 export interface Band {
   mean: (number | null)[];
   std: (number | null)[];
+  min: (number | null)[];
+  max: (number | null)[];
   n: number[];
 }
 
@@ -146,7 +148,7 @@ function band(summaries: readonly RunSummary[], epochs: readonly number[], value
     return m;
   });
   const stats = epochs.map((e) => stat(lookups.map((m) => m.get(e))));
-  return { mean: stats.map((s) => s.mean), std: stats.map((s) => s.std), n: stats.map((s) => s.n) };
+  return { mean: stats.map((s) => s.mean), std: stats.map((s) => s.std), min: stats.map((s) => s.min), max: stats.map((s) => s.max), n: stats.map((s) => s.n) };
 }
 
 function rateStats(summaries: readonly RunSummary[], choice: LStarChoice): RateStats {
@@ -260,18 +262,27 @@ export function fmtStat(s: Stat): string {
   return s.std === null ? fmtNumber(s.mean) : `${fmtNumber(s.mean)} ± ${fmtNumber(s.std)}`;
 }
 
-function plus(b: Band, sign: 1 | -1): (number | null)[] {
-  return b.mean.map((m, i) => (m === null || b.std[i] === null ? null : m + sign * b.std[i]!));
+/** mean ± std per point; null where either is missing. */
+function shifted(mean: readonly (number | null)[], std: readonly (number | null)[], sign: 1 | -1): (number | null)[] {
+  return mean.map((m, i) => (m === null || std[i] === null ? null : m + sign * std[i]!));
 }
 
-/** The mean as a line and mean ± std as two dashed lines of the same colour. */
-function bandSeries(label: string, epochs: readonly number[], b: Band, color: string): ChartSeries[] {
-  const series: ChartSeries[] = [{ label: `${label} (mean)`, x: epochs, y: b.mean, color }];
-  if (b.std.some((s) => s !== null)) {
-    series.push({ label: `${label} (mean + std)`, x: epochs, y: plus(b, 1), style: 'fit', color });
-    series.push({ label: `${label} (mean − std)`, x: epochs, y: plus(b, -1), style: 'fit', color });
+/**
+ * The mean as a line, mean ± std dashed, and the min and max over seeds (hidden until clicked).
+ * On a log axis a mean − std ≤ 0 cannot be drawn, and the chart would join the points around
+ * it: then the whole lower line is left out and `lowerOmitted` says so.
+ */
+function bandSeries(label: string, x: readonly number[], mean: readonly (number | null)[], std: readonly (number | null)[], color: string, extra: ChartSeries[] = []): { series: ChartSeries[]; lowerOmitted: boolean } {
+  const series: ChartSeries[] = [{ label: `${label} (mean)`, x, y: mean, color, markers: x.length <= 12 }];
+  let lowerOmitted = false;
+  if (std.some((s) => s !== null)) {
+    series.push({ label: `${label} (mean + std)`, x, y: shifted(mean, std, 1), style: 'fit', color });
+    const lower = shifted(mean, std, -1);
+    if (lower.every((v) => v === null || v > 0)) series.push({ label: `${label} (mean − std)`, x, y: lower, style: 'fit', color });
+    else lowerOmitted = true;
   }
-  return series;
+  series.push(...extra);
+  return { series, lowerOmitted };
 }
 
 function statusLabel(state: RunState): string {
@@ -333,15 +344,27 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
   if (withCurves.length > 0) {
     const loss: ChartSeries[] = [];
     const gap: ChartSeries[] = [];
+    const omitted = new Set<string>();
     withCurves.forEach((c, i) => {
       const color = PALETTE[i % PALETTE.length];
-      loss.push(...bandSeries(c.label, c.curves.epochs, c.curves.loss, color));
-      gap.push(...bandSeries(c.label, c.curves.epochs, c.curves.gapMin, color));
+      const e = c.curves.epochs;
+      for (const [target, b] of [[loss, c.curves.loss], [gap, c.curves.gapMin]] as const) {
+        const range: ChartSeries[] = [
+          { label: `${c.label} (min over seeds)`, x: e, y: b.min, color, show: false },
+          { label: `${c.label} (max over seeds)`, x: e, y: b.max, color, show: false },
+        ];
+        const { series, lowerOmitted } = bandSeries(c.label, e, b.mean, b.std, color, range);
+        target.push(...series);
+        if (lowerOmitted) omitted.add(c.label);
+      }
     });
     sections.push({
       id: 'sweep-curves',
       title: 'Curves across seeds (mean ± std)',
-      paragraphs: ['On the log axes a mean − std at or below zero is left out, so a lower dashed line can stop early.'],
+      paragraphs: [
+        'Solid: the mean over seeds at each epoch; dashed: mean ± std; the min and max over seeds are in the legend (click to show).',
+        ...(omitted.size > 0 ? [`The mean − std line is left out for ${[...omitted].join('; ')}: somewhere it is ≤ 0, which a log axis cannot show. Use the min/max lines there.`] : []),
+      ],
       charts: [
         { id: 'sweep-curves-loss', title: 'Training loss vs epoch', x: { label: 'epoch t', scale: 'linear' }, y: { label: 'training loss', scale: 'log' }, series: loss },
         { id: 'sweep-curves-gap', title: 'Suboptimality gap (L* = each run’s min loss) vs epoch', x: { label: 'epoch t', scale: 'linear' }, y: { label: 'L_t − L*', scale: 'log' }, series: gap },
@@ -351,22 +374,24 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
 
   if (m.widthAblation && m.widthAblation.length > 0) {
     const series: ChartSeries[] = [];
+    const omitted: string[] = [];
     m.widthAblation.forEach((g, i) => {
       const color = PALETTE[i % PALETTE.length];
       const xs = g.points.map((p) => p.width);
       const name = m.widthAblation!.length > 1 ? g.label : 'final loss';
-      series.push({ label: `${name} (mean)`, x: xs, y: g.points.map((p) => p.finalLoss.mean), color, markers: true });
-      if (g.points.some((p) => p.finalLoss.std !== null)) {
-        series.push({ label: `${name} (mean + std)`, x: xs, y: g.points.map((p) => (p.finalLoss.mean === null || p.finalLoss.std === null ? null : p.finalLoss.mean + p.finalLoss.std)), style: 'fit', color });
-        series.push({ label: `${name} (mean − std)`, x: xs, y: g.points.map((p) => (p.finalLoss.mean === null || p.finalLoss.std === null ? null : p.finalLoss.mean - p.finalLoss.std)), style: 'fit', color });
-      }
       const dots = g.points.flatMap((p) => p.seeds.map((s) => ({ x: p.width, y: s.finalLoss })));
-      series.push({ label: `${name} (each seed)`, x: dots.map((d) => d.x), y: dots.map((d) => d.y), style: 'points', color });
+      const seedsSeries: ChartSeries = { label: `${name} (each seed)`, x: dots.map((d) => d.x), y: dots.map((d) => d.y), style: 'points', color };
+      const band = bandSeries(name, xs, g.points.map((p) => p.finalLoss.mean), g.points.map((p) => p.finalLoss.std), color, [seedsSeries]);
+      series.push(...band.series);
+      if (band.lowerOmitted) omitted.push(g.label);
     });
     sections.push({
       id: 'sweep-width',
       title: 'Width ablation across seeds (Figure 5 with error bars)',
-      paragraphs: ['Final training loss against width on log axes: the mean over seeds, mean ± std (dashed) and each seed’s value. The width-effect verdict applies its rule to the mean final loss per width.'],
+      paragraphs: [
+        'Final training loss against width on log axes: the mean over seeds (markers), mean ± std (dashed) and each seed’s value (dots). The width-effect verdict applies its rule to the mean final loss per width.',
+        ...(omitted.length > 0 ? [`The mean − std line is left out for ${omitted.join('; ')}: at some width it is ≤ 0, which a log axis cannot show; the dots show the spread there.`] : []),
+      ],
       verdicts: m.widthAblation.map((g) => ({ ...g.verdict, name: m.widthAblation!.length > 1 ? `${g.verdict.name} (${g.label})` : g.verdict.name })),
       charts: [{ id: 'sweep-width-final-loss', title: 'Final training loss vs width', x: { label: 'width', scale: 'log' }, y: { label: 'final training loss', scale: 'log' }, series }],
       tables: [
