@@ -67,8 +67,8 @@ describe('fig3 trainer', () => {
   const data = syntheticData(20, 9, 3, 1);
 
   it('steps through the cosine schedule with warmup, one readback per step, wd term and drift from the parameters', async () => {
-    let theta0 = new Float64Array();
-    let thetaE = new Float64Array();
+    let theta0: Float64Array = new Float64Array();
+    let thetaE: Float64Array = new Float64Array();
     const cfg = config({ warmupSteps: 2, epochs: 3 });
     const { rows, readbacks, totalSteps } = await run(cfg, data, (phase, p) => (phase === 'before' ? (theta0 = p) : (thetaE = p)));
     const steps = rows.filter((r) => r.kind === 'step');
