@@ -13,7 +13,7 @@ const LR = 0.1;
 const RHO = 0.9;
 
 /** A run whose loss is 0.5·0.9^t, NTK checks every 5 epochs with μ = 0.01, β = 10. */
-function syntheticRows(patch: (epoch: number) => Record<string, number> = () => ({})): MetricRow[] {
+function syntheticRows(patch: (epoch: number) => Record<string, number | undefined> = () => ({})): MetricRow[] {
   const rows: MetricRow[] = [];
   for (let t = 0; t <= 20; t++) {
     const loss = 0.5 * RHO ** t;
@@ -42,7 +42,7 @@ function syntheticRows(patch: (epoch: number) => Record<string, number> = () => 
       kernelDrift: 0.01 * t,
       drift: 0.01 * t,
       driftRel: 0.001 * t,
-      ...patch(t),
+      ...(Object.fromEntries(Object.entries(patch(t)).filter(([, v]) => v !== undefined)) as Record<string, number>),
     });
     rows.push({ kind: 'hessian', epoch: t, hessianMax: 10, hessianMinRitz: -1, gaussNewtonMax: 10, beta: 10, lr: LR, etaBeta: LR * 10, predictedContraction: 0 });
   }
