@@ -44,7 +44,7 @@ export const mergeVerb: Verb = {
       process.stdout.write(
         `merged ${c.complete}/${c.planned} runs in ${merged.configurations.length} configurations${c.failed + c.unfinished + c.missing > 0 ? ` (${c.failed} failed, ${c.unfinished} unfinished, ${c.missing} missing)` : ''}\n`,
       );
-      for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.state} ${p.label}${p.detail ? `: ${p.detail}` : ''}\n`);
+      for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.state} ${p.label}${p.detail ? `: ${p.detail.split('\n')[0]}` : ''}\n`);
       if (merged.problems.length > 10) process.stdout.write(`  ... and ${merged.problems.length - 10} more (see report.html)\n`);
       process.stdout.write(`wrote ${path.join(dirArg, 'summary.json')} and ${path.join(dirArg, 'report.html')}\n`);
     }

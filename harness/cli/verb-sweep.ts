@@ -77,6 +77,11 @@ function sweepContext(args: ParsedArgs, quiet: boolean, holder: { rt?: Runtime }
         holder.rt = rt;
         return rt;
       })),
+    discardRuntime: () => {
+      holder.rt?.destroy();
+      holder.rt = undefined;
+      pending = undefined;
+    },
     progress: (label) => createProgress({ quiet, label: label ? `[${label}]` : 'sweep:' }),
     runOptions: {
       checkpointEvery: args.values['checkpoint-every'] as number,
@@ -188,7 +193,8 @@ export const sweepVerb: Verb = {
     } else {
       const parts = OUTCOME_ORDER.filter((o) => counts[o] > 0 || ['skipped', 'ran', 'failed'].includes(o)).map((o) => `${counts[o]} ${o}`);
       process.stdout.write(`${shardText}: ${mine.length} runs: ${parts.join(', ')}\n`);
-      for (const f of failed) process.stdout.write(`  failed ${f.label}: ${f.error}\n`);
+      // First lines only: GPU errors run over many lines; failed.json and lplr merge's report keep them whole.
+      for (const f of failed) process.stdout.write(`  failed ${f.label}: ${(f.error ?? '').split('\n')[0]}\n`);
       if (execution.stopped) process.stdout.write(`stopped by a signal; run the same command again to resume.\n`);
       else process.stdout.write(`merge with: lplr merge ${path.relative(process.cwd(), dir) || '.'}\n`);
     }

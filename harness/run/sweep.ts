@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AdapterError, closest, ConfigError, LplrError } from '../../src/errors.js';
+import { AdapterError, closest, ConfigError, GpuError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { RunSummary } from '../../src/metrics/summary.js';
@@ -477,6 +477,8 @@ export interface SweepExecution {
 
 export interface SweepContext {
   runtime(): Promise<Runtime>;
+  /** Drop the runtime after a GPU error (a lost device, cached invalid pipelines); the next run creates a new one. */
+  discardRuntime?(): void;
   /** Progress for one run (labelled by the caller as it likes); also the sweep's log. */
   progress(label: string): Progress;
   runOptions: SharedRunOptions;
@@ -516,6 +518,7 @@ async function attemptRun(sweepDir: string, spec: SweepRunSpec, ctx: SweepContex
     // Without an adapter every run would fail the same way: stop the sweep.
     if (opts.onFailure !== 'record' || e instanceof AdapterError) throw e;
     if (e instanceof RunStopped) return { ...base, outcome: 'stopped', error: e.message };
+    if (e instanceof GpuError) ctx.discardRuntime?.();
     recordFailure(dir, e);
     const message = e instanceof LplrError ? e.message : `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     return { ...base, outcome: 'failed', error: message };
