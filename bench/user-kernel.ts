@@ -79,7 +79,7 @@ function kernelSpec(k: UserKernel, o: UserDispatchOptions): KernelSpec {
     else if (want[name]) throw new ConfigError(`The kernel ${k.file} does not declare 'override ${name}'`);
   }
   // The shader name starts with 'user-matmul' so that the profiler counts its FLOPs.
-  return { shader: `user-matmul-${path.basename(k.file)}`, entry: k.entry, source: k.source, overrides };
+  return { shader: `user-matmul-${path.basename(k.file, '.wgsl')}`, entry: k.entry, source: k.source, overrides };
 }
 
 /** Encode C = op(A)·op(B) with the user kernel under the built-in contract (batch 1 or A, B, C batched). */
@@ -193,7 +193,42 @@ export function tolerance(K: number): number {
   return 1e-6 * (8 + K);
 }
 
+/**
+ * Compile and dispatch the kernel once inside a validation error scope, so that a
+ * contract violation (an unused binding, a compile error) is one clear error instead of
+ * a validation failure per shape.
+ */
+export async function validateUserKernel(rt: Runtime, k: UserKernel): Promise<void> {
+  rt.flush();
+  const a = fromData([1], [1], rt);
+  const b = fromData([1], [1], rt);
+  const c = fromData([0], [1], rt);
+  let scoped: GPUError | null = null;
+  rt.device.pushErrorScope('validation');
+  try {
+    dispatchUserKernel(rt, k, { M: 1, N: 1, K: 1, batch: 1 }, a, b, c);
+    rt.flush();
+  } finally {
+    scoped = await rt.device.popErrorScope();
+    await rt.device.queue.onSubmittedWorkDone();
+    a.dispose();
+    b.dispose();
+    c.dispose();
+  }
+  // Compilation messages arrive through the runtime's error queue (with file and line).
+  const queued: string[] = [];
+  for (let e = rt.ctx.takeError(); e; e = rt.ctx.takeError()) queued.push(e.message);
+  if (scoped || queued.length) {
+    const first = (scoped?.message ?? '').split('\n').filter((l) => l.trim() && !l.startsWith(' -')).slice(0, 2).join(' ');
+    throw new ConfigError(
+      `The kernel ${k.file} (entry ${k.entry}) is not valid under the matmul contract: ${[...queued, first].filter(Boolean).join('; ')}. ` +
+        'See docs/kernel-contract.md (bindings 0-4 must all be used by the entry point; Params is 8 u32).',
+    );
+  }
+}
+
 export async function checkUserKernel(rt: Runtime, k: UserKernel): Promise<CheckResult[]> {
+  await validateUserKernel(rt, k);
   const out: CheckResult[] = [];
   for (const [i, c] of checkCases(k).entries()) {
     const dims = { M: c.M, N: c.N, K: c.K, batch: c.batch };

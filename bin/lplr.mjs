@@ -19,7 +19,7 @@ function newestSource(dir) {
   return newest;
 }
 
-const sourceDirs = ['src', 'harness', 'shaders'].map((d) => join(root, d)).filter(existsSync);
+const sourceDirs = ['src', 'harness', 'shaders', 'bench'].map((d) => join(root, d)).filter(existsSync);
 const stale = !existsSync(bundle) || (sourceDirs.length > 0 && Math.max(...sourceDirs.map(newestSource)) > statSync(bundle).mtimeMs);
 if (stale && existsSync(join(root, 'build.mjs'))) {
   const r = spawnSync(process.execPath, [join(root, 'build.mjs')], { cwd: root, stdio: 'inherit' });
