@@ -3,14 +3,15 @@
 // [K,N]: B is [K,N], or [N,K] when TRANS_B. bias is [N]. C is [M,N]. Batch b at
 // offsets b*strideA/b*strideB/b*strideC (a stride of 0 broadcasts that operand).
 // Bindings: 0 uniform Params, 1 A, 2 B, 3 bias (a dummy when !HAS_BIAS), 4 C: 4 storage.
-// Entry points (the operand-staging variants of one family):
-//   main_register — workgroup 8x8, each invocation a 4x4 block of C, operands read
-//                   straight from storage into registers (no workgroup memory, no barrier).
-//   main_tiled    — workgroup 8x8, each invocation a 4x4 block of a 32x32 C tile; A and B
-//                   tiles of depth 16 staged in workgroup memory (what real GPUs reward).
-//   main_naive    — workgroup 8x8, one invocation per element of C (benchmark baseline).
-// Grid: (ceil(N/32), ceil(M/32), batch) for register/tiled, (ceil(N/8), ceil(M/8), batch) naive.
-// Edges: any M, N, K; rows/cols past the edge are clamped on load and skipped on store.
+// Entry points (the workgroup-memory members of the matmul family; see also
+// matmul_register.wgsl, matmul_texture.wgsl, matmul_splitk.wgsl, matmul_small.wgsl):
+//   main_tiled    — workgroup 8x8, each invocation an 8x8 block of a 64x64 C tile; A and B
+//                   tiles of depth 16 staged in workgroup memory as vec4 rows (what real
+//                   GPUs reward: each staged value is reused by 8 invocations).
+//   main_naive    — workgroup 8x8, one invocation per element of C (reference and baseline).
+// Grid: (ceil(N/64), ceil(M/64), batch) for tiled, (ceil(N/8), ceil(M/8), batch) naive.
+// Edges: any M, N, K; rows/cols past the edge load zeros (tiled) or are skipped on store.
+// Determinism: every C element sums k in ascending order.
 
 struct Params {
   M: u32,
@@ -65,58 +66,15 @@ fn epilogue(idx: u32, n: u32, v: f32) {
   C[idx] = r;
 }
 
-fn store_block(cBase: u32, m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + i;
-    if (m >= p.M) {
-      break;
-    }
-    let row = cBase + m * p.N;
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + j;
-      if (n < p.N) {
-        epilogue(row + n, n, acc[i][j]);
-      }
-    }
-  }
-}
-
-@compute @workgroup_size(8, 8, 1)
-fn main_register(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let b = wg.z;
-  let aBase = b * p.strideA;
-  let bBase = b * p.strideB;
-  let m0 = (wg.y * 8u + lid.y) * 4u;
-  let n0 = (wg.x * 8u + lid.x) * 4u;
-  if (m0 >= p.M || n0 >= p.N) {
-    return;
-  }
-  // Clamp edge rows/cols: the loads stay in bounds, the results are never stored.
-  let mLast = p.M - 1u;
-  let nLast = p.N - 1u;
-  let r0 = min(m0, mLast);
-  let r1 = min(m0 + 1u, mLast);
-  let r2 = min(m0 + 2u, mLast);
-  let r3 = min(m0 + 3u, mLast);
-  let c0 = min(n0, nLast);
-  let c1 = min(n0 + 1u, nLast);
-  let c2 = min(n0 + 2u, nLast);
-  let c3 = min(n0 + 3u, nLast);
-  var acc: array<vec4<f32>, 4>;
-  for (var k = 0u; k < p.K; k++) {
-    let bv = vec4<f32>(b_at(bBase, k, c0), b_at(bBase, k, c1), b_at(bBase, k, c2), b_at(bBase, k, c3));
-    acc[0] = fma(vec4<f32>(a_at(aBase, r0, k)), bv, acc[0]);
-    acc[1] = fma(vec4<f32>(a_at(aBase, r1, k)), bv, acc[1]);
-    acc[2] = fma(vec4<f32>(a_at(aBase, r2, k)), bv, acc[2]);
-    acc[3] = fma(vec4<f32>(a_at(aBase, r3, k)), bv, acc[3]);
-  }
-  store_block(b * p.strideC, m0, n0, acc);
-}
-
-const TILE: u32 = 32u;
+const TILE: u32 = 64u;
 const TK: u32 = 16u;
-var<workgroup> As: array<f32, 512>; // [TK][TILE], k-major so a row of k is contiguous in m
-var<workgroup> Bs: array<f32, 512>; // [TK][TILE]
+// [TK][TILE/4] vec4: k-major, so one vec4 holds four consecutive m (or n) of one k.
+var<workgroup> As: array<vec4<f32>, 256>;
+var<workgroup> Bs: array<vec4<f32>, 256>;
+
+struct Block {
+  r: array<vec4<f32>, 16>,
+}
 
 @compute @workgroup_size(8, 8, 1)
 fn main_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -126,37 +84,63 @@ fn main_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
   let tileM = wg.y * TILE;
   let tileN = wg.x * TILE;
   let t = lid.y * 8u + lid.x;
-  var acc: array<vec4<f32>, 4>;
+  // acc.r[2i] / acc.r[2i+1]: row lid.y*4 + i (i < 4) and row 32 + lid.y*4 + (i - 4) of the
+  // tile, columns lid.x*4 .. +3 and 32 + lid.x*4 .. +3.
+  var acc: Block;
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    // 64 invocations stage 512 values of each operand: 8 each.
-    for (var e = 0u; e < 8u; e++) {
-      let idx = t + e * 64u;
-      let kk = idx / TILE;
-      let mm = idx % TILE;
+    // 64 invocations stage 16x64 values of each operand: 4 vec4 each.
+    for (var e = 0u; e < 4u; e++) {
+      let slot = t + e * 64u;
+      let kk = slot / 16u;
+      let q = (slot % 16u) * 4u;
       let k = k0 + kk;
-      var av = 0.0;
-      if (k < p.K && tileM + mm < p.M) {
-        av = a_at(aBase, tileM + mm, k);
+      var av = vec4<f32>(0.0);
+      var bv = vec4<f32>(0.0);
+      if (k < p.K) {
+        for (var c = 0u; c < 4u; c++) {
+          if (tileM + q + c < p.M) {
+            av[c] = a_at(aBase, tileM + q + c, k);
+          }
+          if (tileN + q + c < p.N) {
+            bv[c] = b_at(bBase, k, tileN + q + c);
+          }
+        }
       }
-      As[kk * TILE + mm] = av;
-      var bv = 0.0;
-      if (k < p.K && tileN + mm < p.N) {
-        bv = b_at(bBase, k, tileN + mm);
-      }
-      Bs[kk * TILE + mm] = bv;
+      As[slot] = av;
+      Bs[slot] = bv;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      let bv = vec4<f32>(Bs[kk * TILE + lid.x * 4u], Bs[kk * TILE + lid.x * 4u + 1u], Bs[kk * TILE + lid.x * 4u + 2u], Bs[kk * TILE + lid.x * 4u + 3u]);
-      let ar = kk * TILE + lid.y * 4u;
-      acc[0] = fma(vec4<f32>(As[ar]), bv, acc[0]);
-      acc[1] = fma(vec4<f32>(As[ar + 1u]), bv, acc[1]);
-      acc[2] = fma(vec4<f32>(As[ar + 2u]), bv, acc[2]);
-      acc[3] = fma(vec4<f32>(As[ar + 3u]), bv, acc[3]);
+      let a0 = As[kk * 16u + lid.y];
+      let a1 = As[kk * 16u + 8u + lid.y];
+      let b0 = Bs[kk * 16u + lid.x];
+      let b1 = Bs[kk * 16u + 8u + lid.x];
+      for (var i = 0u; i < 4u; i++) {
+        acc.r[2u * i] = fma(vec4<f32>(a0[i]), b0, acc.r[2u * i]);
+        acc.r[2u * i + 1u] = fma(vec4<f32>(a0[i]), b1, acc.r[2u * i + 1u]);
+        acc.r[8u + 2u * i] = fma(vec4<f32>(a1[i]), b0, acc.r[8u + 2u * i]);
+        acc.r[8u + 2u * i + 1u] = fma(vec4<f32>(a1[i]), b1, acc.r[8u + 2u * i + 1u]);
+      }
     }
     workgroupBarrier();
   }
-  store_block(b * p.strideC, tileM + lid.y * 4u, tileN + lid.x * 4u, acc);
+  let cBase = b * p.strideC;
+  for (var i = 0u; i < 8u; i++) {
+    let m = tileM + select(lid.y * 4u + i, 32u + lid.y * 4u + i - 4u, i >= 4u);
+    if (m < p.M) {
+      let row = cBase + m * p.N;
+      for (var j = 0u; j < 4u; j++) {
+        let n0 = tileN + lid.x * 4u + j;
+        let n1 = tileN + 32u + lid.x * 4u + j;
+        if (n0 < p.N) {
+          epilogue(row + n0, n0, acc.r[2u * i][j]);
+        }
+        if (n1 < p.N) {
+          epilogue(row + n1, n1, acc.r[2u * i + 1u][j]);
+        }
+      }
+    }
+  }
 }
 
 @compute @workgroup_size(8, 8, 1)

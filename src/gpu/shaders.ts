@@ -6,6 +6,11 @@ import conv2d from '../../shaders/conv2d.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import loss from '../../shaders/loss.wgsl';
 import matmul from '../../shaders/matmul.wgsl';
+import matmul_pack from '../../shaders/matmul_pack.wgsl';
+import matmul_register from '../../shaders/matmul_register.wgsl';
+import matmul_small from '../../shaders/matmul_small.wgsl';
+import matmul_splitk from '../../shaders/matmul_splitk.wgsl';
+import matmul_texture from '../../shaders/matmul_texture.wgsl';
 import optim from '../../shaders/optim.wgsl';
 import pool from '../../shaders/pool.wgsl';
 import reduce from '../../shaders/reduce.wgsl';
@@ -20,6 +25,11 @@ const SOURCES: Record<string, string> = {
   elementwise,
   loss,
   matmul,
+  matmul_pack,
+  matmul_register,
+  matmul_small,
+  matmul_splitk,
+  matmul_texture,
   optim,
   pool,
   reduce,

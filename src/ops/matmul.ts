@@ -1,16 +1,29 @@
 // Matrix products: forward dispatch and backward rule side by side.
-// Kernel family: shaders/matmul.wgsl (register-blocked, workgroup-tiled, naive entries).
+// Kernel family (one binding contract: 0 Params, 1 A, 2 B, 3 bias, 4 C, where possible):
+//   naive    shaders/matmul.wgsl main_naive          one invocation per element (reference)
+//   tiled    shaders/matmul.wgsl main_tiled          64x64 tiles in workgroup memory (real GPUs)
+//   register shaders/matmul_register.wgsl            8x8 per invocation, vec4 loads when aligned
+//   texture  shaders/matmul_texture.wgsl (+ _pack)   operands staged into rgba32float textures
+//   splitk   shaders/matmul_splitk.wgsl              two passes over K slices (tall K, small C)
+//   small    shaders/matmul_small.wgsl               one workgroup per element (N = 1 and the like)
 // C = op(A)·op(B) (+ bias) (ReLU), batched over a leading axis with broadcasting.
-import { ShapeError } from '../errors.js';
-import type { Runtime } from '../gpu/runtime.js';
+// Which kernel runs is decided once per (runtime, shape class) and recorded in
+// rt.kernelChoices, so a run never changes kernels midway and can pass its choices on.
+import { ConfigError, ShapeError } from '../errors.js';
+import type { BufferRegion, KernelSpec, Runtime } from '../gpu/runtime.js';
+import { shaderSource } from '../gpu/shaders.js';
 import { uniform } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 import { reluMask } from './elementwise.js';
 import { sum, sumToShape } from './reduce.js';
 
-export type MatmulVariant = 'register' | 'tiled' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['register', 'tiled', 'naive'];
+/** A concrete kernel of the matmul family. */
+export type MatmulKernel = 'naive' | 'register' | 'tiled' | 'texture' | 'splitk' | 'small';
+/** 'auto': the per-shape-class choice (pinned, tuned, or the adapter's default). */
+export type MatmulVariant = 'auto' | MatmulKernel;
+export const MATMUL_KERNELS: readonly MatmulKernel[] = ['naive', 'register', 'tiled', 'texture', 'splitk', 'small'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['auto', ...MATMUL_KERNELS];
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -18,31 +31,167 @@ export interface MatmulOptions {
   /** [N], added to every row. */
   bias?: Tensor;
   activation?: 'none' | 'relu';
-  /** Force a kernel variant (benchmarks, tests); otherwise the runtime's choice. */
+  /** Force a kernel (benchmarks, tests); otherwise the runtime's choice for the shape class. */
   variant?: MatmulVariant;
 }
 
-/** Per-runtime variant choice; the autotuner (bench/tune) may overwrite it. */
-const chosenVariant = new WeakMap<Runtime, MatmulVariant>();
-
-export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
-  const chosen = chosenVariant.get(rt);
-  if (chosen) return chosen;
-  // Measured on llvmpipe: register-only blocking is about 2x the workgroup-tiled kernel
-  // (its workgroup loads are scalar loops and barriers are costly); real GPUs reward tiles.
-  return rt.ctx.info.isSoftware ? 'register' : 'tiled';
-}
-
-export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
-  chosenVariant.set(rt, variant);
-  rt.kernelChoices.set('matmul', variant);
-}
-
-interface Geometry {
+/** The problem one matmul call solves, as the kernel chooser sees it. */
+export interface MatmulShape {
   M: number;
   N: number;
   K: number;
   batch: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+const CHOICE_KEY = 'matmul';
+const CLASS_PREFIX = 'matmul@';
+
+/** Per-runtime state of the chooser. */
+interface ChooserState {
+  /** setMatmulVariant: one kernel for every shape ('auto' = choose per class). */
+  forced: MatmulVariant;
+  /** Tuned winners by shape class (setMatmulTuning). */
+  tuned: Map<string, MatmulKernel>;
+}
+const chooser = new WeakMap<Runtime, ChooserState>();
+
+function chooserState(rt: Runtime): ChooserState {
+  let s = chooser.get(rt);
+  if (!s) chooser.set(rt, (s = { forced: 'auto', tuned: new Map() }));
+  return s;
+}
+
+/** The runtime-wide setting: 'auto' unless setMatmulVariant forced one kernel. */
+export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
+  return chooserState(rt).forced;
+}
+
+/** Force one kernel for every shape ('auto' restores the per-shape-class choice). */
+export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
+  if (!MATMUL_VARIANTS.includes(variant)) {
+    throw new ConfigError(`Unknown matmul variant '${variant}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
+  }
+  chooserState(rt).forced = variant;
+  rt.kernelChoices.set(CHOICE_KEY, variant);
+}
+
+function pow2ceil(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+/** Shape class: M, N, K rounded up to powers of two, batched or not, transpose flags ('n'/'t'). */
+export function matmulShapeClass(s: MatmulShape): string {
+  return `${pow2ceil(s.M)}x${pow2ceil(s.N)}x${pow2ceil(s.K)}${s.batch > 1 ? 'b' : ''}:${s.transA ? 't' : 'n'}${s.transB ? 't' : 'n'}`;
+}
+
+/**
+ * Pin per-shape-class kernels, e.g. the `matmul@…` entries of a run's recorded
+ * rt.kernelChoices when it resumes. Other keys are ignored; unknown kernels are a ConfigError.
+ */
+export function setMatmulChoices(rt: Runtime, choices: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(choices)) {
+    if (key === CHOICE_KEY) {
+      setMatmulVariant(rt, value as MatmulVariant);
+      continue;
+    }
+    if (!key.startsWith(CLASS_PREFIX)) continue;
+    if (!(MATMUL_KERNELS as readonly string[]).includes(value)) {
+      throw new ConfigError(`Kernel choice ${key}=${value} is not a matmul kernel; use one of ${MATMUL_KERNELS.join(', ')}.`);
+    }
+    rt.kernelChoices.set(key, value);
+  }
+}
+
+/** The per-shape-class choices made so far on this runtime (keys without the prefix). */
+export function matmulChoices(rt: Runtime): Record<string, MatmulKernel> {
+  const out: Record<string, MatmulKernel> = {};
+  for (const [k, v] of rt.kernelChoices) if (k.startsWith(CLASS_PREFIX)) out[k.slice(CLASS_PREFIX.length)] = v as MatmulKernel;
+  return out;
+}
+
+/** Tuned winners by shape class (from the autotuner); used for classes not yet chosen. */
+export function setMatmulTuning(rt: Runtime, winners: ReadonlyMap<string, MatmulKernel>): void {
+  const s = chooserState(rt);
+  s.tuned = new Map(winners);
+}
+
+/** Whether a kernel can run this shape on this adapter (texture sizes, scratch sizes). */
+export function matmulKernelAvailable(rt: Runtime, kernel: MatmulKernel, s: MatmulShape): boolean {
+  switch (kernel) {
+    case 'texture': {
+      const max = rt.limits.maxTextureDimension2D;
+      const kPad = Math.ceil(s.K / 8) * 8;
+      return kPad / 4 <= max && s.M * s.batch <= max && Math.ceil(s.N / 4) <= max && kPad * s.batch <= max;
+    }
+    case 'splitk':
+      return splitSlices(rt, s) >= 2;
+    case 'small':
+      return s.N <= 16;
+    default:
+      return true;
+  }
+}
+
+/** What runs when nothing is pinned or tuned: measured preferences per adapter kind. */
+export function untunedMatmulKernel(rt: Runtime, s: MatmulShape): MatmulKernel {
+  const work = s.M * s.N * s.K;
+  if (rt.ctx.info.isSoftware) {
+    // llvmpipe: texel fetches are vectorized, storage loads are per-lane loops, barriers are
+    // costly; so textures for everything big enough to amortize the staging copies.
+    if (s.N >= 8 && s.M >= 8 && work >= 64 ** 3 && matmulKernelAvailable(rt, 'texture', s)) return 'texture';
+    return 'register';
+  }
+  if (s.N <= 4 && s.K >= 256) return 'small';
+  if (s.K >= 8 * Math.max(s.M, s.N) && s.M * s.N <= 256 * 256 && matmulKernelAvailable(rt, 'splitk', s)) return 'splitk';
+  return 'tiled';
+}
+
+/** The kernel a call runs: forced by the call or the runtime, else pinned/tuned/default per class. */
+export function resolveMatmulKernel(rt: Runtime, s: MatmulShape, requested: MatmulVariant = 'auto'): MatmulKernel {
+  const state = chooserState(rt);
+  const want = requested !== 'auto' ? requested : state.forced;
+  if (want !== 'auto') {
+    if (!MATMUL_KERNELS.includes(want)) throw new ConfigError(`Unknown matmul variant '${want}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
+    // A forced kernel that cannot run this shape (texture too large, ...) yields to the default.
+    return matmulKernelAvailable(rt, want, s) ? want : untunedMatmulKernel(rt, s);
+  }
+  const cls = matmulShapeClass(s);
+  const key = CLASS_PREFIX + cls;
+  const pinned = rt.kernelChoices.get(key) as MatmulKernel | undefined;
+  if (pinned && matmulKernelAvailable(rt, pinned, s)) return pinned;
+  const tuned = state.tuned.get(cls);
+  const chosen = tuned && matmulKernelAvailable(rt, tuned, s) ? tuned : untunedMatmulKernel(rt, s);
+  // First use of this class: record it, so the rest of the run keeps it.
+  if (!pinned) rt.kernelChoices.set(key, chosen);
+  return chosen;
+}
+
+/** A fingerprint of the family's WGSL: a new kernel version invalidates tuned entries. */
+export function matmulKernelVersion(kernel: MatmulKernel): string {
+  const files: Record<MatmulKernel, string[]> = {
+    naive: ['matmul'],
+    tiled: ['matmul'],
+    register: ['matmul_register'],
+    texture: ['matmul_texture', 'matmul_pack'],
+    splitk: ['matmul_splitk'],
+    small: ['matmul_small'],
+  };
+  return fnv1a(files[kernel].map((f) => shaderSource(f)).join('\u0000'));
+}
+
+/** FNV-1a 32-bit, hex. Enough to notice an edited source; not a security hash. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+interface Geometry extends MatmulShape {
   batchA: number;
   batchB: number;
   outShape: number[];
@@ -70,7 +219,7 @@ function geometry(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Geome
   }
   const batch = Math.max(batchA, batchB);
   const outShape = a.rank === 3 || b.rank === 3 ? [batch, M, N] : [M, N];
-  return { M, N, K, batch, batchA, batchB, outShape };
+  return { M, N, K, batch, batchA, batchB, outShape, transA, transB };
 }
 
 /** Encode one matmul into `out` (which may be accumulated into). Not recorded on the tape. */
@@ -85,10 +234,49 @@ export function matmulInto(
   const g = geometry(a, b, transA, transB);
   if (out.size !== g.batch * g.M * g.N) throw new ShapeError(`matmulInto: output [${out.shape}] is not [${g.outShape}]`);
   if (opts.bias && opts.bias.size !== g.N) throw new ShapeError(`matmul: bias has ${opts.bias.size} values for ${g.N} columns`);
+  if (g.M === 0 || g.N === 0 || g.batch === 0) return;
   const rt = a.rt;
-  const variant = opts.variant ?? defaultMatmulVariant(rt);
-  const block = variant === 'naive' ? 8 : 32;
-  const u = uniform()
+  if (g.K === 0) throw new ShapeError('matmul with an empty inner dimension');
+  const kernel = resolveMatmulKernel(rt, g, opts.variant);
+  const job: Job = {
+    rt,
+    g,
+    a: a.region(),
+    b: b.region(),
+    bias: opts.bias ? opts.bias.region() : undefined,
+    out: out.region(),
+    act: opts.activation === 'relu' ? 1 : 0,
+    accumulate: opts.accumulate ?? false,
+  };
+  ENCODERS[kernel](job);
+}
+
+interface Job {
+  rt: Runtime;
+  g: Geometry;
+  a: BufferRegion;
+  b: BufferRegion;
+  bias: BufferRegion | undefined;
+  out: BufferRegion;
+  act: number;
+  accumulate: boolean;
+}
+
+const ENCODERS: Record<MatmulKernel, (job: Job) => void> = {
+  naive: (j) => encodeClassic(j, 'matmul', 'main_naive', 8),
+  tiled: (j) => encodeClassic(j, 'matmul', 'main_tiled', 64),
+  register: encodeRegister,
+  small: encodeSmall,
+  splitk: encodeSplitK,
+  texture: encodeTexture,
+};
+
+function epilogueOverrides(j: Job): Record<string, number> {
+  return { HAS_BIAS: j.bias ? 1 : 0, ACT: j.act, ACCUMULATE: j.accumulate ? 1 : 0 };
+}
+
+function classicUniform(g: Geometry, last = 0): Uint8Array {
+  return uniform()
     .u32(g.M)
     .u32(g.N)
     .u32(g.K)
@@ -96,32 +284,249 @@ export function matmulInto(
     .u32(g.batchA === 1 ? 0 : g.M * g.K)
     .u32(g.batchB === 1 ? 0 : g.K * g.N)
     .u32(g.M * g.N)
-    .u32(0)
+    .u32(last)
     .bytes();
+}
+
+function encodeClassic(j: Job, shader: string, entry: string, block: number): void {
+  const { rt, g } = j;
   rt.dispatch(
-    {
-      shader: 'matmul',
-      entry: `main_${variant}`,
-      overrides: {
-        TRANS_A: transA ? 1 : 0,
-        TRANS_B: transB ? 1 : 0,
-        HAS_BIAS: opts.bias ? 1 : 0,
-        ACT: opts.activation === 'relu' ? 1 : 0,
-        ACCUMULATE: opts.accumulate ? 1 : 0,
-      },
-    },
-    u,
-    [a.region(), b.region(), opts.bias ? opts.bias.region() : rt.dummyRegion(), out.region()],
+    { shader, entry, overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ...epilogueOverrides(j) } },
+    classicUniform(g),
+    [j.a, j.b, j.bias ?? rt.dummyRegion(), j.out],
     [Math.ceil(g.N / block), Math.ceil(g.M / block), g.batch],
   );
 }
+
+/** Round a binding up to whole vec4s; pool buffers are 256-byte multiples, so it stays inside. */
+function vec4Region(r: BufferRegion): BufferRegion {
+  const size = Math.ceil(r.size / 16) * 16;
+  if (r.offset + size > r.buffer.size) throw new Error(`matmul: region at ${r.offset}+${r.size} cannot be widened to vec4s`);
+  return { buffer: r.buffer, offset: r.offset, size };
+}
+
+function encodeRegister(j: Job): void {
+  const { rt, g } = j;
+  const vecA = !g.transA && g.K % 4 === 0;
+  const vecB = !g.transB && g.N % 4 === 0;
+  rt.dispatch(
+    {
+      shader: 'matmul_register',
+      entry: 'main',
+      overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, VEC_A: vecA ? 1 : 0, VEC_B: vecB ? 1 : 0, ...epilogueOverrides(j) },
+    },
+    classicUniform(g),
+    [vec4Region(j.a), vec4Region(j.b), j.bias ?? rt.dummyRegion(), j.out],
+    [Math.ceil(g.N / 64), Math.ceil(g.M / 64), g.batch],
+  );
+}
+
+function encodeSmall(j: Job): void {
+  const { rt, g } = j;
+  const gridY = Math.min(g.M, rt.limits.maxComputeWorkgroupsPerDimension);
+  const mBlocks = Math.ceil(g.M / gridY);
+  rt.dispatch(
+    { shader: 'matmul_small', entry: 'main', overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ...epilogueOverrides(j) } },
+    classicUniform(g, gridY),
+    [j.a, j.b, j.bias ?? rt.dummyRegion(), j.out],
+    [g.N, gridY, g.batch * mBlocks],
+  );
+}
+
+/** Scratch for split-K partial sums stays under this many bytes. */
+const SPLITK_SCRATCH_BYTES = 64 << 20;
+
+/** Number of K slices: about 256 k per slice (at least 2), at most 32, within the scratch and binding limits. */
+function splitSlices(rt: Runtime, s: MatmulShape): number {
+  const perSlice = s.batch * s.M * s.N * 4;
+  const cap = Math.floor(Math.min(SPLITK_SCRATCH_BYTES, rt.limits.maxStorageBufferBindingSize) / perSlice);
+  return Math.min(32, Math.max(2, Math.floor(s.K / 256)), cap, s.K);
+}
+
+function encodeSplitK(j: Job): void {
+  const { rt, g } = j;
+  const slices = Math.max(1, splitSlices(rt, g));
+  const kChunk = Math.ceil(g.K / slices);
+  const scratch = rt.acquire(g.batch * slices * g.M * g.N * 4, 'matmul-splitk');
+  const partialRegion: BufferRegion = { buffer: scratch, offset: 0, size: g.batch * slices * g.M * g.N * 4 };
+  const total = g.batch * g.M * g.N;
+  const groups = Math.ceil(total / 64);
+  const maxWg = rt.limits.maxComputeWorkgroupsPerDimension;
+  const gridY = Math.ceil(groups / maxWg);
+  const gridX = Math.ceil(groups / gridY);
+  const u = uniform()
+    .u32(g.M)
+    .u32(g.N)
+    .u32(g.K)
+    .u32(g.batch)
+    .u32(g.batchA === 1 ? 0 : g.M * g.K)
+    .u32(g.batchB === 1 ? 0 : g.K * g.N)
+    .u32(slices)
+    .u32(kChunk)
+    .u32(gridX)
+    .u32s([], 3)
+    .bytes();
+  const flags = { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 };
+  rt.dispatch({ shader: 'matmul_splitk', entry: 'partial', overrides: flags }, u, [j.a, j.b, partialRegion], [
+    Math.ceil(g.N / 32),
+    Math.ceil(g.M / 32),
+    g.batch * slices,
+  ]);
+  rt.dispatch(
+    { shader: 'matmul_splitk', entry: 'reduce', overrides: epilogueOverrides(j) },
+    u,
+    [partialRegion, j.bias ?? rt.dummyRegion(), j.out],
+    [gridX, gridY, 1],
+  );
+  // Encoded work keeps using the scratch in order; the pool hands it out again only after.
+  rt.release(scratch);
+}
+
+// ------------------------------------------------------------------ texture-sourced variant
+
+const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
+const UNIFORM_USAGE = 0x0040;
+/** Staging textures kept per runtime before they are dropped (and re-created on demand). */
+const TEXTURE_CACHE_BYTES = 512 << 20;
+const PARAM_CACHE_ENTRIES = 1024;
+
+interface TextureState {
+  textures: Map<string, GPUTexture>;
+  textureBytes: number;
+  /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
+  params: Map<string, GPUBuffer>;
+}
+const textureStates = new WeakMap<Runtime, TextureState>();
+
+function textureState(rt: Runtime): TextureState {
+  let s = textureStates.get(rt);
+  if (!s) textureStates.set(rt, (s = { textures: new Map(), textureBytes: 0, params: new Map() }));
+  return s;
+}
+
+function stagingTexture(rt: Runtime, role: 'A' | 'B', width: number, height: number): GPUTexture {
+  const s = textureState(rt);
+  const key = `${role}:${width}x${height}`;
+  let t = s.textures.get(key);
+  if (t) return t;
+  const bytes = width * height * 16;
+  if (s.textureBytes + bytes > TEXTURE_CACHE_BYTES) {
+    // Work already encoded still reads the old textures: submit it before dropping them.
+    rt.flush();
+    for (const old of s.textures.values()) old.destroy();
+    s.textures.clear();
+    s.textureBytes = 0;
+  }
+  t = rt.device.createTexture({
+    label: `matmul-${role}`,
+    size: [width, height],
+    format: 'rgba32float',
+    usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
+  });
+  s.textures.set(key, t);
+  s.textureBytes += bytes;
+  return t;
+}
+
+function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
+  const s = textureState(rt);
+  const key = words.join(',');
+  let buf = s.params.get(key);
+  if (buf) return buf;
+  if (s.params.size >= PARAM_CACHE_ENTRIES) {
+    rt.flush();
+    for (const old of s.params.values()) old.destroy();
+    s.params.clear();
+  }
+  const size = Math.max(16, Math.ceil((words.length * 4) / 16) * 16);
+  buf = rt.device.createBuffer({ label: 'matmul-params', size, usage: UNIFORM_USAGE, mappedAtCreation: true });
+  new Uint32Array(buf.getMappedRange()).set(words);
+  buf.unmap();
+  s.params.set(key, buf);
+  return buf;
+}
+
+function computePass(rt: Runtime, name: string, spec: KernelSpec, entries: GPUBindGroupEntry[], grid: [number, number, number]): void {
+  const pipeline = rt.pipeline(spec);
+  const encoder = rt.commandEncoder();
+  const bindGroup = rt.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
+  const pass = encoder.beginComputePass(rt.profilePassDescriptor?.(name));
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...grid);
+  pass.end();
+  rt.dispatchListener?.(name, pass);
+}
+
+/**
+ * Stage one operand: a plain copy when the buffer already has the texel layout (rows of
+ * whole 256-byte multiples, aligned offset), else the pack kernel (transposes, pads).
+ */
+function stageOperand(
+  rt: Runtime,
+  tex: GPUTexture,
+  src: BufferRegion,
+  layout: { rows: number; cols: number; rowsOut: number; width: number; batches: number; transposed: boolean; strideSrc: number },
+): void {
+  const direct =
+    !layout.transposed && layout.cols % 64 === 0 && layout.rowsOut === layout.rows && layout.width * 4 === layout.cols && src.offset % 16 === 0;
+  if (direct) {
+    rt.commandEncoder().copyBufferToTexture(
+      { buffer: src.buffer, offset: src.offset, bytesPerRow: layout.cols * 4, rowsPerImage: layout.rows * layout.batches },
+      { texture: tex },
+      [layout.width, layout.rows * layout.batches],
+    );
+    return;
+  }
+  const words = [layout.rows, layout.cols, layout.rowsOut, layout.width, layout.batches, layout.strideSrc, 0, 0];
+  computePass(
+    rt,
+    'matmul_pack:main',
+    { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: layout.transposed ? 1 : 0 } },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: { buffer: src.buffer, offset: src.offset, size: src.size } },
+      { binding: 2, resource: tex.createView() },
+    ],
+    [Math.ceil(layout.width / 8), Math.ceil((layout.rowsOut * layout.batches) / 8), 1],
+  );
+}
+
+function encodeTexture(j: Job): void {
+  const { rt, g } = j;
+  const kPad = Math.ceil(g.K / 8) * 8;
+  const aBatches = g.batchA;
+  const bBatches = g.batchB;
+  const aTex = stagingTexture(rt, 'A', kPad / 4, g.M * aBatches);
+  const bTex = stagingTexture(rt, 'B', Math.ceil(g.N / 4), kPad * bBatches);
+  // op(A) [M, K] with k packed by four; op(B) [K, N] with n packed by four.
+  stageOperand(rt, aTex, j.a, { rows: g.M, cols: g.K, rowsOut: g.M, width: kPad / 4, batches: aBatches, transposed: g.transA, strideSrc: g.M * g.K });
+  stageOperand(rt, bTex, j.b, { rows: g.K, cols: g.N, rowsOut: kPad, width: Math.ceil(g.N / 4), batches: bBatches, transposed: g.transB, strideSrc: g.K * g.N });
+  const words = [g.M, g.N, g.K, g.batch, aBatches === 1 ? 0 : g.M, bBatches === 1 ? 0 : kPad, g.M * g.N, kPad];
+  const bias = j.bias ?? rt.dummyRegion();
+  computePass(
+    rt,
+    'matmul_texture:main',
+    { shader: 'matmul_texture', entry: 'main', overrides: epilogueOverrides(j) },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: aTex.createView() },
+      { binding: 2, resource: bTex.createView() },
+      { binding: 3, resource: { buffer: bias.buffer, offset: bias.offset, size: bias.size } },
+      { binding: 4, resource: { buffer: j.out.buffer, offset: j.out.offset, size: j.out.size } },
+    ],
+    [Math.ceil(g.N / 128), Math.ceil(g.M / 128), g.batch],
+  );
+}
+
+// ------------------------------------------------------------------------- public ops
 
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   const g = geometry(a, b, transA, transB);
-  const out = empty(g.outShape, a.rt);
   if (g.K === 0) throw new ShapeError('matmul with an empty inner dimension');
+  const out = empty(g.outShape, a.rt);
   matmulInto(out, a, b, opts);
   const inputs = opts.bias ? [a, b, opts.bias] : [a, b];
   return record('matmul', out, inputs, (gOut) => {

@@ -1,0 +1,214 @@
+// matmul_register.wgsl — batched C[b] = op(A[b]) · op(B[b]) (+ bias) (activation) (+= C),
+// register-blocked: operands read straight from storage into registers (no workgroup
+// memory, no barrier), vec4 loads along the contiguous dimension where it allows them.
+// Layout: row-major f32 read through vec4 views. op(A) is [M,K]: A is [M,K], or [K,M] when
+//   TRANS_A. op(B) is [K,N]: B is [K,N], or [N,K] when TRANS_B. bias [N], C [M,N]. Batch b
+//   at offsets b·strideA / b·strideB / b·strideC (a stride of 0 broadcasts that operand).
+// Fast paths (override constants set by the host):
+//   VEC_A — A is [M,K] with K % 4 == 0: four k of one row in one vec4 load;
+//   VEC_B — B is [K,N] with N % 4 == 0: four columns of one k in one vec4 load;
+//   otherwise scalar loads (any transpose, any size).
+// The host binds every storage region rounded up to 16 bytes (inside its buffer).
+// Workgroup 8x8; each invocation an 8x8 block of C (8 rows of two vec4); one workgroup a
+//   64x64 tile. Grid: (ceil(N/64), ceil(M/64), batch).
+// Bindings: 0 uniform Params, 1 A, 2 B, 3 bias (a dummy when !HAS_BIAS), 4 C: 4 storage.
+// Edges: rows/cols past the edge are clamped on load and skipped on store; the K tail
+//   (K % 4) runs one k at a time. Determinism: ascending k for every C element.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  batch: u32,
+  strideA: u32,
+  strideB: u32,
+  strideC: u32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override VEC_A: bool = false;
+override VEC_B: bool = false;
+override HAS_BIAS: bool = false;
+// 0 none, 1 relu
+override ACT: u32 = 0u;
+override ACCUMULATE: bool = false;
+
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+  var i = base + m * p.K + k;
+  if (TRANS_A) {
+    i = base + k * p.M + m;
+  }
+  return A[i >> 2u][i & 3u];
+}
+
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+  var i = base + k * p.N + n;
+  if (TRANS_B) {
+    i = base + n * p.K + k;
+  }
+  return B[i >> 2u][i & 3u];
+}
+
+// Columns of this invocation, clamped to the matrix (results past the edge are dropped).
+struct Cols {
+  c: array<u32, 8>,
+}
+
+// Four consecutive k of one row of op(A).
+fn a4(base: u32, m: u32, k: u32) -> vec4<f32> {
+  if (VEC_A) {
+    return A[(base + m * p.K + k) >> 2u];
+  }
+  return vec4<f32>(a_at(base, m, k), a_at(base, m, k + 1u), a_at(base, m, k + 2u), a_at(base, m, k + 3u));
+}
+
+// Eight columns of one k of op(B), as two vec4.
+struct BRow {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
+}
+
+fn brow(base: u32, k: u32, cols: Cols) -> BRow {
+  if (VEC_B) {
+    // N % 4 == 0, so cols.c[0] and cols.c[4] start aligned groups of four.
+    return BRow(B[(base + k * p.N + cols.c[0]) >> 2u], B[(base + k * p.N + cols.c[4]) >> 2u]);
+  }
+  return BRow(
+    vec4<f32>(b_at(base, k, cols.c[0]), b_at(base, k, cols.c[1]), b_at(base, k, cols.c[2]), b_at(base, k, cols.c[3])),
+    vec4<f32>(b_at(base, k, cols.c[4]), b_at(base, k, cols.c[5]), b_at(base, k, cols.c[6]), b_at(base, k, cols.c[7])),
+  );
+}
+
+struct Row {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
+}
+
+fn step4(acc: Row, a: vec4<f32>, b0: BRow, b1: BRow, b2: BRow, b3: BRow) -> Row {
+  var lo = fma(vec4<f32>(a.x), b0.lo, acc.lo);
+  var hi = fma(vec4<f32>(a.x), b0.hi, acc.hi);
+  lo = fma(vec4<f32>(a.y), b1.lo, lo);
+  hi = fma(vec4<f32>(a.y), b1.hi, hi);
+  lo = fma(vec4<f32>(a.z), b2.lo, lo);
+  hi = fma(vec4<f32>(a.z), b2.hi, hi);
+  lo = fma(vec4<f32>(a.w), b3.lo, lo);
+  hi = fma(vec4<f32>(a.w), b3.hi, hi);
+  return Row(lo, hi);
+}
+
+fn step1(acc: Row, a: f32, b: BRow) -> Row {
+  return Row(fma(vec4<f32>(a), b.lo, acc.lo), fma(vec4<f32>(a), b.hi, acc.hi));
+}
+
+fn epilogue(idx: u32, n: u32, v: f32) {
+  var r = v;
+  if (HAS_BIAS) {
+    r = r + bias[n];
+  }
+  if (ACT == 1u) {
+    r = max(r, 0.0);
+  }
+  if (ACCUMULATE) {
+    r = r + C[idx];
+  }
+  C[idx] = r;
+}
+
+fn store_row(cBase: u32, m: u32, n0: u32, r: Row) {
+  if (m >= p.M) {
+    return;
+  }
+  let base = cBase + m * p.N;
+  for (var j = 0u; j < 4u; j++) {
+    if (n0 + j < p.N) {
+      epilogue(base + n0 + j, n0 + j, r.lo[j]);
+    }
+    if (n0 + 4u + j < p.N) {
+      epilogue(base + n0 + 4u + j, n0 + 4u + j, r.hi[j]);
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let b = wg.z;
+  let aBase = b * p.strideA;
+  let bBase = b * p.strideB;
+  let m0 = (wg.y * 8u + lid.y) * 8u;
+  let n0 = (wg.x * 8u + lid.x) * 8u;
+  if (m0 >= p.M || n0 >= p.N) {
+    return;
+  }
+  let mLast = p.M - 1u;
+  let nLast = p.N - 1u;
+  var cols: Cols;
+  cols.c[0] = min(n0, nLast);
+  cols.c[1] = min(n0 + 1u, nLast);
+  cols.c[2] = min(n0 + 2u, nLast);
+  cols.c[3] = min(n0 + 3u, nLast);
+  cols.c[4] = min(n0 + 4u, nLast & ~3u);
+  cols.c[5] = min(n0 + 5u, nLast);
+  cols.c[6] = min(n0 + 6u, nLast);
+  cols.c[7] = min(n0 + 7u, nLast);
+  if (!VEC_B) {
+    cols.c[4] = min(n0 + 4u, nLast);
+  }
+  let m1 = min(m0 + 1u, mLast);
+  let m2 = min(m0 + 2u, mLast);
+  let m3 = min(m0 + 3u, mLast);
+  let m4 = min(m0 + 4u, mLast);
+  let m5 = min(m0 + 5u, mLast);
+  let m6 = min(m0 + 6u, mLast);
+  let m7 = min(m0 + 7u, mLast);
+  var r0: Row;
+  var r1: Row;
+  var r2: Row;
+  var r3: Row;
+  var r4: Row;
+  var r5: Row;
+  var r6: Row;
+  var r7: Row;
+  let kMain = p.K & ~3u;
+  for (var k = 0u; k < kMain; k += 4u) {
+    let b0 = brow(bBase, k, cols);
+    let b1 = brow(bBase, k + 1u, cols);
+    let b2 = brow(bBase, k + 2u, cols);
+    let b3 = brow(bBase, k + 3u, cols);
+    r0 = step4(r0, a4(aBase, m0, k), b0, b1, b2, b3);
+    r1 = step4(r1, a4(aBase, m1, k), b0, b1, b2, b3);
+    r2 = step4(r2, a4(aBase, m2, k), b0, b1, b2, b3);
+    r3 = step4(r3, a4(aBase, m3, k), b0, b1, b2, b3);
+    r4 = step4(r4, a4(aBase, m4, k), b0, b1, b2, b3);
+    r5 = step4(r5, a4(aBase, m5, k), b0, b1, b2, b3);
+    r6 = step4(r6, a4(aBase, m6, k), b0, b1, b2, b3);
+    r7 = step4(r7, a4(aBase, m7, k), b0, b1, b2, b3);
+  }
+  for (var k = kMain; k < p.K; k++) {
+    let bk = brow(bBase, k, cols);
+    r0 = step1(r0, a_at(aBase, m0, k), bk);
+    r1 = step1(r1, a_at(aBase, m1, k), bk);
+    r2 = step1(r2, a_at(aBase, m2, k), bk);
+    r3 = step1(r3, a_at(aBase, m3, k), bk);
+    r4 = step1(r4, a_at(aBase, m4, k), bk);
+    r5 = step1(r5, a_at(aBase, m5, k), bk);
+    r6 = step1(r6, a_at(aBase, m6, k), bk);
+    r7 = step1(r7, a_at(aBase, m7, k), bk);
+  }
+  let cBase = b * p.strideC;
+  store_row(cBase, m0, n0, r0);
+  store_row(cBase, m0 + 1u, n0, r1);
+  store_row(cBase, m0 + 2u, n0, r2);
+  store_row(cBase, m0 + 3u, n0, r3);
+  store_row(cBase, m0 + 4u, n0, r4);
+  store_row(cBase, m0 + 5u, n0, r5);
+  store_row(cBase, m0 + 6u, n0, r6);
+  store_row(cBase, m0 + 7u, n0, r7);
+}

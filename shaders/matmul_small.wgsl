@@ -1,0 +1,81 @@
+// matmul_small.wgsl — matmul for small outputs with long rows (e.g. N = 1, the MLP's last
+// layer [samples, W]·[W, 1], or a few columns): one workgroup per element of C, whose 64
+// invocations share the K loop and combine by a fixed-shape tree in workgroup memory.
+// Determinism: lane l sums k = l, l+64, l+128, ... ascending; the tree adds fixed pairs.
+// Layout: as matmul.wgsl (row-major f32; TRANS_A: A is [K,M]; TRANS_B: B is [N,K]; a batch
+//   stride of 0 broadcasts).
+// Workgroup 64. Grid: (N, min(M, gridY), batch·ceil(M / gridY)) — element (m, n) of batch b
+//   from wg.x = n, wg.y + gridY·(wg.z % mBlocks) = m, b = wg.z / mBlocks.
+// Bindings: 0 uniform Params, 1 A, 2 B, 3 bias (a dummy when !HAS_BIAS), 4 C: 4 storage.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  batch: u32,
+  strideA: u32,
+  strideB: u32,
+  strideC: u32,
+  gridY: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+// 0 none, 1 relu
+override ACT: u32 = 0u;
+override ACCUMULATE: bool = false;
+
+var<workgroup> partials: array<f32, 64>;
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let mBlocks = (p.M + p.gridY - 1u) / p.gridY;
+  let b = wg.z / mBlocks;
+  let m = wg.y + p.gridY * (wg.z % mBlocks);
+  let n = wg.x;
+  let inside = m < p.M;
+  let mm = min(m, p.M - 1u);
+  let aBase = b * p.strideA;
+  let bBase = b * p.strideB;
+  var s = 0.0;
+  for (var k = lid.x; k < p.K; k += 64u) {
+    var a = A[aBase + mm * p.K + k];
+    if (TRANS_A) {
+      a = A[aBase + k * p.M + mm];
+    }
+    var bv = B[bBase + k * p.N + n];
+    if (TRANS_B) {
+      bv = B[bBase + n * p.K + k];
+    }
+    s = fma(a, bv, s);
+  }
+  partials[lid.x] = s;
+  workgroupBarrier();
+  for (var width = 32u; width > 0u; width = width >> 1u) {
+    if (lid.x < width) {
+      partials[lid.x] = partials[lid.x] + partials[lid.x + width];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u && inside) {
+    var r = partials[0];
+    if (HAS_BIAS) {
+      r = r + bias[n];
+    }
+    if (ACT == 1u) {
+      r = max(r, 0.0);
+    }
+    let idx = b * p.strideC + m * p.N + n;
+    if (ACCUMULATE) {
+      r = r + C[idx];
+    }
+    C[idx] = r;
+  }
+}
