@@ -1,0 +1,392 @@
+// The browser page: picks the adapter on navigator.gpu, builds the settings form from the
+// CLI's option specs (so a setting means what the flag means), trains with the shared Lab and
+// draws the report's charts live. Tests and `lplr verify-browser` drive it through
+// window.__lplr; the charts are window.__lplrCharts[id].
+import 'uplot/dist/uPlot.min.css';
+import { init } from '../../src/entry-browser.js';
+import type { AdapterDescription } from '../../src/gpu/device.js';
+import type { Runtime } from '../../src/gpu/runtime.js';
+import { LplrError } from '../../src/errors.js';
+import { parseArgs, type OptionSpec } from '../cli/args.js';
+import { MLP_PRESETS, type MlpRunConfig } from '../experiments/mlp-config.js';
+import {
+  datasetProvider,
+  fetchBytes,
+  fetchMnist,
+  mnistFromPicked,
+  mnistProvider,
+  SERVED_DATASET,
+  SERVED_MANIFEST,
+  type DataManifest,
+} from './data-sources.js';
+import { experimentOptions, findWebExperiment, HIDDEN_WEB_OPTIONS, WEB_EXPERIMENTS, type WebExperiment } from './experiments.js';
+import { Lab, type DataProvider, type LabRun, type LabStatus } from './lab.js';
+import { LiveCharts } from './live-charts.js';
+import { RUN_FILE_NAMES, runFiles, type RunFileName } from './run-files.js';
+import type { FeatureLevel } from '../../src/gpu/device.js';
+
+declare const __LPLR_VERSION__: string;
+
+/** What a run needs from the page when started from script (tests, verify-browser). */
+export interface StartOptions {
+  experiment: string;
+  /** CLI-style flags, e.g. ['--preset', 'tiny']; default: the form's settings. */
+  argv?: string[];
+  /** Kernel choices to use (e.g. the Node run's rt.kernelChoices). */
+  kernels?: Record<string, string>;
+  /** Read back and hash each run's initial parameters (reproducibility checks). */
+  digestInitialParameters?: boolean;
+}
+
+export interface LplrPageState {
+  /** True once the adapter search has finished (successfully or not). */
+  ready: boolean;
+  adapter: AdapterDescription | null;
+  /** Why WebGPU is unusable here, with what to enable; null when it works. */
+  webgpuError: string | null;
+  status: LabStatus | 'idle';
+  /** True when every run of the last experiment finished. */
+  done: boolean;
+  error: string | null;
+  experiment: string | null;
+  kernels: Record<string, string>;
+  runs: LabRun[];
+  start(options: StartOptions): Promise<void>;
+  stop(): Promise<void>;
+  resume(): Promise<void>;
+  /** The files the download buttons save for run `index`. */
+  files(index: number): Promise<Record<RunFileName, string>>;
+}
+
+declare global {
+  interface Window {
+    __lplr: LplrPageState;
+  }
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`The page lacks #${id}`);
+  return e as T;
+};
+
+const query = new URLSearchParams(location.search);
+let rt: Runtime | undefined;
+let lab: Lab | undefined;
+let experiment: WebExperiment | undefined;
+let manifest: DataManifest | null = null;
+const charts = new LiveCharts($('charts'));
+
+const state: LplrPageState = {
+  ready: false,
+  adapter: null,
+  webgpuError: null,
+  status: 'idle',
+  done: false,
+  error: null,
+  experiment: null,
+  kernels: {},
+  runs: [],
+  start,
+  stop: async () => {
+    await lab?.stop();
+  },
+  resume,
+  files,
+};
+window.__lplr = state;
+
+// ------------------------------------------------------------------ adapter
+
+function describe(info: AdapterDescription): string {
+  const name = info.description || info.device || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'an unnamed adapter';
+  const details = [info.vendor, info.architecture].filter(Boolean).join(' / ');
+  return `Adapter: ${name}${details ? ` (${details})` : ''}, ${info.featureLevel} feature level${info.isSoftware ? ', software rendering (CPU)' : ''}.`;
+}
+
+async function acquireAdapter(): Promise<void> {
+  const level = query.get('featureLevel');
+  try {
+    rt = await init(level === 'core' || level === 'compatibility' ? { featureLevel: level as FeatureLevel } : {});
+    state.adapter = rt.ctx.info;
+    $('adapter').textContent = describe(rt.ctx.info);
+    ($('run') as HTMLButtonElement).disabled = false;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    state.webgpuError = message;
+    const box = $('no-webgpu');
+    box.textContent = `WebGPU is not available, so nothing can run here. ${message}`;
+    box.hidden = false;
+    $('adapter').textContent = 'No WebGPU adapter.';
+  } finally {
+    state.ready = true;
+  }
+}
+
+// --------------------------------------------------------------------- form
+
+function fillExperimentSelect(): void {
+  const select = $('experiment') as HTMLSelectElement;
+  for (const e of WEB_EXPERIMENTS) {
+    const option = new Option(`${e.name}: ${e.title}${e.unavailable ? ' (not available yet)' : ''}`, e.name);
+    option.disabled = Boolean(e.unavailable);
+    if (e.unavailable) option.title = e.unavailable;
+    select.append(option);
+  }
+  const wanted = query.get('experiment');
+  select.value = WEB_EXPERIMENTS.some((e) => e.name === wanted && !e.unavailable) ? wanted! : 'fig1';
+  const presets = $('preset') as HTMLSelectElement;
+  for (const name of Object.keys(MLP_PRESETS)) presets.append(new Option(name, name));
+  presets.value = query.get('preset') && MLP_PRESETS[query.get('preset')!] ? query.get('preset')! : 'default';
+  select.addEventListener('change', renderOptions);
+  presets.addEventListener('change', renderOptions);
+  renderOptions();
+}
+
+function presetValue(spec: OptionSpec, preset: string): string {
+  const values = MLP_PRESETS[preset]?.values as Record<string, unknown> | undefined;
+  const key = spec.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const v = values?.[key] ?? spec.default;
+  if (v === null) return 'all';
+  return Array.isArray(v) ? v.join(',') : v === undefined ? '' : String(v);
+}
+
+/** One input per option of the experiment (the CLI's specs), keeping values the user typed. */
+function renderOptions(): void {
+  const name = ($('experiment') as HTMLSelectElement).value;
+  const exp = WEB_EXPERIMENTS.find((e) => e.name === name)!;
+  const preset = ($('preset') as HTMLSelectElement).value;
+  $('experiment-description').textContent = exp.description;
+  $('preset-description').textContent = MLP_PRESETS[preset]?.description ?? '';
+  const box = $('options');
+  const typed = new Map<string, string>();
+  for (const input of Array.from(box.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-option]'))) typed.set(input.dataset.option!, input.value);
+  box.replaceChildren();
+  for (const spec of experimentOptions(exp)) {
+    if (spec.name === 'preset' || HIDDEN_WEB_OPTIONS.includes(spec.name)) continue;
+    const label = document.createElement('label');
+    label.title = spec.help;
+    label.append(`${spec.name}`);
+    let input: HTMLInputElement | HTMLSelectElement;
+    if (spec.choices) {
+      input = document.createElement('select');
+      input.append(new Option(`(${presetValue(spec, preset) || 'default'})`, ''));
+      for (const c of spec.choices) input.append(new Option(c, c));
+    } else {
+      input = document.createElement('input');
+      input.type = 'text';
+      input.placeholder = presetValue(spec, preset) || (spec.placeholder ?? spec.type);
+    }
+    input.dataset.option = spec.name;
+    input.value = typed.get(spec.name) ?? query.get(spec.name) ?? '';
+    label.append(input);
+    box.append(label);
+  }
+}
+
+/** The form as CLI flags. */
+function formArgv(): string[] {
+  const argv = ['--preset', ($('preset') as HTMLSelectElement).value];
+  for (const input of Array.from($('options').querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-option]'))) {
+    const v = input.value.trim();
+    if (v !== '') argv.push(`--${input.dataset.option}`, v);
+  }
+  return argv;
+}
+
+// --------------------------------------------------------------------- data
+
+let mnistCache: { key: string; provider: Promise<DataProvider> } | undefined;
+
+async function dataProvider(): Promise<DataProvider> {
+  const choice = (document.querySelector('input[name="data"]:checked') as HTMLInputElement | null)?.value ?? 'served';
+  if (choice === 'dataset' || choice === 'served-dataset') {
+    if (choice === 'served-dataset') return datasetProvider(await fetchBytes(new URL(SERVED_DATASET, location.href).href, 'the served dataset'), manifest?.dataset ?? 'dataset.safetensors');
+    const file = ($('dataset-file') as HTMLInputElement).files?.[0];
+    if (!file) throw new LplrError('Pick a dataset file first (safetensors with tensors x [N, D] and y [N]).');
+    return datasetProvider(new Uint8Array(await file.arrayBuffer()), file.name);
+  }
+  // MNIST is 47 MB: load it once per source and reuse it for every run.
+  let key: string;
+  let load: () => Promise<DataProvider>;
+  if (choice === 'files') {
+    const picked = Array.from(($('mnist-files') as HTMLInputElement).files ?? []);
+    key = `files:${picked.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`;
+    load = async () => mnistProvider(await mnistFromPicked(picked));
+  } else {
+    const base = choice === 'url' ? ($('mnist-url') as HTMLInputElement).value.trim() : location.href;
+    if (!base) throw new LplrError('Enter the URL of a folder with train-images-idx3-ubyte and train-labels-idx1-ubyte.');
+    const folder = base.endsWith('/') || choice === 'served' ? base : `${base}/`;
+    key = `url:${folder}`;
+    load = async () =>
+      mnistProvider(
+        await fetchMnist(folder, choice === 'url' ? { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' } : undefined),
+      );
+  }
+  if (mnistCache?.key !== key) {
+    const provider = load();
+    mnistCache = { key, provider };
+    provider.catch(() => {
+      if (mnistCache?.key === key) mnistCache = undefined;
+    });
+  }
+  return mnistCache.provider;
+}
+
+async function readManifest(): Promise<void> {
+  try {
+    const response = await fetch(new URL(SERVED_MANIFEST, location.href).href, { cache: 'no-store' });
+    if (!response.ok) return;
+    manifest = (await response.json()) as DataManifest;
+    if (manifest.dataset) {
+      $('served-dataset-choice').hidden = false;
+      $('served-dataset-name').textContent = manifest.dataset;
+    }
+  } catch {
+    // A static host without a manifest: the user picks files or gives a URL.
+  }
+}
+
+// ---------------------------------------------------------------- training
+
+function showError(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  state.error = message;
+  const box = $('error');
+  box.textContent = e instanceof LplrError ? message : `Unexpected error: ${message}`;
+  box.hidden = false;
+}
+
+let renderTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Redraw now: status line, buttons, charts. */
+function render(): void {
+  renderTimer = undefined;
+  const status = lab?.status ?? 'idle';
+  state.status = status;
+  ($('stop') as HTMLButtonElement).disabled = status !== 'running';
+  ($('resume') as HTMLButtonElement).disabled = status !== 'stopped';
+  ($('run') as HTMLButtonElement).disabled = !rt || status === 'running';
+  if (!lab || !experiment) return;
+  const run = lab.runs.find((r) => !r.done && r.rows.length > 0) ?? lab.runs.filter((r) => r.rows.length > 0).pop();
+  const last = run?.rows[run.rows.length - 1];
+  const where = run && last ? `${lab.runs.length > 1 ? `run ${run.label}: ` : ''}epoch ${last.epoch}/${run.config.epochs}, loss ${last.loss.toExponential(4)}, ‖∇L‖² ${last.gradNormSq.toExponential(3)}, accuracy ${(last.acc * 100).toFixed(2)}%` : 'loading data…';
+  $('status').textContent = `${status === 'running' ? 'Training' : status === 'stopped' ? 'Stopped' : status === 'done' ? 'Done' : status === 'failed' ? 'Failed' : ''} — ${where}`;
+  charts.update(experiment.sections(lab.runs));
+  renderDownloads();
+}
+
+/** Redraw at most every 150 ms while training (drawing is cheap, but not free every epoch). */
+function scheduleRender(): void {
+  renderTimer ??= setTimeout(render, 150);
+}
+
+function renderDownloads(): void {
+  const select = $('download-run') as HTMLSelectElement;
+  const ready = lab?.runs.filter((r) => r.rows.length > 0) ?? [];
+  $('downloads').hidden = ready.length === 0;
+  if (select.options.length !== ready.length) {
+    const keep = select.value;
+    select.replaceChildren(...ready.map((r) => new Option(r.label, String(lab!.runs.indexOf(r)))));
+    if (ready.some((r) => String(lab!.runs.indexOf(r)) === keep)) select.value = keep;
+  }
+}
+
+async function start(options: StartOptions): Promise<void> {
+  if (!rt) throw new LplrError(state.webgpuError ?? 'The WebGPU adapter is not ready yet.');
+  if (lab?.status === 'running') throw new LplrError('A run is in progress; stop it first.');
+  $('error').hidden = true;
+  state.error = null;
+  state.done = false;
+  try {
+    const exp = findWebExperiment(options.experiment);
+    const args = parseArgs(options.argv ?? formArgv(), experimentOptions(exp));
+    if (args.positionals.length > 0) throw new LplrError(`Unexpected argument '${args.positionals[0]}'.`);
+    const plan = exp.plan(args);
+    lab?.dispose();
+    charts.clear();
+    experiment = exp;
+    state.experiment = exp.name;
+    lab = new Lab({
+      rt,
+      plan,
+      data: await dataProvider(),
+      kernels: options.kernels,
+      digestInitialParameters: options.digestInitialParameters,
+      onUpdate: scheduleRender,
+    });
+    state.kernels = lab.kernels;
+    state.runs = lab.runs;
+    await runLab();
+  } catch (e) {
+    showError(e);
+    render();
+  }
+}
+
+async function runLab(): Promise<void> {
+  const current = lab!;
+  try {
+    await current.run();
+  } catch (e) {
+    showError(e);
+  }
+  // Final draw before `done` flips, so readers of __lplrCharts see every row.
+  clearTimeout(renderTimer);
+  render();
+  state.kernels = current.kernels;
+  state.done = current.status === 'done';
+}
+
+async function resume(): Promise<void> {
+  if (lab?.status !== 'stopped') throw new LplrError('Nothing to resume: no run is stopped.');
+  await runLab();
+}
+
+async function files(index: number): Promise<Record<RunFileName, string>> {
+  const run = lab?.runs[index];
+  if (!run || !run.info || !rt) throw new LplrError(`Run ${index} has no rows yet.`);
+  return runFiles(run.rows, {
+    config: run.config as MlpRunConfig,
+    adapter: rt.ctx.info,
+    limits: rt.ctx.limits,
+    features: rt.ctx.features,
+    kernels: lab!.kernels,
+    version: __LPLR_VERSION__,
+    platform: navigator.userAgent,
+    startedAt: run.info.startedAt,
+    data: run.info.data,
+    parameters: run.info.parameters,
+    gflopPerEpoch: run.info.gflopPerEpoch,
+  });
+}
+
+async function download(name: RunFileName): Promise<void> {
+  const index = Number(($('download-run') as HTMLSelectElement).value);
+  const text = (await files(index))[name];
+  const url = URL.createObjectURL(new Blob([text], { type: name.endsWith('.json') ? 'application/json' : 'application/x-ndjson' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ------------------------------------------------------------------ wiring
+
+$('settings').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void start({ experiment: ($('experiment') as HTMLSelectElement).value });
+});
+$('stop').addEventListener('click', () => void lab?.stop());
+$('resume').addEventListener('click', () => void resume().catch(showError));
+const buttons: Record<RunFileName, string> = { 'metrics.jsonl': 'download-metrics', 'summary.json': 'download-summary', 'config.json': 'download-config' };
+for (const name of RUN_FILE_NAMES) $(buttons[name]).addEventListener('click', () => void download(name).catch(showError));
+
+fillExperimentSelect();
+void readManifest();
+void acquireAdapter().then(() => {
+  if (rt && query.get('autorun') === '1') void start({ experiment: ($('experiment') as HTMLSelectElement).value });
+});

@@ -1,0 +1,178 @@
+// The experiments the browser page (and `lplr verify-browser`) can run: which runs each one
+// trains, with which trainer and data, and which report sections draw it live. Platform
+// neutral. The sub-runs mirror harness/experiments/registry.ts (fig4: He vs enhanced init,
+// fig5: one run per width); the sections are the report's builders, so chart ids match
+// report.html.
+//
+// Extension point for Figure 3 (CIFAR-10, mini-batch ResNet): register a WebExperiment with
+// `data: 'cifar'` and a trainer name, a trainer under that name (lab.ts, registerTrainer) and
+// a data loader for 'cifar' in the page (app.ts, registerDataLoader: file picker or URL).
+// Until then fig3 is listed as unavailable with the reason below.
+import { ConfigError } from '../../src/errors.js';
+import type { EpochRow } from '../../src/metrics/schema.js';
+import { widthEffectVerdict } from '../../src/metrics/verdicts.js';
+import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
+import type { ReportSection } from '../report/model.js';
+import { comparisonSection, singleRunSections, widthAblationSection } from '../report/sections.js';
+import { runSummary } from './run-files.js';
+
+/** What a run trains on: the MNIST IDX files, a user dataset file, or (later) CIFAR-10. */
+export type WebDataKind = 'mnist' | 'dataset' | 'cifar';
+
+export interface PlannedRun {
+  label: string;
+  /** Name of the trainer in lab.ts's registry. */
+  trainer: string;
+  config: MlpRunConfig;
+}
+
+/** A run as the page sees it while training: its rows so far. */
+export interface LiveRun {
+  label: string;
+  config: MlpRunConfig;
+  rows: readonly EpochRow[];
+  done: boolean;
+}
+
+export interface WebExperiment {
+  name: string;
+  title: string;
+  description: string;
+  data: WebDataKind;
+  /** Options beyond MLP_OPTIONS (fig5: widths). */
+  options: readonly OptionSpec[];
+  /** Set when the page cannot run it yet; says what is missing. */
+  unavailable?: string;
+  plan(args: ParsedArgs): PlannedRun[];
+  sections(runs: readonly LiveRun[]): ReportSection[];
+}
+
+/** MLP options the page's form leaves out (local paths, NTK/Hessian checks); they keep their defaults. */
+export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples'];
+
+/** Refuse settings the page cannot honour, instead of silently ignoring them. */
+function checkBrowserConfig(config: MlpRunConfig): MlpRunConfig {
+  if (config.ntkEvery > 0) throw new ConfigError('NTK and Hessian checks (--ntk-every) are not available in the browser yet; run them with the CLI.');
+  if (config.initFrom !== undefined) throw new ConfigError('--init-from reads a local file; the page cannot start from given parameters yet. Use the CLI.');
+  if (config.dataDir !== undefined) throw new ConfigError("--data-dir is a local folder; in the page pick the MNIST files instead, or start 'lplr serve --data-dir DIR'.");
+  return config;
+}
+
+function resolveWebConfig(args: ParsedArgs): MlpRunConfig {
+  return checkBrowserConfig(resolveMlpConfig(args));
+}
+
+const WIDTHS_OPTION: OptionSpec = { name: 'widths', type: 'int-list', help: 'widths of the ablation', default: [64, 128, 256, 512, 1024, 2048], min: 1 };
+
+function singleRun(args: ParsedArgs): PlannedRun[] {
+  return [{ label: 'run', trainer: 'mlp', config: resolveWebConfig(args) }];
+}
+
+function started(runs: readonly LiveRun[]): LiveRun[] {
+  return runs.filter((r) => r.rows.length > 0);
+}
+
+function singleRunLive(runs: readonly LiveRun[], figures: ('fig1' | 'fig2' | 'curves')[]): ReportSection[] {
+  const run = runs[0];
+  if (!run || run.rows.length === 0) return [];
+  return singleRunSections(run.rows, runSummary(run.rows, run.config), { figures });
+}
+
+const fig1: WebExperiment = {
+  name: 'fig1',
+  title: 'Figure 1 — linear convergence of full-batch GD',
+  description: 'Full-batch GD on binary MNIST; semi-log suboptimality gap vs epoch with the fitted line (also Figure 2).',
+  data: 'mnist',
+  options: [],
+  plan: singleRun,
+  sections: (runs) => singleRunLive(runs, ['fig1', 'fig2', 'curves']),
+};
+
+const fig2: WebExperiment = {
+  name: 'fig2',
+  title: 'Figure 2 — local PL check: ‖∇L‖² vs gap',
+  description: 'Log-log ‖∇L‖² vs gap with the fitted slope, from a full-batch GD run.',
+  data: 'mnist',
+  options: [],
+  plan: singleRun,
+  sections: (runs) => singleRunLive(runs, ['fig2', 'fig1', 'curves']),
+};
+
+const fig3: WebExperiment = {
+  name: 'fig3',
+  title: 'Figure 3 — mini-batch training on CIFAR-10',
+  description: 'Mini-batch SGD on CIFAR-10 with smoothed curves.',
+  data: 'cifar',
+  options: [],
+  unavailable:
+    'Figure 3 needs CIFAR-10 and a mini-batch convnet trainer, which the page does not have yet; run it with the CLI. ' +
+    '(Extension point: harness/web/experiments.ts registerWebExperiment, lab.ts registerTrainer, app.ts registerDataLoader.)',
+  plan: () => {
+    throw new ConfigError('fig3 is not available in the browser yet; run it with the CLI.');
+  },
+  sections: () => [],
+};
+
+const fig4: WebExperiment = {
+  name: 'fig4',
+  title: 'Figure 4 — He vs enhanced initialization',
+  description: 'He vs enhanced (depth-scaled) initialization, both curves on one plot, rates side by side.',
+  data: 'mnist',
+  options: [],
+  plan(args) {
+    const base = resolveWebConfig(args);
+    return [
+      { label: 'he', trainer: 'mlp', config: { ...base, init: 'he', depthFactor: undefined } },
+      { label: 'enhanced', trainer: 'mlp', config: { ...base, init: 'enhanced', depthFactor: base.depthFactor } },
+    ];
+  },
+  sections(runs) {
+    const live = started(runs);
+    if (live.length === 0) return [];
+    return [comparisonSection(live.map((r) => ({ label: r.label, summary: runSummary(r.rows, r.config) })), { id: 'fig4', title: fig4.title })];
+  },
+};
+
+const fig5: WebExperiment = {
+  name: 'fig5',
+  title: 'Figure 5 — width ablation',
+  description: 'Final loss vs width (log axes), each width’s loss curve, rate and final drift.',
+  data: 'mnist',
+  options: [WIDTHS_OPTION],
+  plan(args) {
+    const widths = args.values.widths as number[];
+    if (new Set(widths).size !== widths.length) throw new ConfigError('--widths has duplicates; give each width once.');
+    const base = resolveWebConfig(args);
+    return widths.map((w) => ({ label: `w${w}`, trainer: 'mlp', config: { ...base, width: w } }));
+  },
+  sections(runs) {
+    const live = started(runs);
+    if (live.length === 0) return [];
+    const withSummaries = live.map((r) => ({ label: r.label, width: r.config.width, summary: runSummary(r.rows, r.config) }));
+    // The width verdict is about final losses, so it waits for every run to finish.
+    const verdicts = runs.every((r) => r.done) ? [widthEffectVerdict(withSummaries.map((r) => ({ width: r.width, finalLoss: r.summary.final.loss })))] : [];
+    return [widthAblationSection(withSummaries, verdicts, { id: 'fig5', title: fig5.title })];
+  },
+};
+
+export const WEB_EXPERIMENTS: WebExperiment[] = [fig1, fig2, fig3, fig4, fig5];
+
+/** Add or replace an experiment (e.g. a working fig3). */
+export function registerWebExperiment(e: WebExperiment): void {
+  const i = WEB_EXPERIMENTS.findIndex((x) => x.name === e.name);
+  if (i >= 0) WEB_EXPERIMENTS[i] = e;
+  else WEB_EXPERIMENTS.push(e);
+}
+
+export function findWebExperiment(name: string): WebExperiment {
+  const e = WEB_EXPERIMENTS.find((x) => x.name === name);
+  if (!e) throw new ConfigError(`Unknown experiment '${name}'. The page knows: ${WEB_EXPERIMENTS.map((x) => x.name).join(', ')}.`);
+  if (e.unavailable) throw new ConfigError(e.unavailable);
+  return e;
+}
+
+/** All option specs the experiment accepts (what parseArgs needs). */
+export function experimentOptions(e: WebExperiment): OptionSpec[] {
+  return [...MLP_OPTIONS, ...e.options];
+}

