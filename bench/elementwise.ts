@@ -76,6 +76,7 @@ export async function benchElementwise(rt: Runtime, opts: ElementwiseBenchOption
       for (const t of [x, y, m, row, out]) t.dispose();
     }
   }
+  const targets = cases.flatMap((c) => c.targets ?? []);
   return {
     bench: 'elementwise',
     unit: 'GB/s',
@@ -83,6 +84,9 @@ export async function benchElementwise(rt: Runtime, opts: ElementwiseBenchOption
     method: `bytes read + written once per op (f32) through the public ops, median of ${opts.trials} trials after ${opts.warmup} warm-up`,
     cases,
     peers: [],
-    notes: ['copy_vec4 moves 8 bytes per element (read + write) and is the bandwidth ceiling the other kernels are held to.'],
+    notes: [
+      'copy_vec4 moves 8 bytes per element (read + write) and is the bandwidth ceiling the other kernels are held to.',
+      `targets met: ${targets.filter((t) => t.met === true).length} of ${targets.filter((t) => t.met !== null).length}.`,
+    ],
   };
 }

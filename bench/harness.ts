@@ -250,12 +250,13 @@ export function formatBench(b: BenchResult): string {
   // A peer's own line already says why all its cells are missing.
   const peerDetails = new Set(b.peers.map((p) => p.detail));
   for (const c of b.cases) {
-    for (const t of c.targets ?? []) misses.push(`  ${t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS'} ${c.case}: ${t.name} (${t.detail})`);
+    // Met targets are counted in the notes; misses and unmeasured targets are listed.
+    for (const t of c.targets ?? []) if (t.met !== true) misses.push(`  ${t.met === null ? 'n/a ' : 'MISS'} ${c.case}: ${t.name} (${t.detail})`);
     for (const cell of c.cells) {
       if (cell.status !== 'ok' && cell.note && !peerDetails.has(cell.note)) misses.push(`  ${c.case} / ${cell.impl}: ${cell.status}: ${cell.note}`);
     }
   }
-  if (misses.length) out.push('targets and cells not measured:', ...misses);
+  if (misses.length) out.push('missed targets and cells not measured:', ...misses);
   for (const p of b.peers) out.push(`peer ${p.name}: ${p.status}: ${p.detail}`);
   for (const n of b.notes) out.push(`note: ${n}`);
   return out.join('\n');

@@ -117,7 +117,7 @@ export async function benchMatmul(rt: Runtime, opts: MatmulBenchOptions): Promis
 
   const peers: PeerInfo[] = [];
   if (opts.peers) {
-    const spec = { cases: cases.map(({ name, a, b, transA, transB }) => ({ name, a, b, transA, transB })), warmup: opts.warmup, trials: opts.trials, maxRunS: opts.maxRunS };
+    const spec = { cases: cases.map(({ name, a, b, transA, transB }) => ({ name, a, b, transA, transB })), warmup: opts.warmup, trials: opts.trials, maxRunS: opts.maxRunS, minTrialMs: opts.minTrialMs };
     const tfjs = runTfjsPeer({ ...spec, backend: rt.ctx.info.backend, featureLevel: rt.ctx.info.featureLevel, adapter: process.env.LPLR_ADAPTER });
     const torch = runTorchPeer(spec);
     peers.push(tfjs.peer, torch.peer);

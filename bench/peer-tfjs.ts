@@ -25,6 +25,8 @@ export interface PeerSpec {
   warmup: number;
   trials: number;
   maxRunS: number;
+  /** Repeat short work inside a trial until it lasts this long (as for the engine). */
+  minTrialMs?: number;
   /** Our adapter's Dawn backend and feature level, so the peer runs on the same adapter. */
   backend: string;
   featureLevel: 'core' | 'compatibility';
@@ -165,7 +167,8 @@ async function timeCase(tf: Tf, c: PeerMatmulCase, spec: PeerSpec): Promise<Peer
         return { name: c.name, status: 'skipped', medianMs: null, note: `one run took ${(warmMs / 1000).toFixed(1)} s, over --max-run-s ${spec.maxRunS}` };
       }
     }
-    const repeats = warmMs < 20 ? Math.min(100, Math.ceil(20 / Math.max(warmMs, 0.05))) : 1;
+    const minTrial = spec.minTrialMs ?? 20;
+    const repeats = warmMs < minTrial ? Math.min(100, Math.ceil(minTrial / Math.max(warmMs, 0.05))) : 1;
     const trialsMs: number[] = [];
     for (let t = 0; t < spec.trials; t++) {
       const t0 = performance.now();

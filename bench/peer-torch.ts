@@ -68,7 +68,8 @@ for c in spec["cases"]:
         if skipped:
             results.append({"name": c["name"], "status": "skipped", "medianMs": None, "note": skipped})
             continue
-        reps = 1 if warm >= 20 else min(100, int(20 / max(warm, 0.05)) + 1)
+        min_trial = spec.get("minTrialMs", 20)
+        reps = 1 if warm >= min_trial else min(100, int(min_trial / max(warm, 0.05)) + 1)
         trials = []
         for t in range(spec["trials"]):
             t0 = time.perf_counter()
@@ -91,6 +92,7 @@ export interface TorchSpec {
   warmup: number;
   trials: number;
   maxRunS: number;
+  minTrialMs?: number;
 }
 
 /** Run the PyTorch CPU peer; 'unavailable' when python3 or torch is missing. */

@@ -30,6 +30,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'depth', type: 'int', help: 'mlp-step: linear layers; resnet-step: ResNet depth (6n+2)', min: 1 },
   { name: 'trials', type: 'int', help: 'timed trials per case (the median is reported)', default: 5, min: 5 },
   { name: 'warmup', type: 'int', help: 'untimed runs before the trials', default: 1, min: 1 },
+  { name: 'min-trial-ms', type: 'number', help: 'without timestamps: repeat short work inside a trial until it lasts this long', default: 20, min: 0 },
   { name: 'max-run-s', type: 'number', help: 'skip a case whose warm-up run takes longer (0 = never; --quick and all: 20)', min: 0 },
   { name: 'peers', type: 'bool', help: 'matmul: run the TF.js and PyTorch peers (--no-peers to skip)', default: true },
   { name: 'kernel', type: 'string', help: 'matmul: check and time this WGSL kernel (docs/kernel-contract.md)', placeholder: 'FILE' },
@@ -122,6 +123,7 @@ export const benchVerb: Verb = {
       trials: v.trials as number,
       warmup: v.warmup as number,
       maxRunS: (v['max-run-s'] as number | undefined) ?? (mode === 'full' ? 0 : 20),
+      minTrialMs: v['min-trial-ms'] as number,
     };
     const json = Boolean(v.json);
     // With --json, stdout carries only the JSON report.

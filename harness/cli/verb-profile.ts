@@ -5,6 +5,7 @@ import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
 import { formatProfile, Profiler, type ProfileSource } from '../../src/gpu/profiler.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
+import { MATMUL_VARIANTS, setMatmulVariant, type MatmulVariant } from '../../src/ops/matmul.js';
 import { tidy } from '../../src/tensor.js';
 import { MLP_OPTIONS, resolveMlpConfig } from '../experiments/mlp-config.js';
 import { loadMlpData } from '../experiments/mlp-lab.js';
@@ -17,6 +18,7 @@ const PROFILED = ['fig1'] as const;
 const OPTIONS: OptionSpec[] = [
   { name: 'steps', type: 'int', help: 'profiled training steps (after one untimed warm-up step)', default: 3, min: 1, max: 10_000 },
   { name: 'mode', type: 'string', help: "timing source ('auto': timestamps where the adapter has them)", choices: ['auto', 'timestamps', 'timed-submits'], default: 'auto' },
+  { name: 'matmul', type: 'string', help: 'force one matmul kernel (default: the per-shape choice)', choices: MATMUL_VARIANTS, default: 'auto' },
   { name: 'json', type: 'bool', help: 'print the profile as JSON', default: false },
   { name: 'backend', type: 'string', help: 'Dawn backend (vulkan, opengles, swiftshader, ...)', placeholder: 'NAME' },
   { name: 'adapter', type: 'string', help: 'prefer an adapter whose name contains this', placeholder: 'NAME' },
@@ -49,6 +51,7 @@ export const profileVerb: Verb = {
     const data = loadMlpData(config);
     const steps = v.steps as number;
     const rt = await init({ quiet: true, backend: v.backend as string | undefined, adapter: v.adapter as string | undefined });
+    setMatmulVariant(rt, v.matmul as MatmulVariant);
     const state = createMlpState(rt, { ...config, epochs: steps + 1 }, data, { maxRowsPerChunk: config.maxRowsPerChunk });
     const profiler = new Profiler(rt, { mode: v.mode as 'auto' | ProfileSource });
     try {
@@ -67,15 +70,19 @@ export const profileVerb: Verb = {
       for (let i = 0; i < steps; i++) await profiler.profileStep(step);
       const summary = profiler.summary();
       const flopsPerStep = mlpEpochFlops(data.n, data.d, config.width, config.depth);
+      // Every matmul-family pass (operand staging included) against the step's GEMM FLOPs.
+      const gemmMs = summary.kernels.filter((k) => k.name.startsWith('matmul')).reduce((a, k) => a + k.totalMs, 0) / summary.steps;
+      const gemm = { flopsPerStep, msPerStep: gemmMs, gflops: gemmMs > 0 ? flopsPerStep / (gemmMs * 1e6) : null };
       const info = rt.ctx.info;
       const header = `profile ${name}: N ${data.n}, width ${config.width}, depth ${config.depth}, ${state.chunks.length} chunk(s); ` +
         `${(flopsPerStep / 1e9).toPrecision(3)} GFLOP of GEMMs per step; adapter ${info.description || info.device} (${info.backend})`;
       if (v.json) {
         process.stdout.write(
-          `${JSON.stringify({ experiment: name, config, n: data.n, flopsPerStep, adapter: info, timestampQuery: rt.ctx.hasTimestamps, summary, steps: profiler.steps.map(({ dispatches, ...rest }) => ({ ...rest, dispatches: dispatches.length })) }, null, 2)}\n`,
+          `${JSON.stringify({ experiment: name, config, n: data.n, flopsPerStep, gemm, kernelChoices: Object.fromEntries(rt.kernelChoices), adapter: info, timestampQuery: rt.ctx.hasTimestamps, summary, steps: profiler.steps.map(({ dispatches, ...rest }) => ({ ...rest, dispatches: dispatches.length })) }, null, 2)}\n`,
         );
       } else {
-        process.stdout.write(`${header}\n${formatProfile(summary)}\n`);
+        const gemmLine = `GEMMs: ${(flopsPerStep / 1e9).toPrecision(3)} GFLOP per step in ${gemmMs.toFixed(2)} ms of matmul* passes (staging included): ${gemm.gflops === null ? '-' : gemm.gflops.toFixed(2)} GFLOP/s sustained`;
+        process.stdout.write(`${header}\n${formatProfile(summary)}\n${gemmLine}\n`);
       }
       return 0;
     } finally {

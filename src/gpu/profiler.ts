@@ -82,10 +82,32 @@ const COPY_SRC = 0x0004;
 const GEMM_CONV_ENTRIES = new Set(['fwd_implicit', 'dgrad_implicit', 'wgrad_partial', 'fwd_direct', 'dgrad_direct', 'wgrad_direct']);
 
 /**
+ * Kernels whose uniform block starts with the matmul Params (M, N, K, batch) and which do
+ * the product's multiply-adds (a split-K reduce or an operand-packing pass does not).
+ */
+export function isGemmKernel(spec: KernelSpec): boolean {
+  const entry = spec.entry ?? 'main';
+  if (spec.shader.startsWith('user-matmul')) return true;
+  switch (spec.shader) {
+    case 'matmul':
+    case 'matmul_register':
+    case 'matmul_small':
+    case 'matmul_texture':
+      return true;
+    case 'matmul_splitk':
+      return entry === 'partial';
+    default:
+      return false;
+  }
+}
+
+/**
  * What a dispatch computes, where that is known from its uniform block: matmul-contract
  * kernels (Params starts M, N, K, batch; see docs/kernel-contract.md) and the GEMM-like
  * conv2d entries (Params starts batch, cin, h, w, cout, ho, wo, kh, kw). Bytes are the
- * sizes of the bound storage regions, the dummy placeholder excluded.
+ * sizes of the bound storage regions, the dummy placeholder excluded. Passes that an op
+ * encodes itself (not through rt.dispatch, e.g. the texture-sourced matmul) reach the
+ * profiler only through the listener: timed, but with unknown work.
  */
 export function estimateWork(rt: Runtime, spec: KernelSpec, uniform: ArrayBuffer | ArrayBufferView, storage: readonly BufferRegion[]): KernelWork {
   const dummy = rt.dummyRegion().buffer;
@@ -94,7 +116,7 @@ export function estimateWork(rt: Runtime, spec: KernelSpec, uniform: ArrayBuffer
   const view =
     uniform instanceof ArrayBuffer ? new DataView(uniform) : new DataView(uniform.buffer, uniform.byteOffset, uniform.byteLength);
   const u = (i: number) => (view.byteLength >= 4 * (i + 1) ? view.getUint32(4 * i, true) : 0);
-  if (spec.shader === 'matmul' || spec.shader.startsWith('matmul') || spec.shader.startsWith('user-matmul')) {
+  if (isGemmKernel(spec)) {
     return { flops: 2 * u(0) * u(1) * u(2) * Math.max(1, u(3)), bytes };
   }
   if (spec.shader === 'conv2d' && GEMM_CONV_ENTRIES.has(spec.entry ?? 'main')) {
