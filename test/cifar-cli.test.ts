@@ -87,7 +87,8 @@ describe('lplr run fig3', () => {
   });
 
   describe('kill and resume', () => {
-    const args = ['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--batch-size', '4', '--epochs', '8', '--augment', '--full-grad-every', '3', '--checkpoint-every', '1', '--quiet'];
+    // A checkpoint at every epoch end and (tiny --checkpoint-minutes) between every two steps.
+    const args = ['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--batch-size', '4', '--epochs', '8', '--augment', '--full-grad-every', '3', '--checkpoint-every', '1', '--checkpoint-minutes', '0.000001', '--quiet'];
     const reference = path.join(tmp, 'reference');
 
     it('an uninterrupted run follows the cosine schedule', () => {
@@ -104,7 +105,9 @@ describe('lplr run fig3', () => {
       const child = spawn(process.execPath, [cli, ...args, '--out', dir], { cwd: root, stdio: 'ignore' });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
       const ckpt = path.join(dir, 'checkpoints', 'checkpoint.json');
-      for (let i = 0; i < 6000 && !fs.existsSync(ckpt); i++) await new Promise((r) => setTimeout(r, 10));
+      // Kill once a checkpoint taken inside an epoch is there (the run goes on for a moment).
+      const midEpoch = () => fs.existsSync(ckpt) && JSON.parse(fs.readFileSync(ckpt, 'utf8')).extra?.midEpoch !== undefined;
+      for (let i = 0; i < 6000 && !midEpoch(); i++) await new Promise((r) => setTimeout(r, 10));
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
       const record = JSON.parse(fs.readFileSync(ckpt, 'utf8'));

@@ -3,7 +3,20 @@
 // the full-gradient pass (equal to the step on the same single batch; measuring changes nothing).
 import { describe, expect, it } from 'vitest';
 import { augmentBatch, channelStats, normalizeCifar } from '../harness/data/cifar.js';
-import { createCifarState, disposeCifarState, trainCifar, type CifarRow, type CifarTrainConfig, type CifarTrainData } from '../harness/experiments/cifar-train.js';
+import {
+  createCifarState,
+  disposeCifarState,
+  loadBnState,
+  restoreRngStates,
+  rngStates,
+  saveBnState,
+  trainCifar,
+  type CifarRow,
+  type CifarTrainConfig,
+  type CifarTrainData,
+  type EpochProgress,
+} from '../harness/experiments/cifar-train.js';
+import type { RngState } from '../src/rng.js';
 import { Rng } from '../src/rng.js';
 import { useGpu } from './helpers/gpu.js';
 
@@ -126,9 +139,13 @@ describe('fig3 trainer', () => {
     expect(Math.abs(full.gradNormSq - step.gradNormSq) / step.gradNormSq).toBeLessThan(1e-4);
   });
 
+  let augmentedRows: CifarRow[] = [];
+
   it('augmentation changes the data seen, deterministically', async () => {
-    const a = await run(config({ augment: true, epochs: 1 }), data);
-    const b = await run(config({ augment: true, epochs: 1 }), data);
+    // Batches of 6: 18 random words per batch, so batches end inside a Philox block.
+    const a = await run(config({ augment: true, batchSize: 6 }), data);
+    const b = await run(config({ augment: true, batchSize: 6 }), data);
+    augmentedRows = a.rows;
     expect(withoutTime(a.rows)).toEqual(withoutTime(b.rows));
     // Step 0 sees the same images as the plain run's step 0 (same order), augmented.
     const firstLoss = (rows: CifarRow[]) => {
@@ -138,5 +155,53 @@ describe('fig3 trainer', () => {
     expect(firstLoss(plainRows)).toBeGreaterThan(0);
     expect(firstLoss(a.rows)).toBeGreaterThan(0);
     expect(firstLoss(a.rows)).not.toBe(firstLoss(plainRows));
+  });
+
+  it('a run stopped between two steps and restored finishes exactly as an uninterrupted one', async () => {
+    const cfg = config({ augment: true, batchSize: 6 });
+    expect(augmentedRows.length).toBeGreaterThan(0);
+    const rt = gpu.rt();
+    class Stop extends Error {}
+    type Saved = { progress: EpochProgress; arenas: Map<string, Float32Array>[]; rng: Record<string, RngState>; steps: number };
+    let saved: Saved | undefined;
+    const first = createCifarState(rt, cfg, data, OPS);
+    const rows: CifarRow[] = [];
+    try {
+      await trainCifar(first, {
+        onRow: (r) => void rows.push(r),
+        // Stop at the first step boundary inside epoch 1 (after step 1 of its 4).
+        midEpochDue: () => first.epochsDone === 1,
+        midEpoch: async (p, s) => {
+          saveBnState(s);
+          const arenas = [];
+          for (const a of [s.set.params, s.optimizer.velocity!, s.bnState, s.initial]) arenas.push(await a.readAll());
+          saved = { progress: { ...p, order: p.order.slice() }, arenas, rng: rngStates(s), steps: s.optimizer.stepCount };
+          throw new Stop();
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+    } finally {
+      disposeCifarState(first);
+    }
+    expect(saved?.progress).toMatchObject({ epoch: 1, stepsDone: 1 });
+    expect(rows.filter((r) => r.kind === 'step').map((r) => (r.kind === 'step' ? r.step : -1))).toEqual([0, 1, 2, 3, 4]);
+
+    const second = createCifarState(rt, cfg, data, OPS);
+    try {
+      const targets = [second.set.params, second.optimizer.velocity!, second.bnState, second.initial];
+      saved!.arenas.forEach((values, i) => {
+        for (const [name, v] of values) targets[i].write(name, v);
+      });
+      loadBnState(second);
+      second.optimizer.stepCount = saved!.steps;
+      second.epochsDone = 1;
+      second.resumeWithin = saved!.progress;
+      restoreRngStates(second, saved!.rng);
+      await trainCifar(second, { onRow: (r) => void rows.push(r) });
+    } finally {
+      disposeCifarState(second);
+    }
+    expect(withoutTime(rows)).toEqual(withoutTime(augmentedRows));
   });
 });

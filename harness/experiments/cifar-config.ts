@@ -73,7 +73,7 @@ export const CIFAR_OPTIONS: OptionSpec[] = [
   { name: 'init', type: 'string', help: 'initialization of conv and linear weights', choices: INIT_SCHEMES, default: 'he' },
   { name: 'seed', type: 'int', help: 'seed for init, data order and augmentation', default: 0, min: 0 },
   { name: 'full-grad-every', type: 'int', help: 'also measure the full-training-set loss and gradient every k epochs (0 = off)', default: 0, min: 0 },
-  { name: 'eval-batch-size', type: 'int', help: 'test images per forward pass', default: 500, min: 1, max: 65536 },
+  { name: 'eval-batch-size', type: 'int', help: 'test images per forward pass', default: 256, min: 1, max: 65536 },
   { name: 'data-dir', type: 'string', help: 'folder with the CIFAR-10 binary batches (or cifar-10-batches-bin/ inside it)', placeholder: 'DIR' },
   { name: 'fit-window', type: 'range', help: 'epochs whose steps the fits use, inclusive (default 5 to 0.9·E)', placeholder: 'A:B' },
 ];

@@ -1,7 +1,8 @@
 // Node runner for the ResNet / mini-batch SGD experiment on 5-class CIFAR-10 (paper §6.3,
 // Figure 3): data from CIFAR-10 binary batches, model and training (cifar-train.ts), streamed
-// metrics, checkpoints at epoch ends, summary and report in a run directory; and the `fig3`
-// experiment of `lplr run`.
+// metrics, checkpoints (at epoch ends, and between steps when --checkpoint-minutes have passed
+// or a stop was requested), summary and report in a run directory; and the `fig3` experiment of
+// `lplr run`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, DataError, DivergenceError } from '../../src/errors.js';
@@ -29,6 +30,7 @@ import {
   trainCifar,
   type CifarRow,
   type CifarTrainData,
+  type EpochProgress,
   type CifarTrainState,
 } from './cifar-train.js';
 import { RunStopped } from './mlp-lab.js';
@@ -128,10 +130,21 @@ export interface RunCifarOptions {
   resume?: boolean;
 }
 
+/** What a checkpoint taken between two steps adds to the record (JSON: the order as a list). */
+interface MidEpochRecord {
+  stepsDone: number;
+  order: number[];
+  lossSum: number;
+  gradSum: number;
+  correctSum: number;
+  lastLr: number;
+}
+
 /**
  * Train one configuration into `dir` (empty, or holding a checkpoint when resuming) and write
  * config.json, metrics.jsonl (streamed), summary.json and report.html. Checkpoints are taken
- * at epoch ends (every --checkpoint-every epochs or --checkpoint-minutes) and on SIGINT/SIGTERM.
+ * every --checkpoint-every epochs at the epoch's end, between steps once --checkpoint-minutes
+ * have passed, and after the current step on SIGINT/SIGTERM.
  */
 export async function runCifar(
   rt: Runtime,
@@ -163,14 +176,18 @@ export async function runCifar(
       if (record.configHash !== hash) {
         throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
       }
-      const savedImages = (record.extra as { trainImages?: number } | undefined)?.trainImages;
-      if (savedImages !== info.trainImages) {
-        throw new ConfigError(`The checkpoint in ${dir} was trained on ${savedImages} images, the data folder now gives ${info.trainImages}. Resume with the same data files.`);
+      const extra = (record.extra ?? {}) as { trainImages?: number; midEpoch?: MidEpochRecord };
+      if (extra.trainImages !== info.trainImages) {
+        throw new ConfigError(`The checkpoint in ${dir} was trained on ${extra.trainImages} images, the data folder now gives ${info.trainImages}. Resume with the same data files.`);
       }
       restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
       loadBnState(state);
       state.optimizer.stepCount = record.optimizerSteps;
       state.epochsDone = record.nextEpoch;
+      if (extra.midEpoch) {
+        const m = extra.midEpoch;
+        state.resumeWithin = { epoch: record.nextEpoch, stepsDone: m.stepsDone, order: Uint32Array.from(m.order), lossSum: m.lossSum, gradSum: m.gradSum, correctSum: m.correctSum, lastLr: m.lastLr };
+      }
       restoreRngStates(state, record.rng as Record<string, RngState>);
       startTimeMs = record.elapsedMs;
       // Rows after the checkpoint are recomputed: cut them (and any torn line) away.
@@ -204,8 +221,40 @@ export async function runCifar(
     progress.start(config.epochs, stepFlops * state.stepsPerEpoch);
     policy.installSignalHandlers();
     let lastLog = performance.now();
+    let lastSave = performance.now();
     // The clock of the last timed row (eval and fullgrad rows carry none): resumed rows continue it.
     let elapsedMs = startTimeMs;
+    const save = async (s: CifarTrainState, nextEpoch: number, within?: EpochProgress) => {
+      writer.sync();
+      saveBnState(s);
+      const midEpoch: MidEpochRecord | undefined = within && {
+        stepsDone: within.stepsDone,
+        order: Array.from(within.order),
+        lossSum: within.lossSum,
+        gradSum: within.gradSum,
+        correctSum: within.correctSum,
+        lastLr: within.lastLr,
+      };
+      lastCheckpoint = await saveCheckpoint(dir, arenas(), {
+        nextEpoch,
+        optimizerSteps: s.optimizer.stepCount,
+        metricsBytes: writer.byteLength,
+        elapsedMs,
+        configHash: hash,
+        kernelChoices: Object.fromEntries(rt.kernelChoices),
+        // The data order of later epochs follows from the shuffle stream's state; inside an
+        // epoch the order itself is stored.
+        rng: rngStates(s),
+        extra: { trainImages: info.trainImages, ...(midEpoch ? { midEpoch } : {}) },
+      });
+      policy.saved();
+      lastSave = performance.now();
+      if (policy.stopRequested) {
+        const where = within ? `after step ${within.stepsDone} of epoch ${within.epoch}` : `after epoch ${nextEpoch - 1}`;
+        throw new RunStopped(`Stopped ${where}; the checkpoint is ${lastCheckpoint}. Continue with 'lplr resume ${dir}'.`);
+      }
+    };
+    const minutes = opts.checkpointMinutes ?? 5;
     try {
       await trainCifar(
         state,
@@ -224,25 +273,10 @@ export async function runCifar(
             }
           },
           afterEpoch: async (epochsDone, s: CifarTrainState) => {
-            if (epochsDone >= config.epochs || !policy.due(epochsDone)) return;
-            writer.sync();
-            saveBnState(s);
-            lastCheckpoint = await saveCheckpoint(dir, arenas(), {
-              nextEpoch: epochsDone,
-              optimizerSteps: s.optimizer.stepCount,
-              metricsBytes: writer.byteLength,
-              elapsedMs,
-              configHash: hash,
-              kernelChoices: Object.fromEntries(rt.kernelChoices),
-              // The data order of every later epoch follows from the shuffle stream's state.
-              rng: rngStates(s),
-              extra: { trainImages: info.trainImages },
-            });
-            policy.saved();
-            if (policy.stopRequested) {
-              throw new RunStopped(`Stopped after epoch ${epochsDone - 1}; the checkpoint is ${lastCheckpoint}. Continue with 'lplr resume ${dir}'.`);
-            }
+            if (epochsDone < config.epochs && policy.due(epochsDone)) await save(s, epochsDone);
           },
+          midEpochDue: () => policy.stopRequested || (minutes > 0 && (performance.now() - lastSave) / 60000 >= minutes),
+          midEpoch: (p, s) => save(s, p.epoch, p),
         },
         { startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );

@@ -82,11 +82,31 @@ export interface CifarEpochRow {
 
 export type CifarRow = CifarStepRow | CifarEpochRow | EvalRow | FullGradRow;
 
+/**
+ * Where a run stands inside an epoch: its data order, the steps done, and the running sums of
+ * the epoch row. A checkpoint taken between steps stores this, so that a resumed run finishes
+ * the epoch exactly as an uninterrupted one.
+ */
+export interface EpochProgress {
+  epoch: number;
+  stepsDone: number;
+  /** The epoch's permutation of the training images. */
+  order: Uint32Array;
+  lossSum: number;
+  gradSum: number;
+  correctSum: number;
+  lastLr: number;
+}
+
 export interface CifarTrainHooks {
   /** Each row as soon as it is known (metrics stream to disk from here). */
   onRow(row: CifarRow): void | Promise<void>;
   /** After epoch `epochsDone` ends and its rows are out (checkpoints, yielding to the UI). */
   afterEpoch?(epochsDone: number, state: CifarTrainState): void | Promise<void>;
+  /** Asked between two steps of an epoch: checkpoint now (time-based, or a stop was requested)? */
+  midEpochDue?(): boolean;
+  /** Called when midEpochDue() said yes, with no step in flight and every earlier row out. */
+  midEpoch?(progress: EpochProgress, state: CifarTrainState): void | Promise<void>;
   /** Return true to stop before the next epoch (browser stop button). */
   shouldStop?(): boolean;
 }
@@ -109,6 +129,8 @@ export interface CifarTrainState {
   totalSteps: number;
   /** Epochs finished so far (the next epoch to run). */
   epochsDone: number;
+  /** Set when resuming inside epoch `epochsDone` (from a checkpoint taken between steps). */
+  resumeWithin?: EpochProgress;
   shuffleRng: Rng;
   augmentRng: Rng;
 }
@@ -337,36 +359,46 @@ export async function trainCifar(
 
   for (let e = s.epochsDone; e < config.epochs; e++) {
     if (hooks.shouldStop?.()) return;
-    if (fullGradDue(config, e)) await fullGradRow(e);
-    // Drop any partly used Philox block, so that the state a checkpoint stores continues
-    // exactly as an uninterrupted run does.
-    s.shuffleRng.setState(s.shuffleRng.getState());
-    s.augmentRng.setState(s.augmentRng.getState());
-    const order = s.shuffleRng.permutation(n);
+    let p: EpochProgress;
+    if (s.resumeWithin?.epoch === e) {
+      p = s.resumeWithin;
+      s.resumeWithin = undefined;
+    } else {
+      if (fullGradDue(config, e)) await fullGradRow(e);
+      // Drop any partly used Philox block, so that the state a checkpoint stores continues
+      // exactly as an uninterrupted run does.
+      s.shuffleRng.setState(s.shuffleRng.getState());
+      p = { epoch: e, stepsDone: 0, order: s.shuffleRng.permutation(n), lossSum: 0, gradSum: 0, correctSum: 0, lastLr: 0 };
+    }
 
-    let lossSum = 0;
-    let gradSum = 0;
-    let correctSum = 0;
-    let lastLr = 0;
     let pending: { promise: Promise<number[]>; step: number; count: number; lr: number } | undefined;
-    const finish = async (p: NonNullable<typeof pending>) => {
-      const [loss, gradNormSq, correct, paramNormSq] = await p.promise;
-      lossSum += loss * p.count;
-      gradSum += gradNormSq;
-      correctSum += correct;
-      await hooks.onRow({ kind: 'step', step: p.step, epoch: e, loss, gradNormSq, lr: p.lr, timeMs: elapsed(), weightDecayTerm: halfWd * paramNormSq });
+    const finish = async (q: NonNullable<typeof pending>) => {
+      const [loss, gradNormSq, correct, paramNormSq] = await q.promise;
+      p.lossSum += loss * q.count;
+      p.gradSum += gradNormSq;
+      p.correctSum += correct;
+      await hooks.onRow({ kind: 'step', step: q.step, epoch: e, loss, gradNormSq, lr: q.lr, timeMs: elapsed(), weightDecayTerm: halfWd * paramNormSq });
       if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
-        throw new DivergenceError(`Training diverged at step ${p.step} (epoch ${e}): loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
+        throw new DivergenceError(`Training diverged at step ${q.step} (epoch ${e}): loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
       }
     };
-    for (let b = 0; b < s.stepsPerEpoch; b++) {
+    const firstStep = p.stepsDone;
+    for (let b = firstStep; b < s.stepsPerEpoch; b++) {
+      if (b > firstStep && hooks.midEpochDue?.()) {
+        if (pending) await finish(pending);
+        pending = undefined;
+        p.stepsDone = b;
+        await hooks.midEpoch?.(p, s);
+      }
+      // Realigned before every batch for the same reason as the shuffle stream.
+      s.augmentRng.setState(s.augmentRng.getState());
       const step = e * s.stepsPerEpoch + b;
-      const indices = order.subarray(b * config.batchSize, Math.min(n, (b + 1) * config.batchSize));
+      const indices = p.order.subarray(b * config.batchSize, Math.min(n, (b + 1) * config.batchSize));
       const lr = cifarLr(s, step);
       const current = { promise: encodeStep(s, indices, lr), step, count: indices.length, lr };
       if (pending) await finish(pending);
       pending = current;
-      lastLr = lr;
+      p.lastLr = lr;
     }
     if (pending) await finish(pending);
 
@@ -374,11 +406,11 @@ export async function trainCifar(
     await hooks.onRow({
       kind: 'epoch',
       epoch: e,
-      loss: lossSum / n,
-      gradNormSq: gradSum / s.stepsPerEpoch,
+      loss: p.lossSum / n,
+      gradNormSq: p.gradSum / s.stepsPerEpoch,
       drift: Math.sqrt(Math.max(ev.driftSq, 0)),
-      acc: correctSum / n,
-      lr: lastLr,
+      acc: p.correctSum / n,
+      lr: p.lastLr,
       timeMs: elapsed(),
       weightDecayTerm: halfWd * ev.paramNormSq,
       steps: s.stepsPerEpoch,
