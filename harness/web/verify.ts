@@ -98,12 +98,47 @@ function nodeDataProvider(mnistDir?: string): DataProvider {
   };
 }
 
-interface PageRun {
+/** One side's run as the judge sees it; the page's rows come as the downloadable metrics.jsonl text. */
+export interface SideRun {
   label: string;
-  metrics: string;
   configHash: string;
   initialDigest: string;
   chunks: number;
+}
+
+export interface PageRun extends SideRun {
+  metrics: string;
+}
+
+/** Pass or fail one pair of runs: same configuration, initial parameters, chunking and epochs, and differences within the tolerance. */
+export function judgeRun(
+  node: SideRun & { rows: readonly MetricRow[] },
+  page: PageRun | undefined,
+  opts: { tolerance: number; epochs: number; fitWindow?: [number, number] },
+): RunVerification {
+  const browserRows: MetricRow[] = page ? parseMetricsJsonl(page.metrics, `browser run ${node.label} metrics.jsonl`) : [];
+  const comparison = compareStreams(node.rows, browserRows, { fitWindow: opts.fitWindow });
+  const { tolerance } = opts;
+  const failures: string[] = [];
+  if (!page || page.label !== node.label) failures.push(`the page ran ${page ? `'${page.label}'` : 'nothing'} where Node ran '${node.label}'`);
+  if (page && page.configHash !== node.configHash) failures.push(`configuration hashes differ (Node ${node.configHash}, browser ${page.configHash})`);
+  if (page && page.initialDigest !== node.initialDigest) failures.push('the initial parameters differ');
+  if (page && page.chunks !== node.chunks) failures.push(`row chunking differs (Node ${node.chunks}, browser ${page.chunks}); adapters with other binding limits sum in another order`);
+  if (comparison.unmatched.length > 0) failures.push(`epochs missing on one side: ${comparison.unmatched.join(', ')}`);
+  if (comparison.epochs !== opts.epochs + 1) failures.push(`${comparison.epochs} common epochs, expected ${opts.epochs + 1}`);
+  if (!(comparison.loss.value <= tolerance)) failures.push(`loss differs by ${comparison.loss.value.toExponential(2)} (relative) at epoch ${comparison.loss.epoch}, above ${tolerance}`);
+  if (!(comparison.gradNormSq.value <= tolerance)) {
+    failures.push(`‖∇L‖² differs by ${comparison.gradNormSq.value.toExponential(2)} (relative) at epoch ${comparison.gradNormSq.epoch}, above ${tolerance}`);
+  }
+  return {
+    label: node.label,
+    configHash: { node: node.configHash, browser: page?.configHash ?? '' },
+    initialDigest: { node: node.initialDigest, browser: page?.initialDigest ?? '' },
+    chunks: { node: node.chunks, browser: page?.chunks ?? 0 },
+    comparison,
+    passed: failures.length === 0,
+    failures,
+  };
 }
 
 export async function verifyBrowser(opts: VerifyOptions): Promise<VerifyReport> {
@@ -166,28 +201,7 @@ export async function verifyBrowser(opts: VerifyOptions): Promise<VerifyReport> 
   const runs: RunVerification[] = [];
   for (let i = 0; i < nodeRuns.length; i++) {
     const n = nodeRuns[i];
-    const b = pageRuns[i];
-    const browserRows: MetricRow[] = b ? parseMetricsJsonl(b.metrics, `browser run ${n.label} metrics.jsonl`) : [];
-    const comparison = compareStreams(n.rows, browserRows, { fitWindow: n.config.fitWindow });
-    const failures: string[] = [];
-    const nodeHash = await mlpConfigHash(n.config);
-    if (!b || b.label !== n.label) failures.push(`the page ran ${b ? `'${b.label}'` : 'nothing'} where Node ran '${n.label}'`);
-    if (b && b.configHash !== nodeHash) failures.push(`configuration hashes differ (Node ${nodeHash}, browser ${b.configHash})`);
-    if (b && b.initialDigest !== n.info?.initialDigest) failures.push('the initial parameters differ');
-    if (b && b.chunks !== n.info?.chunks) failures.push(`row chunking differs (Node ${n.info?.chunks}, browser ${b.chunks}); adapters with other binding limits sum in another order`);
-    if (comparison.unmatched.length > 0) failures.push(`epochs missing on one side: ${comparison.unmatched.join(', ')}`);
-    if (comparison.epochs !== epochs + 1) failures.push(`${comparison.epochs} common epochs, expected ${epochs + 1}`);
-    if (!(comparison.loss.value <= tolerance)) failures.push(`loss differs by ${comparison.loss.value.toExponential(2)} (relative) at epoch ${comparison.loss.epoch}, above ${tolerance}`);
-    if (!(comparison.gradNormSq.value <= tolerance)) failures.push(`‖∇L‖² differs by ${comparison.gradNormSq.value.toExponential(2)} (relative) at epoch ${comparison.gradNormSq.epoch}, above ${tolerance}`);
-    runs.push({
-      label: n.label,
-      configHash: { node: nodeHash, browser: b?.configHash ?? '' },
-      initialDigest: { node: n.info?.initialDigest ?? '', browser: b?.initialDigest ?? '' },
-      chunks: { node: n.info?.chunks ?? 0, browser: b?.chunks ?? 0 },
-      comparison,
-      passed: failures.length === 0,
-      failures,
-    });
+    runs.push(judgeRun({ label: n.label, rows: n.rows, configHash: await mlpConfigHash(n.config), initialDigest: n.info?.initialDigest ?? '', chunks: n.info?.chunks ?? 0 }, pageRuns[i], { tolerance, epochs, fitWindow: n.config.fitWindow }));
   }
   if (!sameKernels(nodeKernels, browserKernels) && runs[0]) {
     runs[0].failures.push(`kernel choices differ (Node ${JSON.stringify(nodeKernels)}, browser ${JSON.stringify(browserKernels)})`);
