@@ -50,10 +50,14 @@ describe('lplr run fig3', () => {
 
   it('the tiny preset (2 steps) writes every output file', () => {
     const out = path.join(tmp, 'tiny');
-    const r = lplr(['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--out', out, '--quiet']);
+    const r = lplr(['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--out', out, '--quiet', '--save-params']);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
     for (const f of ['config.json', 'invocation.json', 'metrics.jsonl', 'summary.json', 'report.html']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    // torchvision names, batch-norm buffers included.
+    const params = fs.readFileSync(path.join(out, 'params.safetensors'));
+    const header = params.subarray(8, 8 + Number(params.readBigUInt64LE(0))).toString('utf8');
+    for (const name of ['conv1.weight', 'layer3.0.downsample.1.running_var', 'fc.bias']) expect(header).toContain(`"${name}"`);
     const list = rows(out);
     const steps = list.filter((x) => x.kind === 'step');
     // Cosine over 2 steps: lr·(1 + cos(π·s/2))/2.

@@ -5,11 +5,12 @@
 // `lplr run`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DataError, DivergenceError } from '../../src/errors.js';
+import { ConfigError, DataError, DivergenceError, GpuError, LimitError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { fitLogLog } from '../../src/metrics/fit.js';
 import { METRICS_SCHEMA_VERSION, isEvalRow, isFullGradRow, isStepRow, type MetricRow } from '../../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
+import { exportSafetensors } from '../../src/nn/module.js';
 import type { RngState } from '../../src/rng.js';
 import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, selectClasses, type CifarData } from '../data/cifar.js';
 import type { ChartSeries, ReportSection } from '../report/model.js';
@@ -18,6 +19,7 @@ import { CheckpointPolicy, hasCheckpoint, readCheckpoint, restoreArenas, saveChe
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { CIFAR_OPTIONS, checkWarmup, cifarIdentity, resolveCifarConfig, type CifarRunConfig } from './cifar-config.js';
 import {
   createCifarState,
@@ -126,6 +128,8 @@ export interface RunCifarOptions {
   checkpointEvery?: number;
   checkpointMinutes?: number;
   continueOnNonFinite?: boolean;
+  /** Write the final parameters and batch-norm buffers to params.safetensors (PyTorch names). */
+  saveParams?: boolean;
   /** Continue from dir/checkpoints instead of starting fresh. */
   resume?: boolean;
 }
@@ -218,7 +222,7 @@ export async function runCifar(
       });
       writer = new MetricsWriter(metricsFile, 0);
     }
-    progress.start(config.epochs, stepFlops * state.stepsPerEpoch);
+    progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, 'resnet'));
     policy.installSignalHandlers();
     let lastLog = performance.now();
     let lastSave = performance.now();
@@ -286,12 +290,21 @@ export async function runCifar(
           `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
         );
       }
+      if (e instanceof GpuError || e instanceof LimitError) {
+        // Device loss, out of memory, a failing kernel: finished work stays on disk.
+        throw new GpuError(
+          `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
+        );
+      }
       throw e;
     } finally {
       policy.removeSignalHandlers();
       writer.close();
     }
     progress.done();
+    const measured = progress.gflops();
+    if (measured) recordThroughput(rt.ctx.info, 'resnet', measured);
+    if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary: CifarRunSummary = { ...summarizeRun(rows, { fitWindow: config.fitWindow }), timing: cifarTiming(rows, config.batchSize) };
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     return { dir, config, rows, summary };
