@@ -12,10 +12,11 @@ import { benchVerb } from './verb-bench.js';
 import { profileVerb } from './verb-profile.js';
 import { sweepVerb } from './verb-sweep.js';
 import { mergeVerb } from './verb-merge.js';
+import { tuneVerb } from './verb-tune.js';
 import { serveVerb } from './verb-serve.js';
 import { verifyBrowserVerb } from './verb-verify-browser.js';
 
-const VERBS: Verb[] = [infoVerb, runVerb, resumeVerb, sweepVerb, mergeVerb, reportVerb, dataVerb, benchVerb, profileVerb, serveVerb, verifyBrowserVerb];
+const VERBS: Verb[] = [infoVerb, runVerb, resumeVerb, sweepVerb, mergeVerb, reportVerb, dataVerb, benchVerb, profileVerb, serveVerb, verifyBrowserVerb, tuneVerb];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length)) + 2;
