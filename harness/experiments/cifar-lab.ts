@@ -90,27 +90,38 @@ export function loadCifarRunData(config: Pick<CifarRunConfig, 'dataDir' | 'train
 }
 
 export interface CifarTiming {
-  /** Median wall time between consecutive steps of one epoch (pipelined, so the steady-state rate), ms. */
+  /** Mean wall time per step inside epochs (steady state: pipelined steps, no evaluation), ms. */
   msPerStep: number;
   imagesPerSecond: number;
-  /** Step intervals the median used (the first two steps, which compile pipelines, are left out). */
+  /** Step intervals averaged (step 0, which compiles the pipelines, is left out). */
   intervals: number;
   wallSeconds: number;
 }
 
-/** Throughput from the step rows' clocks: evaluation and full-gradient passes fall between epochs and are left out. */
+/**
+ * Throughput from the step rows' clocks: per epoch, the time from its first to its last step
+ * row over the steps between them, so evaluation and full-gradient passes (between epochs)
+ * are left out. A mean over spans rather than a median of intervals: readbacks that resolve
+ * together give intervals of 0 and 2T.
+ */
 export function cifarTiming(rows: readonly MetricRow[], batchSize: number): CifarTiming {
-  const steps = rows.filter(isStepRow).sort((a, b) => a.step - b.step);
-  const deltas: number[] = [];
-  for (let i = 1; i < steps.length; i++) {
-    const a = steps[i - 1];
-    const b = steps[i];
-    if (b.step === a.step + 1 && b.epoch === a.epoch && a.step >= 1) deltas.push(b.timeMs - a.timeMs);
+  const byEpoch = new Map<number, number[]>();
+  for (const r of rows.filter(isStepRow).sort((a, b) => a.step - b.step)) {
+    if (r.step === 0) continue;
+    const list = byEpoch.get(r.epoch) ?? [];
+    list.push(r.timeMs);
+    byEpoch.set(r.epoch, list);
   }
-  deltas.sort((x, y) => x - y);
-  const ms = deltas.length ? (deltas.length % 2 ? deltas[(deltas.length - 1) / 2] : (deltas[deltas.length / 2 - 1] + deltas[deltas.length / 2]) / 2) : NaN;
+  let spanMs = 0;
+  let intervals = 0;
+  for (const times of byEpoch.values()) {
+    if (times.length < 2) continue;
+    spanMs += times[times.length - 1] - times[0];
+    intervals += times.length - 1;
+  }
+  const ms = intervals > 0 ? spanMs / intervals : NaN;
   const last = rows.reduce((m, r) => Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0), 0);
-  return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals: deltas.length, wallSeconds: last / 1000 };
+  return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals, wallSeconds: last / 1000 };
 }
 
 export interface CifarRunSummary extends RunSummary {
@@ -356,7 +367,7 @@ export function cifarSections(rows: readonly MetricRow[], summary: RunSummary, c
           ['final test accuracy', evals.length ? evals[evals.length - 1].testAcc : null],
           ['final test loss', evals.length ? evals[evals.length - 1].testLoss : null],
           ['steps', steps.length],
-          ['time per step (ms, median)', timing.msPerStep],
+          ['time per step (ms, mean inside epochs)', timing.msPerStep],
           ['images per second', timing.imagesPerSecond],
           ['wall time (s)', timing.wallSeconds],
         ],
