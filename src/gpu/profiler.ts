@@ -37,7 +37,7 @@ export interface StepProfile {
   dispatches: DispatchRecord[];
   /** Σ of the per-dispatch times. */
   kernelMs: number;
-  /** First kernel's begin to last kernel's end (timestamp mode; includes copies in between). */
+  /** Begin to end of the whole step on the GPU (timestamp mode; copies and staging included). */
   spanMs?: number;
   /** Time the step waited for the GPU after its last submit (timed submits: not attributed to a kernel). */
   waitMs: number;
@@ -149,6 +149,8 @@ export class Profiler {
   private readonly slots: QuerySlot[] = [];
   private active = 0;
   private pending: PendingDispatch[] = [];
+  /** Empty passes that bracket a step, so that its span includes copies outside kernels. */
+  private markers: { slot: QuerySlot; index: number }[] = [];
   private work: KernelWork | undefined;
   private submitMs = 0;
   private otherSubmitMs = 0;
@@ -253,6 +255,17 @@ export class Profiler {
     return { timestampWrites: { querySet: slot.set, beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 } };
   }
 
+  private markerPass(): void {
+    const slot = this.currentSlot();
+    const index = slot.used;
+    slot.used += 2;
+    this.markers.push({ slot, index });
+    this.rt
+      .commandEncoder()
+      .beginComputePass({ timestampWrites: { querySet: slot.set, beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 } })
+      .end();
+  }
+
   private onDispatch(name: string): void {
     const work = this.work ?? { bytes: 0 };
     if (this.source === 'timestamps') {
@@ -278,6 +291,7 @@ export class Profiler {
     if (!this.attached) this.attach();
     this.rt.flush();
     this.pending = [];
+    this.markers = [];
     this.active = 0;
     for (const s of this.slots) {
       s.used = 0;
@@ -285,24 +299,20 @@ export class Profiler {
     }
     this.submitMs = 0;
     this.otherSubmitMs = 0;
+    if (this.source === 'timestamps') this.markerPass();
     const t0 = performance.now();
     const maybe = fn();
     const syncEnd = performance.now();
     const encodeMs = Math.max(0, syncEnd - t0 - this.submitMs);
     if (maybe instanceof Promise) await maybe;
+    if (this.source === 'timestamps') this.markerPass();
     const beforeWait = performance.now();
     this.rt.flush();
     await this.rt.sync();
     const waitMs = performance.now() - beforeWait;
     const wallMs = performance.now() - t0;
-    const dispatches = await this.collect();
+    const { dispatches, spanMs } = await this.collect();
     const kernelMs = dispatches.reduce((a, d) => a + d.ms, 0);
-    let spanMs: number | undefined;
-    if (this.source === 'timestamps' && dispatches.length > 0) {
-      const begin = Math.min(...dispatches.map((d) => d.beginNs ?? Infinity));
-      const end = Math.max(...dispatches.map((d) => d.endNs ?? -Infinity));
-      spanMs = Math.max(0, end - begin) / 1e6;
-    }
     const step: StepProfile = {
       source: this.source,
       dispatches,
@@ -317,9 +327,9 @@ export class Profiler {
     return step;
   }
 
-  private async collect(): Promise<DispatchRecord[]> {
+  private async collect(): Promise<{ dispatches: DispatchRecord[]; spanMs?: number }> {
     if (this.source === 'timed-submits') {
-      return this.pending.map((p) => ({ name: p.name, ms: p.ms ?? 0, flops: p.flops, bytes: p.bytes }));
+      return { dispatches: this.pending.map((p) => ({ name: p.name, ms: p.ms ?? 0, flops: p.flops, bytes: p.bytes })) };
     }
     const used = this.slots.filter((s) => s.used > 0);
     for (const s of used) this.resolveSlot(s);
@@ -328,7 +338,7 @@ export class Profiler {
       const raw = await this.rt.readRegion({ buffer: s.resolve, offset: 0, size: s.used * 8 });
       values.set(s, new BigUint64Array(raw));
     }
-    return this.pending.map((p) => {
+    const dispatches = this.pending.map((p) => {
       const v = values.get(p.slot!)!;
       const begin = Number(v[p.index!]);
       const end = Number(v[p.index! + 1]);
@@ -336,6 +346,14 @@ export class Profiler {
       const ms = end > begin ? (end - begin) / 1e6 : 0;
       return { name: p.name, ms, flops: p.flops, bytes: p.bytes, beginNs: begin, endNs: end };
     });
+    let spanMs: number | undefined;
+    if (this.markers.length === 2) {
+      const [first, last] = this.markers;
+      const begin = Number(values.get(first.slot)![first.index]);
+      const end = Number(values.get(last.slot)![last.index + 1]);
+      spanMs = end > begin ? (end - begin) / 1e6 : 0;
+    }
+    return { dispatches, spanMs };
   }
 
   /** Per-kernel totals over the profiled steps (or the given ones), largest first. */
