@@ -33,6 +33,10 @@ export interface EpochRow {
   timeMs: number;
   testLoss?: number;
   testAcc?: number;
+  /** Mini-batch runs: updates in this epoch (the row then holds means over them). */
+  steps?: number;
+  /** Mini-batch runs: ½·wd·‖θ‖², kept out of the reported loss. */
+  weightDecayTerm?: number;
 }
 
 /** One mini-batch update: the mini-batch loss and squared gradient norm before the update. */
@@ -44,6 +48,8 @@ export interface StepRow {
   gradNormSq: number;
   lr: number;
   timeMs: number;
+  /** ½·wd·‖θ‖² at this step, kept out of the reported loss. */
+  weightDecayTerm?: number;
 }
 
 /** Held-out evaluation at θ_epoch. */
@@ -85,7 +91,10 @@ const REQUIRED: Record<Exclude<MetricKind, 'header' | 'ntk' | 'hessian'>, readon
   eval: ['epoch', 'testLoss', 'testAcc'],
   fullgrad: ['epoch', 'loss', 'gradNormSq'],
 };
-const OPTIONAL: Partial<Record<MetricKind, readonly string[]>> = { epoch: ['testLoss', 'testAcc'] };
+const OPTIONAL: Partial<Record<MetricKind, readonly string[]>> = {
+  epoch: ['testLoss', 'testAcc', 'steps', 'weightDecayTerm'],
+  step: ['weightDecayTerm'],
+};
 
 /** Serialize one row as a JSON line (no trailing newline). Non-finite numbers become null. */
 export function formatMetricRow(row: MetricRow): string {
