@@ -249,13 +249,18 @@ export function formatBench(b: BenchResult): string {
   const misses: string[] = [];
   // A peer's own line already says why all its cells are missing.
   const peerDetails = new Set(b.peers.map((p) => p.detail));
+  // The same reason for the same implementation on several cases is listed once.
+  const unmeasured = new Map<string, string[]>();
   for (const c of b.cases) {
     // Met targets are counted in the notes; misses and unmeasured targets are listed.
     for (const t of c.targets ?? []) if (t.met !== true) misses.push(`  ${t.met === null ? 'n/a ' : 'MISS'} ${c.case}: ${t.name} (${t.detail})`);
     for (const cell of c.cells) {
-      if (cell.status !== 'ok' && cell.note && !peerDetails.has(cell.note)) misses.push(`  ${c.case} / ${cell.impl}: ${cell.status}: ${cell.note}`);
+      if (cell.status === 'ok' || !cell.note || peerDetails.has(cell.note)) continue;
+      const key = `${cell.impl}: ${cell.status}: ${cell.note}`;
+      unmeasured.set(key, [...(unmeasured.get(key) ?? []), c.case]);
     }
   }
+  for (const [key, cases] of unmeasured) misses.push(`  ${cases.length === 1 ? cases[0] : `${cases.length} cases`} / ${key}`);
   if (misses.length) out.push('missed targets and cells not measured:', ...misses);
   for (const p of b.peers) out.push(`peer ${p.name}: ${p.status}: ${p.detail}`);
   for (const n of b.notes) out.push(`note: ${n}`);
