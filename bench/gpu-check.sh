@@ -82,7 +82,10 @@ step() {
 step info 120 "$OUT/info.json" "${LPLR[@]}" info --json
 
 if "${LPLR[@]}" --help 2>/dev/null | grep -Eq '^ +tune( |$)'; then
-  step tune "$TUNE_S" "$OUT/tune.txt" "${LPLR[@]}" tune
+  TUNE_ARGS=()
+  # Let the tuner stop itself inside the step's limit (its budget can overrun a little) when it has the option.
+  if "${LPLR[@]}" tune --help 2>/dev/null | grep -q -- '--budget-s'; then TUNE_ARGS=(--budget-s $((TUNE_S * 2 / 3))); fi
+  step tune "$TUNE_S" "$OUT/tune.txt" "${LPLR[@]}" tune "${TUNE_ARGS[@]}"
 else
   log "step tune: skipped ('lplr tune' does not exist in this build)"
   STEPS+=('{"step":"tune","exit":null,"seconds":0,"skipped":"no tune verb"}')
