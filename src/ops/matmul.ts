@@ -123,7 +123,8 @@ export function matmulKernelAvailable(rt: Runtime, kernel: MatmulKernel, s: Matm
     case 'texture': {
       const max = rt.limits.maxTextureDimension2D;
       const kPad = Math.ceil(s.K / 8) * 8;
-      return kPad / 4 <= max && s.M * s.batch <= max && Math.ceil(s.N / 4) <= max && kPad * s.batch <= max;
+      const fits = (n: number) => avoidPowerOfTwo(n) <= max;
+      return fits(kPad / 4) && fits(s.M * s.batch) && fits(Math.ceil(s.N / 4)) && fits(kPad * s.batch);
     }
     case 'splitk':
       return splitSlices(rt, s) >= 2;
@@ -404,8 +405,20 @@ function textureState(rt: Runtime): TextureState {
   return s;
 }
 
-function stagingTexture(rt: Runtime, role: 'A' | 'B', width: number, height: number): GPUTexture {
+/**
+ * llvmpipe compiles a shader variant per power-of-two-ness of each bound texture's size
+ * (seconds each for matmul_texture); never handing it a power of two keeps one variant.
+ * The extra texel column or row is never read.
+ */
+function avoidPowerOfTwo(n: number): number {
+  if (n & (n - 1)) return n;
+  return n === 1 ? 3 : n + 1;
+}
+
+function stagingTexture(rt: Runtime, role: 'A' | 'B', usedWidth: number, usedHeight: number): GPUTexture {
   const s = textureState(rt);
+  const width = avoidPowerOfTwo(usedWidth);
+  const height = avoidPowerOfTwo(usedHeight);
   const key = `${role}:${width}x${height}`;
   let t = s.textures.get(key);
   if (t) return t;
@@ -502,12 +515,13 @@ function encodeTexture(j: Job): void {
   // op(A) [M, K] with k packed by four; op(B) [K, N] with n packed by four.
   stageOperand(rt, aTex, j.a, { rows: g.M, cols: g.K, rowsOut: g.M, width: kPad / 4, batches: aBatches, transposed: g.transA, strideSrc: g.M * g.K });
   stageOperand(rt, bTex, j.b, { rows: g.K, cols: g.N, rowsOut: kPad, width: Math.ceil(g.N / 4), batches: bBatches, transposed: g.transB, strideSrc: g.K * g.N });
-  const words = [g.M, g.N, g.K, g.batch, aBatches === 1 ? 0 : g.M, bBatches === 1 ? 0 : kPad, g.M * g.N, kPad];
+  const epilogue = (j.bias ? 1 : 0) | (j.act === 1 ? 2 : 0) | (j.accumulate ? 4 : 0);
+  const words = [g.M, g.N, g.K, g.batch, aBatches === 1 ? 0 : g.M, bBatches === 1 ? 0 : kPad, g.M * g.N, kPad, epilogue, 0, 0, 0];
   const bias = j.bias ?? rt.dummyRegion();
   computePass(
     rt,
     'matmul_texture:main',
-    { shader: 'matmul_texture', entry: 'main', overrides: epilogueOverrides(j) },
+    { shader: 'matmul_texture', entry: 'main' },
     [
       { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
       { binding: 1, resource: aTex.createView() },
