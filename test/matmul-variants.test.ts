@@ -73,10 +73,15 @@ describe('matmul family against the float64 reference', () => {
 
     it(`${kernel}: batched with broadcasting, and the accumulate specialization`, async () =>
       E.tidyAsync(async () => {
-        const [M, K, N] = [33, 70, 20];
+        // Odd sizes, then sizes whose rows the texture kernel stages by plain copies.
+        const cases: [number, number, number, readonly [boolean, boolean]][] = [
+          [33, 70, 20, PAIRS[0]],
+          [33, 70, 20, PAIRS[3]],
+          [20, 64, 64, PAIRS[0]],
+        ];
         const batches: [number, number][] = [[3, 3], [1, 3], [3, 0]];
         for (const [batchA, batchB] of batches) {
-          for (const [transA, transB] of [PAIRS[0], PAIRS[3]]) {
+          for (const [M, K, N, [transA, transB]] of cases) {
             const [a, b] = operands(rng, M, K, N, transA, transB, batchA, batchB);
             const c = E.matmul(toTensor(a), toTensor(b), { transA, transB, variant: kernel });
             const expected = R.matmul(a, b, { transA, transB });
@@ -84,6 +89,7 @@ describe('matmul family against the float64 reference', () => {
             assertClose(await c.read(), expected.data, tolFor(K), `${kernel} batch ${batchA}/${batchB} tA=${transA} tB=${transB}`);
           }
         }
+        const [M, K, N] = [33, 70, 20];
         const [a, b] = operands(rng, M, K, N, false, true);
         const base = randomArray(rng, [M, N]);
         const out = toTensor(base);
