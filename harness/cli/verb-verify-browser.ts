@@ -12,6 +12,7 @@ const VERIFY_OPTIONS: OptionSpec[] = [
   { name: 'same-adapter', type: 'bool', help: `Chromium on Mesa llvmpipe like Node (ANGLE GL/EGL, compatibility level); tolerance ${VERIFY_TOLERANCES['same-as-node']} instead of ${VERIFY_TOLERANCES.default}`, default: false },
   { name: 'tolerance', type: 'number', help: 'override the largest relative difference allowed per epoch', min: 0 },
   { name: 'backend', type: 'string', help: "Node's Dawn backend when adapters differ (vulkan, opengles, swiftshader, ...)", placeholder: 'NAME' },
+  { name: 'kernels', type: 'string-list', help: "pin kernel choices on both sides, e.g. matmul=register (default: Node's choices, handed to the page; matmul=register avoids the texture kernel, whose first compile takes minutes in Chromium's ANGLE GL path)", placeholder: 'NAME=VARIANT,...' },
   { name: 'timeout', type: 'number', help: 'seconds the browser run may take', default: 600, min: 1 },
   { name: 'json', type: 'bool', help: 'print the comparison as JSON', default: false },
   { name: 'help', type: 'bool', help: 'show this help' },
@@ -32,6 +33,18 @@ function splitArgv(argv: readonly string[]): { experimentArgv: string[]; verifyA
     if (spec.type !== 'bool' && !argv[i].includes('=') && i + 1 < argv.length) verifyArgv.push(argv[++i]);
   }
   return { experimentArgv, verifyArgv };
+}
+
+/** ['matmul=register'] → { matmul: 'register' }; undefined when none are given. */
+export function parseKernelList(items: readonly string[]): Record<string, string> | undefined {
+  if (items.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(item);
+    if (!m) throw new ConfigError(`--kernels expects NAME=VARIANT pairs separated by commas (e.g. matmul=register), got '${item}'.`);
+    out[m[1]] = m[2];
+  }
+  return out;
 }
 
 export const verifyBrowserVerb: Verb = {
@@ -62,12 +75,14 @@ export const verifyBrowserVerb: Verb = {
     // A small, fast default: the CPU adapters this usually runs on are slow.
     const withPreset = experimentArgv.some((a) => a === '--preset' || a.startsWith('--preset=')) ? experimentArgv : ['--preset', 'tiny', ...experimentArgv];
     verifyPlan(name, withPreset); // validate before starting anything
+    const kernels = parseKernelList((own.values.kernels as string[] | undefined) ?? []);
     const report = await verifyBrowser({
       experiment: name,
       argv: withPreset,
       mode: own.values['same-adapter'] ? 'same-as-node' : 'default',
       tolerance: own.values.tolerance as number | undefined,
       nodeBackend: own.values.backend as string | undefined,
+      kernels,
       browserTimeoutMs: (own.values.timeout as number) * 1000,
       log: own.values.json ? undefined : (line) => process.stderr.write(`lplr: ${line}\n`),
     });

