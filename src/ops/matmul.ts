@@ -388,11 +388,18 @@ function encodeSplitK(j: Job): void {
 const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
 const UNIFORM_USAGE = 0x0040;
 /** Staging textures kept per runtime before they are dropped (and re-created on demand). */
-const TEXTURE_CACHE_BYTES = 512 << 20;
+const TEXTURE_CACHE_BYTES = 768 << 20;
 const PARAM_CACHE_ENTRIES = 1024;
 
+interface StagingTexture {
+  role: 'A' | 'B';
+  width: number;
+  height: number;
+  texture: GPUTexture;
+}
+
 interface TextureState {
-  textures: Map<string, GPUTexture>;
+  textures: StagingTexture[];
   textureBytes: number;
   /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
   params: Map<string, GPUBuffer>;
@@ -401,7 +408,7 @@ const textureStates = new WeakMap<Runtime, TextureState>();
 
 function textureState(rt: Runtime): TextureState {
   let s = textureStates.get(rt);
-  if (!s) textureStates.set(rt, (s = { textures: new Map(), textureBytes: 0, params: new Map() }));
+  if (!s) textureStates.set(rt, (s = { textures: [], textureBytes: 0, params: new Map() }));
   return s;
 }
 
@@ -415,30 +422,38 @@ function avoidPowerOfTwo(n: number): number {
   return n === 1 ? 3 : n + 1;
 }
 
+/**
+ * A texture of at least the used size. The kernels read only the used region, so any
+ * larger staging texture of the same role serves (the smallest that fits is taken); one
+ * training step's products then share a few textures instead of one per shape.
+ */
 function stagingTexture(rt: Runtime, role: 'A' | 'B', usedWidth: number, usedHeight: number): GPUTexture {
   const s = textureState(rt);
+  let fit: StagingTexture | undefined;
+  for (const t of s.textures) {
+    if (t.role === role && t.width >= usedWidth && t.height >= usedHeight && (!fit || t.width * t.height < fit.width * fit.height)) fit = t;
+  }
+  // Reuse unless it is far larger than needed (a tiny product should not hold a huge one busy).
+  if (fit && fit.width * fit.height <= 8 * usedWidth * usedHeight + 4096) return fit.texture;
   const width = avoidPowerOfTwo(usedWidth);
   const height = avoidPowerOfTwo(usedHeight);
-  const key = `${role}:${width}x${height}`;
-  let t = s.textures.get(key);
-  if (t) return t;
   const bytes = width * height * 16;
   if (s.textureBytes + bytes > TEXTURE_CACHE_BYTES) {
     // Work already encoded still reads the old textures: submit it before dropping them.
     rt.flush();
-    for (const old of s.textures.values()) old.destroy();
-    s.textures.clear();
+    for (const old of s.textures) old.texture.destroy();
+    s.textures = [];
     s.textureBytes = 0;
   }
-  t = rt.device.createTexture({
+  const texture = rt.device.createTexture({
     label: `matmul-${role}`,
     size: [width, height],
     format: 'rgba32float',
     usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
   });
-  s.textures.set(key, t);
+  s.textures.push({ role, width, height, texture });
   s.textureBytes += bytes;
-  return t;
+  return texture;
 }
 
 function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
