@@ -18,7 +18,7 @@ import { runMlp } from '../harness/experiments/mlp-lab.js';
 import type { MlpRunConfig } from '../harness/experiments/mlp-config.js';
 import { createProgress } from '../harness/run/progress.js';
 import { configHash, readJson, readMetrics } from '../harness/run/run-dir.js';
-import { classifyMnistFileName, fetchMnist, mnistFromBytes, mnistFromPicked, mnistProvider } from '../harness/web/data-sources.js';
+import { classifyMnistFileName, dataLoaderFor, fetchMnist, mnistFromBytes, mnistFromPicked, mnistProvider } from '../harness/web/data-sources.js';
 import { experimentOptions, findWebExperiment } from '../harness/web/experiments.js';
 import { applyKernelChoices, recordKernelChoices } from '../harness/web/kernel-choices.js';
 import { Lab, type LabRun } from '../harness/web/lab.js';
@@ -144,13 +144,19 @@ describe('config hash', () => {
 });
 
 describe('data sources', () => {
-  test('served MNIST over HTTP equals the CLI loader', async () => {
+  test('served MNIST over HTTP equals the CLI loader; the registered loader loads it once', async () => {
     const server = await startLabServer({ files: new Map([['index.html', Buffer.from('x')]]) });
     try {
       const served = await fetchMnist(server.url);
       expect(served.count).toBe(mnist.count);
       expect(Buffer.compare(Buffer.from(served.labels), Buffer.from(mnist.labels))).toBe(0);
       expect(Buffer.compare(Buffer.from(served.images), Buffer.from(mnist.images))).toBe(0);
+      const choice = { from: 'served' as const, pageUrl: server.url, url: '', files: [] };
+      const first = dataLoaderFor('mnist')(choice);
+      expect(dataLoaderFor('mnist')(choice)).toBe(first);
+      const config = plan('fig1', ['--preset', 'tiny'])[0].config;
+      expect((await (await first)(config)).n).toBe(64);
+      expect(() => dataLoaderFor('cifar')).toThrow(/no loader for cifar data yet/);
     } finally {
       await server.close();
     }

@@ -1,6 +1,7 @@
 // The browser page: picks the adapter on navigator.gpu, builds the settings form from the
 // CLI's option specs (so a setting means what the flag means), trains with the shared Lab and
-// draws the report's charts live. Tests and `lplr verify-browser` drive it through
+// draws the report's charts live. Data loaders come from data-sources.ts by the experiment's
+// data kind (registerDataLoader). Tests and `lplr verify-browser` drive it through
 // window.__lplr; the charts are window.__lplrCharts[id].
 import 'uplot/dist/uPlot.min.css';
 import { init } from '../../src/entry-browser.js';
@@ -9,16 +10,7 @@ import type { Runtime } from '../../src/gpu/runtime.js';
 import { LplrError } from '../../src/errors.js';
 import { parseArgs, type OptionSpec } from '../cli/args.js';
 import { MLP_PRESETS, type MlpRunConfig } from '../experiments/mlp-config.js';
-import {
-  datasetProvider,
-  fetchBytes,
-  fetchMnist,
-  mnistFromPicked,
-  mnistProvider,
-  SERVED_DATASET,
-  SERVED_MANIFEST,
-  type DataManifest,
-} from './data-sources.js';
+import { dataLoaderFor, datasetProvider, fetchBytes, SERVED_DATASET, SERVED_MANIFEST, type DataManifest } from './data-sources.js';
 import { experimentOptions, findWebExperiment, HIDDEN_WEB_OPTIONS, WEB_EXPERIMENTS, type WebExperiment } from './experiments.js';
 import { Lab, type DataProvider, type LabRun, type LabStatus } from './lab.js';
 import { LiveCharts } from './live-charts.js';
@@ -196,41 +188,22 @@ function formArgv(): string[] {
 
 // --------------------------------------------------------------------- data
 
-let mnistCache: { key: string; provider: Promise<DataProvider> } | undefined;
-
-async function dataProvider(): Promise<DataProvider> {
+async function dataProvider(exp: WebExperiment): Promise<DataProvider> {
   const choice = (document.querySelector('input[name="data"]:checked') as HTMLInputElement | null)?.value ?? 'served';
-  if (choice === 'dataset' || choice === 'served-dataset') {
-    if (choice === 'served-dataset') return datasetProvider(await fetchBytes(new URL(SERVED_DATASET, location.href).href, 'the served dataset'), manifest?.dataset ?? 'dataset.safetensors');
+  if (choice === 'served-dataset') {
+    return datasetProvider(await fetchBytes(new URL(SERVED_DATASET, location.href).href, 'the served dataset'), manifest?.dataset ?? 'dataset.safetensors');
+  }
+  if (choice === 'dataset') {
     const file = ($('dataset-file') as HTMLInputElement).files?.[0];
     if (!file) throw new LplrError('Pick a dataset file first (safetensors with tensors x [N, D] and y [N]).');
     return datasetProvider(new Uint8Array(await file.arrayBuffer()), file.name);
   }
-  // MNIST is 47 MB: load it once per source and reuse it for every run.
-  let key: string;
-  let load: () => Promise<DataProvider>;
-  if (choice === 'files') {
-    const picked = Array.from(($('mnist-files') as HTMLInputElement).files ?? []);
-    key = `files:${picked.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`;
-    load = async () => mnistProvider(await mnistFromPicked(picked));
-  } else {
-    const base = choice === 'url' ? ($('mnist-url') as HTMLInputElement).value.trim() : location.href;
-    if (!base) throw new LplrError('Enter the URL of a folder with train-images-idx3-ubyte and train-labels-idx1-ubyte.');
-    const folder = base.endsWith('/') || choice === 'served' ? base : `${base}/`;
-    key = `url:${folder}`;
-    load = async () =>
-      mnistProvider(
-        await fetchMnist(folder, choice === 'url' ? { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' } : undefined),
-      );
-  }
-  if (mnistCache?.key !== key) {
-    const provider = load();
-    mnistCache = { key, provider };
-    provider.catch(() => {
-      if (mnistCache?.key === key) mnistCache = undefined;
-    });
-  }
-  return mnistCache.provider;
+  return dataLoaderFor(exp.data)({
+    from: choice === 'files' ? 'files' : choice === 'url' ? 'url' : 'served',
+    pageUrl: location.href,
+    url: ($('mnist-url') as HTMLInputElement).value,
+    files: Array.from(($('mnist-files') as HTMLInputElement).files ?? []),
+  });
 }
 
 async function readManifest(): Promise<void> {
@@ -306,11 +279,17 @@ async function start(options: StartOptions): Promise<void> {
     lab?.dispose();
     charts.clear();
     experiment = exp;
+    // A run started from script shows its experiment in the form too.
+    const select = $('experiment') as HTMLSelectElement;
+    if (select.value !== exp.name) {
+      select.value = exp.name;
+      renderOptions();
+    }
     state.experiment = exp.name;
     lab = new Lab({
       rt,
       plan,
-      data: await dataProvider(),
+      data: await dataProvider(exp),
       kernels: options.kernels,
       digestInitialParameters: options.digestInitialParameters,
       onUpdate: scheduleRender,

@@ -1,12 +1,14 @@
 // Data for the page: MNIST from the IDX files the server hands out (or any URL, or files the
-// user picks), gzipped or not, and a user dataset file (safetensors x/y). Only web platform
+// user picks), gzipped or not, and a user dataset file (safetensors x/y). Loaders are
+// registered per kind of experiment data (registerDataLoader), so CIFAR-10 can join. Only web platform
 // APIs (fetch, DecompressionStream, Blob), so Node runs it too; the samples are selected by
 // the same code as the CLI's (mnist-core.ts), so a browser run trains on the same data.
-import { DataError } from '../../src/errors.js';
+import { ConfigError, DataError } from '../../src/errors.js';
 import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { parseDatasetBytes } from '../data/dataset-core.js';
 import { isGzip, parseIdxBytes } from '../data/idx-core.js';
 import { mnistFromIdx, selectBinaryDigits, type MnistData } from '../data/mnist-core.js';
+import type { WebDataKind } from './experiments.js';
 import type { DataProvider, LabData } from './lab.js';
 
 /** Paths the server uses for MNIST's training split (relative to the page). */
@@ -104,3 +106,60 @@ export function datasetProvider(bytes: Uint8Array, name: string): DataProvider {
   const data = parseDatasetBytes(bytes, name);
   return async () => ({ ...data, source: `dataset file ${name}` });
 }
+
+/** Where the user wants the data from (the page's Data fieldset). */
+export interface DataChoice {
+  /** 'served': the files `lplr serve` hands out; 'url': a folder URL; 'files': picked files. */
+  from: 'served' | 'url' | 'files';
+  /** The page's own URL (base of served files). */
+  pageUrl: string;
+  /** Folder URL when from = 'url'. */
+  url: string;
+  files: readonly { name: string; size: number; lastModified: number; arrayBuffer(): Promise<ArrayBuffer> }[];
+}
+
+/** Turns a choice into the runs' data for one kind of experiment data; may cache what it loaded. */
+export type DataLoader = (choice: DataChoice) => Promise<DataProvider>;
+
+const DATA_LOADERS = new Map<WebDataKind, DataLoader>();
+
+/** Add the loader of a data kind (Figure 3 registers 'cifar': CIFAR-10 binary batches by file picker or URL). */
+export function registerDataLoader(kind: WebDataKind, loader: DataLoader): void {
+  DATA_LOADERS.set(kind, loader);
+}
+
+export function dataLoaderFor(kind: WebDataKind): DataLoader {
+  const loader = DATA_LOADERS.get(kind);
+  if (!loader) throw new ConfigError(`The page has no loader for ${kind} data yet (see registerDataLoader in harness/web/data-sources.ts).`);
+  return loader;
+}
+
+// MNIST is 47 MB: loaded once per source and reused for every run.
+let mnistCache: { key: string; provider: Promise<DataProvider> } | undefined;
+
+registerDataLoader('mnist', (choice) => {
+  let key: string;
+  let load: () => Promise<DataProvider>;
+  if (choice.from === 'files') {
+    const picked = choice.files;
+    key = `files:${picked.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`;
+    load = async () => mnistProvider(await mnistFromPicked(picked));
+  } else if (choice.from === 'url') {
+    const base = choice.url.trim();
+    if (!base) throw new ConfigError('Enter the URL of a folder with train-images-idx3-ubyte and train-labels-idx1-ubyte.');
+    const folder = base.endsWith('/') ? base : `${base}/`;
+    key = `url:${folder}`;
+    load = async () => mnistProvider(await fetchMnist(folder, { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' }));
+  } else {
+    key = `served:${choice.pageUrl}`;
+    load = async () => mnistProvider(await fetchMnist(choice.pageUrl));
+  }
+  if (mnistCache?.key !== key) {
+    const provider = load();
+    mnistCache = { key, provider };
+    provider.catch(() => {
+      if (mnistCache?.key === key) mnistCache = undefined;
+    });
+  }
+  return mnistCache.provider;
+});

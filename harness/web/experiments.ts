@@ -6,7 +6,7 @@
 //
 // Extension point for Figure 3 (CIFAR-10, mini-batch ResNet): register a WebExperiment with
 // `data: 'cifar'` and a trainer name, a trainer under that name (lab.ts, registerTrainer) and
-// a data loader for 'cifar' in the page (app.ts, registerDataLoader: file picker or URL).
+// a data loader for 'cifar' (data-sources.ts, registerDataLoader: the page's file picker or URL).
 // Until then fig3 is listed as unavailable with the reason below.
 import { ConfigError } from '../../src/errors.js';
 import type { EpochRow } from '../../src/metrics/schema.js';
@@ -107,7 +107,7 @@ const fig3: WebExperiment = {
   options: [],
   unavailable:
     'Figure 3 needs CIFAR-10 and a mini-batch convnet trainer, which the page does not have yet; run it with the CLI. ' +
-    '(Extension point: harness/web/experiments.ts registerWebExperiment, lab.ts registerTrainer, app.ts registerDataLoader.)',
+    '(Extension point: harness/web/experiments.ts registerWebExperiment, lab.ts registerTrainer, data-sources.ts registerDataLoader.)',
   plan: () => {
     throw new ConfigError('fig3 is not available in the browser yet; run it with the CLI.');
   },
