@@ -92,7 +92,7 @@ window.__lplr = state;
 
 function describe(info: AdapterDescription): string {
   const name = info.description || info.device || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'an unnamed adapter';
-  const details = [info.vendor, info.architecture].filter(Boolean).join(' / ');
+  const details = [info.vendor, info.architecture, info.device && info.device !== name && !/^0x/.test(info.device) ? info.device : ''].filter(Boolean).join(' / ');
   return `Adapter: ${name}${details ? ` (${details})` : ''}, ${info.featureLevel} feature level${info.isSoftware ? ', software rendering (CPU)' : ''}.`;
 }
 

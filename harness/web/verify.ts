@@ -235,7 +235,8 @@ function kernelText(k: Record<string, string>): string {
 
 function adapterText(a: AdapterDescription): string {
   const name = a.description || a.device || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed';
-  const extra = [a.vendor, a.architecture].filter(Boolean).join('/');
+  // Dawn's GLES adapter puts the renderer (llvmpipe-…) in `device` and the GL version in `description`.
+  const extra = [a.vendor, a.architecture, a.device && a.device !== name && !/^0x/.test(a.device) ? a.device : ''].filter(Boolean).join('/');
   return `${name}${extra ? ` [${extra}]` : ''} (${a.backend}, ${a.featureLevel}${a.isSoftware ? ', software' : ''})`;
 }
 
