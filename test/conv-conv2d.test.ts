@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { backward, fromData, mul, sum, tidy, type Tensor } from '../src/entry-node.js';
 import {
+  CONV_KERNELS,
+  chooseConvKernel,
   chooseConvVariant,
   conv2d,
   conv2dBiasGrad,
@@ -15,6 +17,7 @@ import {
   conv2dWeightGrad,
   im2col,
   conv2dWeightGradSplits,
+  type ConvKernel,
   type ConvVariant,
 } from '../src/ops/conv.js';
 import { useGpu } from './helpers/gpu.js';
@@ -50,9 +53,21 @@ const CASES: Case[] = [
   { name: '3x3 s1 p1 wide (37→35 channels)', batch: 3, cin: 37, h: 6, w: 5, cout: 35, kh: 3, kw: 3, stride: 1, pad: 1 },
 ];
 
-function variantsFor(c: ConvShape): ConvVariant[] {
+interface Implementation {
+  variant: ConvVariant;
+  /** Kernel form of the implicit variant. */
+  kernel?: ConvKernel;
+}
+
+function variantsFor(c: ConvShape): Implementation[] {
   const pointwise = c.kh === 1 && c.kw === 1 && c.stride === 1 && c.pad === 0;
-  return pointwise ? ['implicit', 'im2col', 'direct', 'matmul'] : ['implicit', 'im2col', 'direct'];
+  const implicit: Implementation[] = CONV_KERNELS.map((kernel) => ({ variant: 'implicit', kernel }));
+  const others: ConvVariant[] = pointwise ? ['im2col', 'direct', 'matmul'] : ['im2col', 'direct'];
+  return [...implicit, ...others.map((variant) => ({ variant }))];
+}
+
+function label(impl: Implementation): string {
+  return impl.kernel ? `${impl.variant}/${impl.kernel}` : impl.variant;
 }
 
 function data(c: Case, seed: number) {
@@ -99,16 +114,22 @@ describe('conv2d kernels', () => {
       const wT = fromData(Float32Array.from(w), [c.cout, c.cin, c.kh, c.kw], rt);
       const bT = fromData(Float32Array.from(bias), [c.cout], rt);
       const dyT = fromData(Float32Array.from(dy), [c.batch, c.cout, ho, wo], rt);
-      for (const v of variantsFor(c)) {
-        const y = conv2dForward(xT, wT, bT, g, v);
+      for (const impl of variantsFor(c)) {
+        const v = label(impl);
+        if (impl.kernel) {
+          // The form under test must really run (the chooser falls back when it cannot).
+          expect(chooseConvKernel(rt, g, 'forward', impl.kernel)).toBe(impl.kernel);
+          expect(chooseConvKernel(rt, g, 'inputGrad', impl.kernel)).toBe(impl.kernel);
+        }
+        const y = conv2dForward(xT, wT, bT, g, impl.variant, impl.kernel);
         expect(y.shape).toEqual([c.batch, c.cout, ho, wo]);
         expectClose(await read(y), yRef, `${c.name} ${v} forward`, tolY, 1e-5);
-        const yNoBias = conv2dForward(xT, wT, undefined, g, v);
+        const yNoBias = conv2dForward(xT, wT, undefined, g, impl.variant, impl.kernel);
         expectClose(await read(yNoBias), conv2dRef(x, w, undefined, c), `${c.name} ${v} forward without bias`, tolY, 1e-5);
-        const dx = conv2dInputGrad(dyT, wT, g, v);
+        const dx = conv2dInputGrad(dyT, wT, g, impl.variant, impl.kernel);
         expect(dx.shape).toEqual([c.batch, c.cin, c.h, c.w]);
         expectClose(await read(dx), gRef.dx, `${c.name} ${v} input gradient`, tolDx, 1e-5);
-        const dw = conv2dWeightGrad(xT, dyT, g, v);
+        const dw = conv2dWeightGrad(xT, dyT, g, impl.variant);
         expect(dw.shape).toEqual([c.cout, c.cin, c.kh, c.kw]);
         expectClose(await read(dw), gRef.dw, `${c.name} ${v} weight gradient`, tolDw, 1e-5);
         for (const t of [y, yNoBias, dx, dw]) t.dispose();

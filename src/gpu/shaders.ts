@@ -3,6 +3,8 @@ import activation from '../../shaders/activation.wgsl';
 import batchnorm from '../../shaders/batchnorm.wgsl';
 import broadcast from '../../shaders/broadcast.wgsl';
 import conv2d from '../../shaders/conv2d.wgsl';
+import conv2d_pack from '../../shaders/conv2d_pack.wgsl';
+import conv2d_texture from '../../shaders/conv2d_texture.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import loss from '../../shaders/loss.wgsl';
 import matmul from '../../shaders/matmul.wgsl';
@@ -22,6 +24,8 @@ const SOURCES: Record<string, string> = {
   batchnorm,
   broadcast,
   conv2d,
+  conv2d_pack,
+  conv2d_texture,
   elementwise,
   loss,
   matmul,

@@ -3,11 +3,15 @@
 // with `variant` so that benchmarks and tests can compare them:
 //   implicit  implicit GEMMs (forward, input gradient) and a split-K weight-gradient GEMM
 //             with a fixed-order reduction; the default for every shape but 1x1 stride 1.
+//             Two kernel forms per pass (ConvKernel): 'buffer' reads the NCHW tensors from
+//             storage (conv2d.wgsl); 'texture' stages the image operand channels-last with
+//             a zero border and the kernel into rgba32float textures (conv2d_pack.wgsl) and
+//             runs conv2d_texture.wgsl. chooseConvKernel picks one per pass and adapter.
 //   im2col    explicit im2col buffer [B, Cin·kh·kw, Ho·Wo] and the engine's matmul.
 //   matmul    1x1, stride 1, no padding: the convolution *is* a matmul over [B, Cin, H·W].
 //   direct    one invocation per output value (reference/baseline).
 import { ConfigError, ShapeError } from '../errors.js';
-import { grid1d, type Grid, type Runtime } from '../gpu/runtime.js';
+import { grid1d, type BufferRegion, type Grid, type KernelSpec, type Runtime } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, viewOf, type Tensor } from '../tensor.js';
@@ -16,6 +20,12 @@ import { reduceRaw } from './reduce.js';
 
 export type ConvVariant = 'implicit' | 'im2col' | 'matmul' | 'direct';
 export const CONV_VARIANTS: readonly ConvVariant[] = ['implicit', 'im2col', 'matmul', 'direct'];
+
+/** The three passes of a convolution. */
+export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
+/** Kernel form of the implicit variant: storage-buffer operands or staged textures. */
+export type ConvKernel = 'buffer' | 'texture';
+export const CONV_KERNELS: readonly ConvKernel[] = ['buffer', 'texture'];
 
 export interface Conv2dOptions {
   stride?: number;
@@ -185,10 +195,396 @@ function sumBatch(t: Tensor, batch: number, shape: number[]): Tensor {
   return reshapeOwned(r, shape);
 }
 
+// ------------------------------------------------------------------ texture-sourced kernels
+
+/** Per-runtime kernel-form setting: 'auto' chooses per pass (chooseConvKernel). */
+const forcedKernels = new WeakMap<Runtime, ConvKernel | 'auto'>();
+
+/** Force one kernel form for the implicit variant on this runtime ('auto' restores the choice). */
+export function setConvKernel(rt: Runtime, kernel: ConvKernel | 'auto'): void {
+  if (kernel !== 'auto' && !CONV_KERNELS.includes(kernel)) {
+    throw new ConfigError(`Unknown conv kernel '${kernel}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
+  }
+  forcedKernels.set(rt, kernel);
+}
+
+/** The largest grid dimension the texture kernel needs and its staged texture sizes. */
+function textureSizes(g: Conv2dGeometry, pass: ConvPass): { width: number; height: number }[] {
+  if (pass === 'forward') {
+    const fwd = forwardTexturePlan(g);
+    return [
+      { width: fwd.image.width, height: fwd.image.rows },
+      { width: Math.ceil(g.cout / 4), height: g.kh * g.kw * Math.ceil(g.cin / 4) * 4 },
+    ];
+  }
+  const dgrad = inputGradTexturePlan(g);
+  return [
+    { width: dgrad.image.width, height: dgrad.image.rows },
+    { width: Math.ceil(g.cin / 4), height: g.kh * g.kw * Math.ceil(g.cout / 4) * 4 },
+  ];
+}
+
+/** Whether the texture form can run this pass (texture and grid limits); weightGrad has none. */
+export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, kernel: ConvKernel): boolean {
+  if (kernel === 'buffer') return true;
+  if (pass === 'weightGrad') return false;
+  const max = rt.limits.maxTextureDimension2D;
+  const pixels = pass === 'forward' ? g.batch * g.ho * g.wo : g.batch * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
+  if (Math.ceil(pixels / TEXTURE_TILE_M) > rt.limits.maxComputeWorkgroupsPerDimension) return false;
+  return textureSizes(g, pass).every((t) => avoidPowerOfTwo(t.width) <= max && avoidPowerOfTwo(t.height) <= max);
+}
+
+/**
+ * The kernel form a pass runs: forced by the call or the runtime, else by adapter. On
+ * software adapters (llvmpipe) texel fetches are vectorized and storage loads are not, so
+ * textures win wherever they fit; on GPUs the storage-buffer kernels need no staging copies.
+ */
+export function chooseConvKernel(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, requested: ConvKernel | 'auto' = 'auto'): ConvKernel {
+  const want = requested !== 'auto' ? requested : (forcedKernels.get(rt) ?? 'auto');
+  if (want !== 'auto') {
+    if (!CONV_KERNELS.includes(want)) throw new ConfigError(`Unknown conv kernel '${want}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
+    return convKernelAvailable(rt, g, pass, want) ? want : 'buffer';
+  }
+  if (rt.ctx.info.isSoftware && convKernelAvailable(rt, g, pass, 'texture')) return 'texture';
+  return 'buffer';
+}
+
+/** Pixels per workgroup of conv2d_texture.wgsl (8 lanes x 32 rows). */
+const TEXTURE_TILE_M = 256;
+const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
+const UNIFORM_USAGE = 0x0040;
+/** Staging textures kept per runtime before they are dropped (and re-created on demand). */
+const TEXTURE_CACHE_BYTES = 256 << 20;
+const PARAM_CACHE_ENTRIES = 512;
+
+type TextureRole = 'image' | 'kernel';
+
+interface TextureCache {
+  textures: { role: TextureRole; width: number; height: number; texture: GPUTexture }[];
+  bytes: number;
+  /** Uniform blocks by content (shapes repeat): created mapped, never rewritten. */
+  params: Map<string, GPUBuffer>;
+}
+const textureCaches = new WeakMap<Runtime, TextureCache>();
+
+function textureCache(rt: Runtime): TextureCache {
+  let c = textureCaches.get(rt);
+  if (!c) textureCaches.set(rt, (c = { textures: [], bytes: 0, params: new Map() }));
+  return c;
+}
+
+/** llvmpipe compiles a shader variant per power-of-two-ness of a bound texture's size: avoid them. */
+function avoidPowerOfTwo(n: number): number {
+  if (n & (n - 1)) return n;
+  return n === 1 ? 3 : n + 1;
+}
+
+/** A staging texture of at least the used size (the kernels read only the used part). */
+function stagingTexture(rt: Runtime, role: TextureRole, width: number, height: number): GPUTexture {
+  const c = textureCache(rt);
+  let fit: TextureCache['textures'][number] | undefined;
+  for (const t of c.textures) {
+    if (t.role === role && t.width >= width && t.height >= height && (!fit || t.width * t.height < fit.width * fit.height)) fit = t;
+  }
+  if (fit && fit.width * fit.height <= 8 * width * height + 4096) return fit.texture;
+  const w = avoidPowerOfTwo(width);
+  const h = avoidPowerOfTwo(height);
+  if (c.bytes + w * h * 16 > TEXTURE_CACHE_BYTES) {
+    // Encoded work still reads the old textures: submit it before dropping them.
+    rt.flush();
+    for (const t of c.textures) t.texture.destroy();
+    c.textures = [];
+    c.bytes = 0;
+  }
+  const texture = rt.device.createTexture({
+    label: `conv2d-${role}`,
+    size: [w, h],
+    format: 'rgba32float',
+    usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
+  });
+  c.textures.push({ role, width: w, height: h, texture });
+  c.bytes += w * h * 16;
+  return texture;
+}
+
+function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
+  const c = textureCache(rt);
+  const key = words.join(',');
+  let buf = c.params.get(key);
+  if (buf) return buf;
+  if (c.params.size >= PARAM_CACHE_ENTRIES) {
+    rt.flush();
+    for (const old of c.params.values()) old.destroy();
+    c.params.clear();
+  }
+  buf = rt.device.createBuffer({ label: 'conv2d-params', size: Math.ceil((words.length * 4) / 16) * 16, usage: UNIFORM_USAGE, mappedAtCreation: true });
+  // Signed fields (tap steps) are stored as their two's complement.
+  new Int32Array(buf.getMappedRange()).set(words);
+  buf.unmap();
+  c.params.set(key, buf);
+  return buf;
+}
+
+/** One dispatch in its own pass (texture bindings do not go through rt.dispatch). */
+function textureDispatch(rt: Runtime, spec: KernelSpec, entries: GPUBindGroupEntry[], grid: [number, number, number]): void {
+  if (grid.some((n) => n === 0)) return;
+  const pipeline = rt.pipeline(spec);
+  const name = `${spec.shader}:${spec.entry ?? 'main'}`;
+  const bindGroup = rt.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
+  const pass = rt.commandEncoder().beginComputePass(rt.profilePassDescriptor?.(name));
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...grid);
+  pass.end();
+  rt.dispatchListener?.(name, pass);
+}
+
+function bufferEntry(binding: number, r: BufferRegion): GPUBindGroupEntry {
+  return { binding, resource: { buffer: r.buffer, offset: r.offset, size: r.size } };
+}
+
+/** An NCHW image staged channels-last with a zero border (conv2d_pack.wgsl pack_image). */
+interface ImagePlan {
+  channels: number;
+  h: number;
+  w: number;
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  /** Source pixels per texel row/column (subsampling for 1x1 strided convolutions). */
+  step: number;
+  c4: number;
+  imageRows: number;
+  width: number;
+  rows: number;
+}
+
+/** Staged rows/columns: the image plus its border (or, with `sampled`, exactly that many). */
+function imagePlan(
+  batch: number,
+  channels: number,
+  h: number,
+  w: number,
+  border: { top: number; bottom: number; left: number; right: number },
+  sampled?: { rows: number; cols: number; step: number },
+): ImagePlan {
+  const c4 = Math.ceil(channels / 4);
+  const imageRows = sampled ? sampled.rows : h + border.top + border.bottom;
+  const cols = sampled ? sampled.cols : w + border.left + border.right;
+  return { channels, h, w, ...border, step: sampled?.step ?? 1, c4, imageRows, width: cols * c4, rows: batch * imageRows };
+}
+
+function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan): GPUTexture {
+  const tex = stagingTexture(rt, 'image', plan.width, plan.rows);
+  const words = [plan.width, plan.rows, plan.c4, plan.channels, plan.h, plan.w, plan.imageRows, plan.top, plan.left, plan.step, 0, 0, 0, 0, 0, 0];
+  textureDispatch(
+    rt,
+    { shader: 'conv2d_pack', entry: 'pack_image' },
+    [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
+    [Math.ceil(plan.width / 8), Math.ceil(plan.rows / 8), 1],
+  );
+  return tex;
+}
+
+/** The weight as Bt: n output-side channels (texel columns) by taps x kc input-side channels. */
+function stageKernel(rt: Runtime, src: BufferRegion, g: Conv2dGeometry, pass: 'forward' | 'inputGrad'): GPUTexture {
+  const taps = g.kh * g.kw;
+  const [n, kc, nStride, kcStride] = pass === 'forward' ? [g.cout, g.cin, g.cin * taps, taps] : [g.cin, g.cout, taps, g.cin * taps];
+  const c4 = Math.ceil(kc / 4);
+  const width = Math.ceil(n / 4);
+  const rows = taps * c4 * 4;
+  const tex = stagingTexture(rt, 'kernel', width, rows);
+  const words = [width, rows, c4, 0, 0, 0, 0, 0, 0, 0, n, kc, taps, nStride, kcStride, 0];
+  textureDispatch(
+    rt,
+    { shader: 'conv2d_pack', entry: 'pack_kernel' },
+    [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
+    [Math.ceil(width / 8), Math.ceil(rows / 8), 1],
+  );
+  return tex;
+}
+
+/** One GEMM of conv2d_texture.wgsl (field order = its Params struct). */
+interface TextureGemm {
+  M: number;
+  N: number;
+  c4: number;
+  imagePixels: number;
+  rowPixels: number;
+  aImageRows: number;
+  aRow0: number;
+  aCol0: number;
+  aStep: number;
+  tapsY: number;
+  tapsX: number;
+  tapRow0: number;
+  tapStepY: number;
+  tapStepX: number;
+  outImage: number;
+  outRowLen: number;
+  outRow0: number;
+  outCol0: number;
+  outStep: number;
+  outPlane: number;
+}
+
+function runTextureGemm(rt: Runtime, gemm: TextureGemm, image: GPUTexture, kernel: GPUTexture, out: BufferRegion, bias: BufferRegion | undefined): void {
+  const g = gemm;
+  const words = [
+    g.M, g.N, g.c4, g.imagePixels, g.rowPixels, g.aImageRows, g.aRow0, g.aCol0, g.aStep, g.tapsY, g.tapsX, g.tapRow0,
+    g.tapStepY, g.tapStepX, g.outImage, g.outRowLen, g.outRow0, g.outCol0, g.outStep, g.outPlane, bias ? 1 : 0, 0, 0, 0,
+  ];
+  const groups = g.N <= 4 ? 1 : 4;
+  textureDispatch(
+    rt,
+    { shader: 'conv2d_texture', entry: 'main', overrides: { GROUPS: groups } },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: image.createView() },
+      { binding: 2, resource: kernel.createView() },
+      bufferEntry(3, bias ?? rt.dummyRegion()),
+      bufferEntry(4, out),
+    ],
+    [Math.ceil(g.M / TEXTURE_TILE_M), Math.ceil(g.N / (16 * groups)), 1],
+  );
+}
+
+/** Forward: x staged with the padding as its border, one GEMM over all output pixels. */
+function forwardTexturePlan(g: Conv2dGeometry): { image: ImagePlan; gemm: TextureGemm } {
+  // The last window ends at (ho − 1)·stride + kh − 1 in padded coordinates, at most h + 2·pad − 1.
+  const bottom = Math.max(0, (g.ho - 1) * g.stride + g.kh - g.h - g.pad);
+  const right = Math.max(0, (g.wo - 1) * g.stride + g.kw - g.w - g.pad);
+  const border = { top: g.pad, bottom, left: g.pad, right };
+  // A 1x1 kernel reads one pixel per output: stage just those (a quarter of x at stride 2).
+  const subsample = g.kh === 1 && g.kw === 1 && g.stride > 1;
+  const image = imagePlan(g.batch, g.cin, g.h, g.w, border, subsample ? { rows: g.ho, cols: g.wo, step: g.stride } : undefined);
+  const aStep = subsample ? 1 : g.stride;
+  const P = g.ho * g.wo;
+  const gemm: TextureGemm = {
+    M: g.batch * P,
+    N: g.cout,
+    c4: image.c4,
+    imagePixels: P,
+    rowPixels: g.wo,
+    aImageRows: image.imageRows,
+    aRow0: 0,
+    aCol0: 0,
+    aStep,
+    tapsY: g.kh,
+    tapsX: g.kw,
+    tapRow0: 0,
+    tapStepY: g.kw,
+    tapStepX: 1,
+    outImage: g.cout * P,
+    outRowLen: g.wo,
+    outRow0: 0,
+    outCol0: 0,
+    outStep: 1,
+    outPlane: P,
+  };
+  return { image, gemm };
+}
+
+/** One axis of one stride phase of the input gradient. */
+interface PhaseAxis {
+  /** First input row (column) of the phase and how many it has. */
+  first: number;
+  count: number;
+  /** Taps of the kernel that reach it (r, r + s, ...). */
+  taps: number;
+  /** Output row reached by the first input row through tap r. */
+  top: number;
+}
+
+function phaseAxis(r: number, size: number, k: number, s: number, pad: number): PhaseAxis {
+  // Input rows i with (i + pad) ≡ r (mod s) take output row (i + pad − ky)/s through taps ky ≡ r.
+  const first = (((r - pad) % s) + s) % s;
+  const count = first < size ? Math.ceil((size - first) / s) : 0;
+  const taps = r < k ? Math.ceil((k - r) / s) : 0;
+  return { first, count, taps, top: (first + pad - r) / s };
+}
+
+/**
+ * Input gradient: dy staged with a border wide enough for every phase, then one GEMM per
+ * stride phase (ry, rx) over its input pixels; taps run descending so rows of dy ascend.
+ */
+function inputGradTexturePlan(g: Conv2dGeometry): { image: ImagePlan; gemms: TextureGemm[]; zeroPhases: boolean } {
+  const s = g.stride;
+  const rows = Array.from({ length: s }, (_, r) => phaseAxis(r, g.h, g.kh, s, g.pad));
+  const cols = Array.from({ length: s }, (_, r) => phaseAxis(r, g.w, g.kw, s, g.pad));
+  // Output rows a phase reads: top − (taps − 1) .. top + count − 1; the border covers the overhang.
+  const live = (axes: PhaseAxis[]) => axes.filter((a) => a.count > 0 && a.taps > 0);
+  const before = (axes: PhaseAxis[]) => Math.max(0, ...live(axes).map((a) => a.taps - 1 - a.top));
+  const after = (axes: PhaseAxis[], n: number) => Math.max(0, ...live(axes).map((a) => a.top + a.count - n));
+  const image = imagePlan(g.batch, g.cout, g.ho, g.wo, { top: before(rows), bottom: after(rows, g.ho), left: before(cols), right: after(cols, g.wo) });
+  const gemms: TextureGemm[] = [];
+  let zeroPhases = false;
+  for (let ry = 0; ry < s; ry++) {
+    for (let rx = 0; rx < s; rx++) {
+      const py = rows[ry];
+      const px = cols[rx];
+      if (py.count === 0 || px.count === 0) continue;
+      if (py.taps === 0 || px.taps === 0) {
+        // No tap reaches these input pixels (kernel smaller than the stride): dx is zero there.
+        zeroPhases = true;
+        continue;
+      }
+      gemms.push({
+        M: g.batch * py.count * px.count,
+        N: g.cin,
+        c4: image.c4,
+        imagePixels: py.count * px.count,
+        rowPixels: px.count,
+        aImageRows: image.imageRows,
+        aRow0: image.top + py.top - (py.taps - 1),
+        aCol0: image.left + px.top - (px.taps - 1),
+        aStep: 1,
+        tapsY: py.taps,
+        tapsX: px.taps,
+        tapRow0: (ry + (py.taps - 1) * s) * g.kw + rx + (px.taps - 1) * s,
+        tapStepY: -s * g.kw,
+        tapStepX: -s,
+        outImage: g.cin * g.h * g.w,
+        outRowLen: g.w,
+        outRow0: py.first,
+        outCol0: px.first,
+        outStep: s,
+        outPlane: g.h * g.w,
+      });
+    }
+  }
+  return { image, gemms, zeroPhases };
+}
+
+function forwardTexture(x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor, g: Conv2dGeometry): void {
+  const rt = x.rt;
+  const { image, gemm } = forwardTexturePlan(g);
+  const imageTex = stageImage(rt, x.region(), image);
+  const kernelTex = stageKernel(rt, w.region(), g, 'forward');
+  runTextureGemm(rt, gemm, imageTex, kernelTex, y.region(), bias?.region());
+}
+
+function inputGradTexture(dy: Tensor, w: Tensor, dx: Tensor, g: Conv2dGeometry): void {
+  const rt = dy.rt;
+  const { image, gemms, zeroPhases } = inputGradTexturePlan(g);
+  if (zeroPhases) rt.clear(dx.region());
+  const imageTex = stageImage(rt, dy.region(), image);
+  const kernelTex = stageKernel(rt, w.region(), g, 'inputGrad');
+  for (const gemm of gemms) runTextureGemm(rt, gemm, imageTex, kernelTex, dx.region(), undefined);
+}
+
 // ------------------------------------------------------------------ raw passes
 
-/** y = conv2d(x, w) (+ bias) with the given variant; not recorded on the tape. */
-export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2dGeometry, variant: ConvVariant): Tensor {
+/** y = conv2d(x, w) (+ bias) with the given variant (and kernel form for 'implicit'); not recorded on the tape. */
+export function conv2dForward(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  g: Conv2dGeometry,
+  variant: ConvVariant,
+  kernel: ConvKernel | 'auto' = 'auto',
+): Tensor {
   checkSize(x, g.batch * g.cin * g.h * g.w, 'input', g);
   checkSize(w, g.cout * g.cin * g.kh * g.kw, 'weight', g);
   if (bias && bias.size !== g.cout) throw new ShapeError(`conv2d: bias has ${bias.size} values for ${g.cout} output channels`);
@@ -198,6 +594,10 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, g:
   const P = g.ho * g.wo;
   switch (variant) {
     case 'implicit':
+      if (chooseConvKernel(rt, g, 'forward', kernel) === 'texture') {
+        forwardTexture(x, w, bias, y, g);
+        return y;
+      }
       rt.dispatch(
         { shader: 'conv2d', entry: 'fwd_implicit', overrides: { HAS_BIAS: bias ? 1 : 0 } },
         params(g),
@@ -226,7 +626,7 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, g:
 }
 
 /** dx from dy [B, Cout, Ho, Wo]; not recorded. */
-export function conv2dInputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry, variant: ConvVariant): Tensor {
+export function conv2dInputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry, variant: ConvVariant, kernel: ConvKernel | 'auto' = 'auto'): Tensor {
   checkSize(dy, g.batch * g.cout * g.ho * g.wo, 'output gradient', g);
   const rt = dy.rt;
   const K = g.cin * g.kh * g.kw;
@@ -234,6 +634,10 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry, varian
   switch (variant) {
     case 'implicit': {
       const dx = empty([g.batch, g.cin, g.h, g.w], rt);
+      if (chooseConvKernel(rt, g, 'inputGrad', kernel) === 'texture') {
+        inputGradTexture(dy, w, dx, g);
+        return dx;
+      }
       // One GEMM per stride phase (grid z); the largest phase has ceil(H/s)·ceil(W/s) pixels per image.
       const [gx, gy, gz = 1] = gemmGrid(g.batch * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride), g.cin, rt);
       const grid: Grid = [gx, gy, gz * g.stride * g.stride];

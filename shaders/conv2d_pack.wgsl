@@ -1,0 +1,86 @@
+// conv2d_pack.wgsl — stages convolution operands into rgba32float storage textures for
+// conv2d_texture.wgsl (four channels per texel, zero past every edge).
+// Entry points:
+//   pack_image   an NCHW tensor [B, channels, h, w] (x, or dy) to channels-last with a zero
+//                border: texel (col·c4 + j, b·imageRows + row) = channels 4j .. 4j+3 at
+//                (row·step − top, col·step − left); zero outside the image and past
+//                `channels`. step > 1 subsamples (1x1 strided convolutions read no other pixel).
+//                Lanes run along col (consecutive source addresses).
+//   pack_kernel  the weight [Cout, Cin, kh, kw] as texel (g, (tap·c4 + j)·4 + e) = the value
+//                for output-side channels 4g .. 4g+3 and input-side channel 4j + e at tap
+//                (ky·kw + kx): w[n·nStride + kc·kcStride + tap], zero past n or kc.
+//                Forward: n = co, kc = ci; input gradient: n = ci, kc = co.
+// Workgroup 8x8, one invocation per texel. Grid (ceil(width/8), ceil(rows/8), 1).
+// Bindings: 0 uniform Params, 1 src (storage), 2 dst (write-only storage texture): 1 storage buffer.
+
+struct Params {
+  // Texels written (the texture may be larger).
+  width: u32,
+  rows: u32,
+  c4: u32,
+  // pack_image
+  channels: u32,
+  h: u32,
+  w: u32,
+  imageRows: u32,
+  top: u32,
+  left: u32,
+  step: u32,
+  // pack_kernel
+  n: u32,
+  kc: u32,
+  taps: u32,
+  nStride: u32,
+  kcStride: u32,
+  _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+
+@compute @workgroup_size(8, 8, 1)
+fn pack_image(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= p.width || gid.y >= p.rows) {
+    return;
+  }
+  let b = gid.y / p.imageRows;
+  let cols = p.width / p.c4;
+  let colOut = gid.x % cols;
+  let j = gid.x / cols;
+  let row = i32((gid.y % p.imageRows) * p.step) - i32(p.top);
+  let col = i32(colOut * p.step) - i32(p.left);
+  let c0 = j * 4u;
+  var v = vec4<f32>(0.0);
+  if (row >= 0 && row < i32(p.h) && col >= 0 && col < i32(p.w)) {
+    let hw = p.h * p.w;
+    let base = (b * p.channels + c0) * hw + u32(row) * p.w + u32(col);
+    for (var e = 0u; e < 4u; e++) {
+      if (c0 + e < p.channels) {
+        v[e] = src[base + e * hw];
+      }
+    }
+  }
+  textureStore(dst, vec2<u32>(colOut * p.c4 + j, gid.y), v);
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn pack_kernel(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= p.width || gid.y >= p.rows) {
+    return;
+  }
+  let e = gid.y % 4u;
+  let j = (gid.y / 4u) % p.c4;
+  let tap = gid.y / (4u * p.c4);
+  let kc = j * 4u + e;
+  var v = vec4<f32>(0.0);
+  if (kc < p.kc) {
+    let n0 = gid.x * 4u;
+    for (var f = 0u; f < 4u; f++) {
+      if (n0 + f < p.n) {
+        v[f] = src[(n0 + f) * p.nStride + kc * p.kcStride + tap];
+      }
+    }
+  }
+  textureStore(dst, vec2<u32>(gid.x, gid.y), v);
+}
