@@ -4,9 +4,14 @@
 // storage-buffer and workgroup-memory loads are per-lane scalar loops; the texture copies
 // (copyBufferToTexture, or matmul_pack.wgsl for layouts a copy cannot produce) are encoded
 // in the same command encoder, so they are part of the measured cost.
-// Layout: At texel (x, y) = op(A)[m, 4x .. 4x+3] with y = batchA·M + m (k packed by four,
-//   zero past K); Bt texel (x, y) = op(B)[k, 4x .. 4x+3] with y = batchB·kPad + k (n packed
-//   by four, zero past N and past K). kPad = K rounded up to KC = 8. C is row-major f32 [M, N].
+// Layout (kPad = K rounded up to KC = 8, zero past K; C is row-major f32 [M, N]):
+//   At, default:   texel (x, y) = op(A)[m, 4x .. 4x+3], y = batchA·M + m (k packed by four);
+//   At, A_KMAJOR:  texel (x, y) = op(A)[4x .. 4x+3, k], y = batchA·kPad + k (m packed by four),
+//                  the layout of a transposed A ([K, M] row-major) copied as is;
+//   Bt, default:   texel (x, y) = op(B)[k, 4x .. 4x+3], y = batchB·kPad + k (n packed by four);
+//   Bt, B_KMAJOR:  texel (x, y) = op(B)[4x .. 4x+3, n], y = batchB·N + n (k packed by four),
+//                  the layout of a transposed B ([N, K] row-major) copied as is.
+//   Padding texels past M or N may hold anything (their results are dropped); past K zero.
 // Params: strideA / strideB are the texel-row offsets of one batch in At / Bt (0 broadcasts),
 //   strideC the element offset of one batch in C, kPad the padded depth, epilogue the
 //   bias / ReLU / accumulate bits.
@@ -14,6 +19,7 @@
 //   workgroup a 128x128 tile. Grid: (ceil(N/128), ceil(M/128), batch).
 // Block shape measured on llvmpipe (2 cores, N = 1024/2048): 32x16 per invocation about
 //   1.2-1.5x the 16x16 and 16x32 blocks; 64x16 no better. Lanes run along x (8 wide).
+//   Cost: about 5 s of llvmpipe compile per pipeline (once; Mesa caches it on disk).
 // Bindings: 0 uniform Params, 1 At (texture), 2 Bt (texture), 3 bias (a dummy without bias),
 //   4 C: 2 storage buffers.
 // Edges: any M, N, K: rows and columns past the edge are clamped on load, skipped on store.
@@ -28,8 +34,7 @@ struct Params {
   strideB: u32,
   strideC: u32,
   kPad: u32,
-  // Epilogue bits: 1 add bias, 2 ReLU, 4 accumulate into C. A uniform rather than override
-  // constants: this kernel takes seconds to compile on llvmpipe, and one pipeline serves all.
+  // Epilogue bits: 1 add bias, 2 ReLU, 4 accumulate into C.
   epilogue: u32,
   _pad0: u32,
   _pad1: u32,
@@ -42,6 +47,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
+// Texel layouts of the staged operands (see Layout); chosen so that plain copies can stage them.
+override A_KMAJOR: bool = false;
+override B_KMAJOR: bool = false;
+
+// Epilogue as uniform bits rather than override constants: one pipeline per staging layout
+// (this kernel compiles for seconds on llvmpipe). Affordable because the stores below run
+// in a loop, not unrolled 512 times.
 const ADD_BIAS: u32 = 1u;
 const RELU: u32 = 2u;
 const ACCUMULATE: u32 = 4u;
@@ -66,7 +78,8 @@ struct Row {
   c3: vec4<f32>,
 }
 
-fn panel(x: u32, y: u32) -> Panel {
+// Default layout: eight texel rows (k .. k+7) of one column group.
+fn panel_rows(x: u32, y: u32) -> Panel {
   return Panel(
     textureLoad(Bt, vec2<u32>(x, y), 0),
     textureLoad(Bt, vec2<u32>(x, y + 1u), 0),
@@ -77,6 +90,39 @@ fn panel(x: u32, y: u32) -> Panel {
     textureLoad(Bt, vec2<u32>(x, y + 6u), 0),
     textureLoad(Bt, vec2<u32>(x, y + 7u), 0),
   );
+}
+
+// B_KMAJOR: two texels (k .. k+7) of each of four columns (texel rows y0 .. y3), transposed.
+fn panel_cols(x: u32, y0: u32, y1: u32, y2: u32, y3: u32) -> Panel {
+  let c0lo = textureLoad(Bt, vec2<u32>(x, y0), 0);
+  let c0hi = textureLoad(Bt, vec2<u32>(x + 1u, y0), 0);
+  let c1lo = textureLoad(Bt, vec2<u32>(x, y1), 0);
+  let c1hi = textureLoad(Bt, vec2<u32>(x + 1u, y1), 0);
+  let c2lo = textureLoad(Bt, vec2<u32>(x, y2), 0);
+  let c2hi = textureLoad(Bt, vec2<u32>(x + 1u, y2), 0);
+  let c3lo = textureLoad(Bt, vec2<u32>(x, y3), 0);
+  let c3hi = textureLoad(Bt, vec2<u32>(x + 1u, y3), 0);
+  return Panel(
+    vec4<f32>(c0lo.x, c1lo.x, c2lo.x, c3lo.x),
+    vec4<f32>(c0lo.y, c1lo.y, c2lo.y, c3lo.y),
+    vec4<f32>(c0lo.z, c1lo.z, c2lo.z, c3lo.z),
+    vec4<f32>(c0lo.w, c1lo.w, c2lo.w, c3lo.w),
+    vec4<f32>(c0hi.x, c1hi.x, c2hi.x, c3hi.x),
+    vec4<f32>(c0hi.y, c1hi.y, c2hi.y, c3hi.y),
+    vec4<f32>(c0hi.z, c1hi.z, c2hi.z, c3hi.z),
+    vec4<f32>(c0hi.w, c1hi.w, c2hi.w, c3hi.w),
+  );
+}
+
+// Column group g (columns n0 + 4g .. +3) for the chunk starting at k.
+fn panel(g: u32, n0: u32, k: u32, bRow: u32) -> Panel {
+  if (B_KMAJOR) {
+    let nLast = p.N - 1u;
+    let n = n0 + 4u * g;
+    return panel_cols(k / 4u, bRow + min(n, nLast), bRow + min(n + 1u, nLast), bRow + min(n + 2u, nLast), bRow + min(n + 3u, nLast));
+  }
+  let xLast = (p.N + 3u) / 4u - 1u;
+  return panel_rows(min(n0 / 4u + g, xLast), bRow + k);
 }
 
 // acc += a (k .. k+7 of one row of op(A)) times the panel, in ascending k.
@@ -91,10 +137,51 @@ fn fma8(acc: vec4<f32>, a0: vec4<f32>, a1: vec4<f32>, b: Panel) -> vec4<f32> {
   return fma(vec4<f32>(a1.w), b.k7, r);
 }
 
-fn row_step(acc: Row, ay: u32, ax: u32, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Row {
-  let a0 = textureLoad(At, vec2<u32>(ax, ay), 0);
-  let a1 = textureLoad(At, vec2<u32>(ax + 1u, ay), 0);
+fn row_fma(acc: Row, a0: vec4<f32>, a1: vec4<f32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Row {
   return Row(fma8(acc.c0, a0, a1, b0), fma8(acc.c1, a0, a1, b1), fma8(acc.c2, a0, a1, b2), fma8(acc.c3, a0, a1, b3));
+}
+
+// Four consecutive rows of accumulators.
+struct Quad {
+  r0: Row,
+  r1: Row,
+  r2: Row,
+  r3: Row,
+}
+
+// One chunk of k (k .. k+7) for rows m .. m+3 (m a multiple of 4).
+fn quad_step(acc: Quad, m: u32, k: u32, aRow: u32, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Quad {
+  if (A_KMAJOR) {
+    // Eight texels, one per k, each holding the four rows; transposed into per-row vectors.
+    let x = min(m / 4u, (p.M + 3u) / 4u - 1u);
+    let y = aRow + k;
+    let t0 = textureLoad(At, vec2<u32>(x, y), 0);
+    let t1 = textureLoad(At, vec2<u32>(x, y + 1u), 0);
+    let t2 = textureLoad(At, vec2<u32>(x, y + 2u), 0);
+    let t3 = textureLoad(At, vec2<u32>(x, y + 3u), 0);
+    let t4 = textureLoad(At, vec2<u32>(x, y + 4u), 0);
+    let t5 = textureLoad(At, vec2<u32>(x, y + 5u), 0);
+    let t6 = textureLoad(At, vec2<u32>(x, y + 6u), 0);
+    let t7 = textureLoad(At, vec2<u32>(x, y + 7u), 0);
+    return Quad(
+      row_fma(acc.r0, vec4<f32>(t0.x, t1.x, t2.x, t3.x), vec4<f32>(t4.x, t5.x, t6.x, t7.x), b0, b1, b2, b3),
+      row_fma(acc.r1, vec4<f32>(t0.y, t1.y, t2.y, t3.y), vec4<f32>(t4.y, t5.y, t6.y, t7.y), b0, b1, b2, b3),
+      row_fma(acc.r2, vec4<f32>(t0.z, t1.z, t2.z, t3.z), vec4<f32>(t4.z, t5.z, t6.z, t7.z), b0, b1, b2, b3),
+      row_fma(acc.r3, vec4<f32>(t0.w, t1.w, t2.w, t3.w), vec4<f32>(t4.w, t5.w, t6.w, t7.w), b0, b1, b2, b3),
+    );
+  }
+  let mLast = p.M - 1u;
+  let x = k / 4u;
+  let y0 = aRow + min(m, mLast);
+  let y1 = aRow + min(m + 1u, mLast);
+  let y2 = aRow + min(m + 2u, mLast);
+  let y3 = aRow + min(m + 3u, mLast);
+  return Quad(
+    row_fma(acc.r0, textureLoad(At, vec2<u32>(x, y0), 0), textureLoad(At, vec2<u32>(x + 1u, y0), 0), b0, b1, b2, b3),
+    row_fma(acc.r1, textureLoad(At, vec2<u32>(x, y1), 0), textureLoad(At, vec2<u32>(x + 1u, y1), 0), b0, b1, b2, b3),
+    row_fma(acc.r2, textureLoad(At, vec2<u32>(x, y2), 0), textureLoad(At, vec2<u32>(x + 1u, y2), 0), b0, b1, b2, b3),
+    row_fma(acc.r3, textureLoad(At, vec2<u32>(x, y3), 0), textureLoad(At, vec2<u32>(x + 1u, y3), 0), b0, b1, b2, b3),
+  );
 }
 
 fn epilogue(idx: u32, n: u32, v: f32) {
@@ -130,126 +217,52 @@ fn store_row(cBase: u32, m: u32, n0: u32, r: Row) {
   store4(base, n0 + 12u, r.c3);
 }
 
+fn store_quad(cBase: u32, m: u32, n0: u32, q: Quad) {
+  store_row(cBase, m, n0, q.r0);
+  store_row(cBase, m + 1u, n0, q.r1);
+  store_row(cBase, m + 2u, n0, q.r2);
+  store_row(cBase, m + 3u, n0, q.r3);
+}
+
 @compute @workgroup_size(8, 4, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = wg.z;
   let m0 = (wg.y * 4u + lid.y) * 32u;
   let n0 = (wg.x * 8u + lid.x) * 16u;
-  // Texel columns of the four column groups, clamped to the texture (edge results are dropped).
-  let xLast = (p.N + 3u) / 4u - 1u;
-  let x0 = min(n0 / 4u, xLast);
-  let x1 = min(n0 / 4u + 1u, xLast);
-  let x2 = min(n0 / 4u + 2u, xLast);
-  let x3 = min(n0 / 4u + 3u, xLast);
   let aRow = b * p.strideA;
-  let mLast = p.M - 1u;
   let bRow = b * p.strideB;
-  var r0: Row;
-  var r1: Row;
-  var r2: Row;
-  var r3: Row;
-  var r4: Row;
-  var r5: Row;
-  var r6: Row;
-  var r7: Row;
-  var r8: Row;
-  var r9: Row;
-  var r10: Row;
-  var r11: Row;
-  var r12: Row;
-  var r13: Row;
-  var r14: Row;
-  var r15: Row;
-  var r16: Row;
-  var r17: Row;
-  var r18: Row;
-  var r19: Row;
-  var r20: Row;
-  var r21: Row;
-  var r22: Row;
-  var r23: Row;
-  var r24: Row;
-  var r25: Row;
-  var r26: Row;
-  var r27: Row;
-  var r28: Row;
-  var r29: Row;
-  var r30: Row;
-  var r31: Row;
+  var q0: Quad;
+  var q1: Quad;
+  var q2: Quad;
+  var q3: Quad;
+  var q4: Quad;
+  var q5: Quad;
+  var q6: Quad;
+  var q7: Quad;
   for (var k = 0u; k < p.kPad; k += 8u) {
-    let y = bRow + k;
-    let b0 = panel(x0, y);
-    let b1 = panel(x1, y);
-    let b2 = panel(x2, y);
-    let b3 = panel(x3, y);
-    let ax = k / 4u;
-    r0 = row_step(r0, aRow + min(m0, mLast), ax, b0, b1, b2, b3);
-    r1 = row_step(r1, aRow + min(m0 + 1u, mLast), ax, b0, b1, b2, b3);
-    r2 = row_step(r2, aRow + min(m0 + 2u, mLast), ax, b0, b1, b2, b3);
-    r3 = row_step(r3, aRow + min(m0 + 3u, mLast), ax, b0, b1, b2, b3);
-    r4 = row_step(r4, aRow + min(m0 + 4u, mLast), ax, b0, b1, b2, b3);
-    r5 = row_step(r5, aRow + min(m0 + 5u, mLast), ax, b0, b1, b2, b3);
-    r6 = row_step(r6, aRow + min(m0 + 6u, mLast), ax, b0, b1, b2, b3);
-    r7 = row_step(r7, aRow + min(m0 + 7u, mLast), ax, b0, b1, b2, b3);
-    r8 = row_step(r8, aRow + min(m0 + 8u, mLast), ax, b0, b1, b2, b3);
-    r9 = row_step(r9, aRow + min(m0 + 9u, mLast), ax, b0, b1, b2, b3);
-    r10 = row_step(r10, aRow + min(m0 + 10u, mLast), ax, b0, b1, b2, b3);
-    r11 = row_step(r11, aRow + min(m0 + 11u, mLast), ax, b0, b1, b2, b3);
-    r12 = row_step(r12, aRow + min(m0 + 12u, mLast), ax, b0, b1, b2, b3);
-    r13 = row_step(r13, aRow + min(m0 + 13u, mLast), ax, b0, b1, b2, b3);
-    r14 = row_step(r14, aRow + min(m0 + 14u, mLast), ax, b0, b1, b2, b3);
-    r15 = row_step(r15, aRow + min(m0 + 15u, mLast), ax, b0, b1, b2, b3);
-    r16 = row_step(r16, aRow + min(m0 + 16u, mLast), ax, b0, b1, b2, b3);
-    r17 = row_step(r17, aRow + min(m0 + 17u, mLast), ax, b0, b1, b2, b3);
-    r18 = row_step(r18, aRow + min(m0 + 18u, mLast), ax, b0, b1, b2, b3);
-    r19 = row_step(r19, aRow + min(m0 + 19u, mLast), ax, b0, b1, b2, b3);
-    r20 = row_step(r20, aRow + min(m0 + 20u, mLast), ax, b0, b1, b2, b3);
-    r21 = row_step(r21, aRow + min(m0 + 21u, mLast), ax, b0, b1, b2, b3);
-    r22 = row_step(r22, aRow + min(m0 + 22u, mLast), ax, b0, b1, b2, b3);
-    r23 = row_step(r23, aRow + min(m0 + 23u, mLast), ax, b0, b1, b2, b3);
-    r24 = row_step(r24, aRow + min(m0 + 24u, mLast), ax, b0, b1, b2, b3);
-    r25 = row_step(r25, aRow + min(m0 + 25u, mLast), ax, b0, b1, b2, b3);
-    r26 = row_step(r26, aRow + min(m0 + 26u, mLast), ax, b0, b1, b2, b3);
-    r27 = row_step(r27, aRow + min(m0 + 27u, mLast), ax, b0, b1, b2, b3);
-    r28 = row_step(r28, aRow + min(m0 + 28u, mLast), ax, b0, b1, b2, b3);
-    r29 = row_step(r29, aRow + min(m0 + 29u, mLast), ax, b0, b1, b2, b3);
-    r30 = row_step(r30, aRow + min(m0 + 30u, mLast), ax, b0, b1, b2, b3);
-    r31 = row_step(r31, aRow + min(m0 + 31u, mLast), ax, b0, b1, b2, b3);
+    let b0 = panel(0u, n0, k, bRow);
+    let b1 = panel(1u, n0, k, bRow);
+    let b2 = panel(2u, n0, k, bRow);
+    let b3 = panel(3u, n0, k, bRow);
+    q0 = quad_step(q0, m0, k, aRow, b0, b1, b2, b3);
+    q1 = quad_step(q1, m0 + 4u, k, aRow, b0, b1, b2, b3);
+    q2 = quad_step(q2, m0 + 8u, k, aRow, b0, b1, b2, b3);
+    q3 = quad_step(q3, m0 + 12u, k, aRow, b0, b1, b2, b3);
+    q4 = quad_step(q4, m0 + 16u, k, aRow, b0, b1, b2, b3);
+    q5 = quad_step(q5, m0 + 20u, k, aRow, b0, b1, b2, b3);
+    q6 = quad_step(q6, m0 + 24u, k, aRow, b0, b1, b2, b3);
+    q7 = quad_step(q7, m0 + 28u, k, aRow, b0, b1, b2, b3);
   }
   if (m0 >= p.M || n0 >= p.N) {
     return;
   }
+  // Stores go through a loop with a data-dependent bound (so it is not unrolled): 512
+  // unrolled guarded stores would multiply llvmpipe's compile time for no speed (they run
+  // once per invocation).
+  var quads = array<Quad, 8>(q0, q1, q2, q3, q4, q5, q6, q7);
   let cBase = b * p.strideC;
-  store_row(cBase, m0, n0, r0);
-  store_row(cBase, m0 + 1u, n0, r1);
-  store_row(cBase, m0 + 2u, n0, r2);
-  store_row(cBase, m0 + 3u, n0, r3);
-  store_row(cBase, m0 + 4u, n0, r4);
-  store_row(cBase, m0 + 5u, n0, r5);
-  store_row(cBase, m0 + 6u, n0, r6);
-  store_row(cBase, m0 + 7u, n0, r7);
-  store_row(cBase, m0 + 8u, n0, r8);
-  store_row(cBase, m0 + 9u, n0, r9);
-  store_row(cBase, m0 + 10u, n0, r10);
-  store_row(cBase, m0 + 11u, n0, r11);
-  store_row(cBase, m0 + 12u, n0, r12);
-  store_row(cBase, m0 + 13u, n0, r13);
-  store_row(cBase, m0 + 14u, n0, r14);
-  store_row(cBase, m0 + 15u, n0, r15);
-  store_row(cBase, m0 + 16u, n0, r16);
-  store_row(cBase, m0 + 17u, n0, r17);
-  store_row(cBase, m0 + 18u, n0, r18);
-  store_row(cBase, m0 + 19u, n0, r19);
-  store_row(cBase, m0 + 20u, n0, r20);
-  store_row(cBase, m0 + 21u, n0, r21);
-  store_row(cBase, m0 + 22u, n0, r22);
-  store_row(cBase, m0 + 23u, n0, r23);
-  store_row(cBase, m0 + 24u, n0, r24);
-  store_row(cBase, m0 + 25u, n0, r25);
-  store_row(cBase, m0 + 26u, n0, r26);
-  store_row(cBase, m0 + 27u, n0, r27);
-  store_row(cBase, m0 + 28u, n0, r28);
-  store_row(cBase, m0 + 29u, n0, r29);
-  store_row(cBase, m0 + 30u, n0, r30);
-  store_row(cBase, m0 + 31u, n0, r31);
+  let quadsInside = min(8u, (p.M - m0 + 3u) / 4u);
+  for (var i = 0u; i < quadsInside; i++) {
+    store_quad(cBase, m0 + 4u * i, n0, quads[i]);
+  }
 }

@@ -15,7 +15,8 @@ function tolFor(K: number): { rel: number; abs: number } {
 }
 
 // [M, K, N]: unit sizes, primes, K = 1, N = 1, one tile plus one, edge tiles, and a
-// K that is a multiple of 64 with N a multiple of 64 (the texture kernel's plain-copy path).
+// K, M or N multiples of 64 (the texture kernel's plain-copy staging, in both texel layouts,
+// with zero rows padding K to a multiple of 8).
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
   [7, 13, 5],
@@ -24,6 +25,8 @@ const SIZES: [number, number, number][] = [
   [9, 1, 17],
   [67, 300, 1],
   [130, 128, 128],
+  [64, 37, 64],
+  [64, 64, 20],
 ];
 
 function operands(rng: TestRandom, M: number, K: number, N: number, transA: boolean, transB: boolean, batchA = 0, batchB = 0): [RefArray, RefArray] {
@@ -53,7 +56,7 @@ describe('matmul family against the float64 reference', () => {
           ran++;
           for (const [transA, transB] of PAIRS) {
             const [a, b] = operands(rng, M, K, N, transA, transB);
-            // Epilogue on alternate pairs keeps the number of pipelines small.
+            // Epilogue on alternate pairs (fewer pipelines for the kernels that specialize it).
             const epilogue = transA !== transB;
             const bias = epilogue ? randomArray(rng, [N]) : undefined;
             const c = E.matmul(toTensor(a), toTensor(b), {
@@ -78,6 +81,8 @@ describe('matmul family against the float64 reference', () => {
           [33, 70, 20, PAIRS[0]],
           [33, 70, 20, PAIRS[3]],
           [20, 64, 64, PAIRS[0]],
+          [64, 37, 64, PAIRS[0]],
+          [64, 37, 64, PAIRS[3]],
         ];
         const batches: [number, number][] = [[3, 3], [1, 3], [3, 0]];
         for (const [batchA, batchB] of batches) {

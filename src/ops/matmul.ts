@@ -122,9 +122,10 @@ export function matmulKernelAvailable(rt: Runtime, kernel: MatmulKernel, s: Matm
   switch (kernel) {
     case 'texture': {
       const max = rt.limits.maxTextureDimension2D;
+      // Either staging layout may be taken (it depends on offsets too): both must fit.
       const kPad = Math.ceil(s.K / 8) * 8;
       const fits = (n: number) => avoidPowerOfTwo(n) <= max;
-      return fits(kPad / 4) && fits(s.M * s.batch) && fits(Math.ceil(s.N / 4)) && fits(kPad * s.batch);
+      return [kPad / 4, Math.ceil(s.M / 4), Math.ceil(s.N / 4), s.M * s.batch, s.N * s.batch, kPad * s.batch].every(fits);
     }
     case 'splitk':
       return splitSlices(rt, s) >= 2;
@@ -401,6 +402,7 @@ interface StagingTexture {
 interface TextureState {
   textures: StagingTexture[];
   textureBytes: number;
+  zeros?: GPUBuffer;
   /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
   params: Map<string, GPUBuffer>;
 }
@@ -486,57 +488,109 @@ function computePass(rt: Runtime, name: string, spec: KernelSpec, entries: GPUBi
   rt.dispatchListener?.(name, pass);
 }
 
+/** Zero-filled buffer (WebGPU zero-initializes, nothing writes it) for the K padding rows. */
+function zeroBuffer(rt: Runtime, bytes: number): GPUBuffer {
+  const s = textureState(rt);
+  if (!s.zeros || s.zeros.size < bytes) {
+    if (s.zeros) rt.destroyStorage(s.zeros);
+    s.zeros = rt.createStorage(Math.max(bytes, 64 << 10), 'matmul-zeros');
+  }
+  return s.zeros;
+}
+
+/** Where one operand's texels come from and how they are laid out. */
+interface Staging {
+  /** Texel layout in matmul_texture.wgsl terms (A_KMAJOR / B_KMAJOR). */
+  kMajor: boolean;
+  width: number;
+  /** Texel rows per batch written (data rows, then zero rows up to rowsOut). */
+  rows: number;
+  rowsOut: number;
+  /** Plain copy of the buffer's rows; otherwise the pack kernel. */
+  direct: boolean;
+}
+
 /**
- * Stage one operand: a plain copy when the buffer already has the texel layout (rows of
- * whole 256-byte multiples, aligned offset), else the pack kernel (transposes, pads).
+ * Pick each operand's staging. A buffer row can be copied as a texel row when it is a
+ * multiple of 64 floats (bytesPerRow must be a multiple of 256) and the offset is texel
+ * aligned: row-major A ([M, K]) and B ([K, N]) land in the default layouts, transposed
+ * ones ([K, M], [N, K]) in the k-major layouts. Anything else is packed (default layouts).
  */
-function stageOperand(
-  rt: Runtime,
-  tex: GPUTexture,
-  src: BufferRegion,
-  layout: { rows: number; cols: number; rowsOut: number; width: number; batches: number; transposed: boolean; strideSrc: number },
-): void {
-  const direct =
-    !layout.transposed && layout.cols % 64 === 0 && layout.rowsOut === layout.rows && layout.width * 4 === layout.cols && src.offset % 16 === 0;
-  if (direct) {
-    rt.commandEncoder().copyBufferToTexture(
-      { buffer: src.buffer, offset: src.offset, bytesPerRow: layout.cols * 4, rowsPerImage: layout.rows * layout.batches },
+function textureStaging(g: Geometry, aOffset: number, bOffset: number): { a: Staging; b: Staging; kPad: number } {
+  const kPad = Math.ceil(g.K / 8) * 8;
+  const aDirect = aOffset % 16 === 0 && (g.transA ? g.M % 64 === 0 : g.K % 64 === 0);
+  const bDirect = bOffset % 16 === 0 && (g.transB ? g.K % 64 === 0 : g.N % 64 === 0);
+  const a: Staging =
+    aDirect && g.transA
+      ? { kMajor: true, width: g.M / 4, rows: g.K, rowsOut: kPad, direct: true }
+      : { kMajor: false, width: kPad / 4, rows: g.M, rowsOut: g.M, direct: aDirect };
+  const b: Staging =
+    bDirect && g.transB
+      ? { kMajor: true, width: kPad / 4, rows: g.N, rowsOut: g.N, direct: true }
+      : { kMajor: false, width: Math.ceil(g.N / 4), rows: g.K, rowsOut: kPad, direct: bDirect };
+  return { a, b, kPad };
+}
+
+/** Copy `rows` buffer rows per batch into texel rows, then zero rows up to `rowsOut`. */
+function copyRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number): void {
+  const encoder = rt.commandEncoder();
+  const rowBytes = st.width * 16;
+  if (st.rows === st.rowsOut) {
+    encoder.copyBufferToTexture(
+      { buffer: src.buffer, offset: src.offset, bytesPerRow: rowBytes, rowsPerImage: st.rows * batches },
       { texture: tex },
-      [layout.width, layout.rows * layout.batches],
+      [st.width, st.rows * batches],
     );
     return;
   }
-  const words = [layout.rows, layout.cols, layout.rowsOut, layout.width, layout.batches, layout.strideSrc, 0, 0];
+  const tail = st.rowsOut - st.rows;
+  const zeros = zeroBuffer(rt, tail * rowBytes);
+  for (let b = 0; b < batches; b++) {
+    encoder.copyBufferToTexture(
+      { buffer: src.buffer, offset: src.offset + b * st.rows * rowBytes, bytesPerRow: rowBytes, rowsPerImage: st.rows },
+      { texture: tex, origin: [0, b * st.rowsOut] },
+      [st.width, st.rows],
+    );
+    encoder.copyBufferToTexture(
+      { buffer: zeros, offset: 0, bytesPerRow: rowBytes, rowsPerImage: tail },
+      { texture: tex, origin: [0, b * st.rowsOut + st.rows] },
+      [st.width, tail],
+    );
+  }
+}
+
+/** The pack kernel: op(X) [rows, cols] (X transposed in memory or not) into the default layout. */
+function packRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number, cols: number, transposed: boolean, strideSrc: number): void {
+  const words = [st.rows, cols, st.rowsOut, st.width, batches, strideSrc, 0, 0];
   computePass(
     rt,
     'matmul_pack:main',
-    { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: layout.transposed ? 1 : 0 } },
+    { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: transposed ? 1 : 0 } },
     [
       { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
       { binding: 1, resource: { buffer: src.buffer, offset: src.offset, size: src.size } },
       { binding: 2, resource: tex.createView() },
     ],
-    [Math.ceil(layout.width / 8), Math.ceil((layout.rowsOut * layout.batches) / 8), 1],
+    [Math.ceil(st.width / 8), Math.ceil((st.rowsOut * batches) / 8), 1],
   );
 }
 
 function encodeTexture(j: Job): void {
   const { rt, g } = j;
-  const kPad = Math.ceil(g.K / 8) * 8;
-  const aBatches = g.batchA;
-  const bBatches = g.batchB;
-  const aTex = stagingTexture(rt, 'A', kPad / 4, g.M * aBatches);
-  const bTex = stagingTexture(rt, 'B', Math.ceil(g.N / 4), kPad * bBatches);
-  // op(A) [M, K] with k packed by four; op(B) [K, N] with n packed by four.
-  stageOperand(rt, aTex, j.a, { rows: g.M, cols: g.K, rowsOut: g.M, width: kPad / 4, batches: aBatches, transposed: g.transA, strideSrc: g.M * g.K });
-  stageOperand(rt, bTex, j.b, { rows: g.K, cols: g.N, rowsOut: kPad, width: Math.ceil(g.N / 4), batches: bBatches, transposed: g.transB, strideSrc: g.K * g.N });
+  const { a, b, kPad } = textureStaging(g, j.a.offset, j.b.offset);
+  const aTex = stagingTexture(rt, 'A', a.width, a.rowsOut * g.batchA);
+  const bTex = stagingTexture(rt, 'B', b.width, b.rowsOut * g.batchB);
+  if (a.direct) copyRows(rt, aTex, j.a, a, g.batchA);
+  else packRows(rt, aTex, j.a, a, g.batchA, g.K, g.transA, g.M * g.K);
+  if (b.direct) copyRows(rt, bTex, j.b, b, g.batchB);
+  else packRows(rt, bTex, j.b, b, g.batchB, g.N, g.transB, g.K * g.N);
   const epilogue = (j.bias ? 1 : 0) | (j.act === 1 ? 2 : 0) | (j.accumulate ? 4 : 0);
-  const words = [g.M, g.N, g.K, g.batch, aBatches === 1 ? 0 : g.M, bBatches === 1 ? 0 : kPad, g.M * g.N, kPad, epilogue, 0, 0, 0];
+  const words = [g.M, g.N, g.K, g.batch, g.batchA === 1 ? 0 : a.rowsOut, g.batchB === 1 ? 0 : b.rowsOut, g.M * g.N, kPad, epilogue, 0, 0, 0];
   const bias = j.bias ?? rt.dummyRegion();
   computePass(
     rt,
     'matmul_texture:main',
-    { shader: 'matmul_texture', entry: 'main' },
+    { shader: 'matmul_texture', entry: 'main', overrides: { A_KMAJOR: a.kMajor ? 1 : 0, B_KMAJOR: b.kMajor ? 1 : 0 } },
     [
       { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
       { binding: 1, resource: aTex.createView() },
