@@ -17,6 +17,7 @@ import {
   conv2dWeightGrad,
   im2col,
   conv2dWeightGradSplits,
+  weightGradTextureSplits,
   type ConvKernel,
   type ConvVariant,
 } from '../src/ops/conv.js';
@@ -120,6 +121,7 @@ describe('conv2d kernels', () => {
           // The form under test must really run (the chooser falls back when it cannot).
           expect(chooseConvKernel(rt, g, 'forward', impl.kernel)).toBe(impl.kernel);
           expect(chooseConvKernel(rt, g, 'inputGrad', impl.kernel)).toBe(impl.kernel);
+          expect(chooseConvKernel(rt, g, 'weightGrad', impl.kernel)).toBe(impl.kernel);
         }
         const y = conv2dForward(xT, wT, bT, g, impl.variant, impl.kernel);
         expect(y.shape).toEqual([c.batch, c.cout, ho, wo]);
@@ -129,7 +131,7 @@ describe('conv2d kernels', () => {
         const dx = conv2dInputGrad(dyT, wT, g, impl.variant, impl.kernel);
         expect(dx.shape).toEqual([c.batch, c.cin, c.h, c.w]);
         expectClose(await read(dx), gRef.dx, `${c.name} ${v} input gradient`, tolDx, 1e-5);
-        const dw = conv2dWeightGrad(xT, dyT, g, impl.variant);
+        const dw = conv2dWeightGrad(xT, dyT, g, impl.variant, undefined, impl.kernel);
         expect(dw.shape).toEqual([c.cout, c.cin, c.kh, c.kw]);
         expectClose(await read(dw), gRef.dw, `${c.name} ${v} weight gradient`, tolDw, 1e-5);
         for (const t of [y, yNoBias, dx, dw]) t.dispose();
@@ -159,6 +161,35 @@ describe('conv2d kernels', () => {
     const a = conv2dWeightGrad(xT, dyT, g, 'implicit', 5);
     const b = conv2dWeightGrad(xT, dyT, g, 'implicit', 5);
     expect(Array.from(await a.read())).toEqual(Array.from(await b.read()));
+  });
+
+  it('texture kernels on a larger shape: many reduction chunks crossing images, partial channel blocks, repeatable bits', async () => {
+    const rt = gpu.rt();
+    // 37 output rows per image: the weight gradient's chunks of lines straddle images; 37
+    // output channels: a full 32-channel block plus a partial one; stride 2 with padding 1.
+    const cases: Case[] = [
+      { name: 'b4 37x37 s1', batch: 4, cin: 5, h: 37, w: 37, cout: 37, kh: 3, kw: 3, stride: 1, pad: 1 },
+      { name: 'b3 1x1 s2 p1', batch: 3, cin: 9, h: 37, w: 30, cout: 6, kh: 1, kw: 1, stride: 2, pad: 1 },
+    ];
+    for (const c of cases) {
+      const { x, w, bias, dy, ho, wo } = data(c, 31);
+      const g = conv2dGeometry([c.batch, c.cin, c.h, c.w], [c.cout, c.cin, c.kh, c.kw], c.stride, c.pad);
+      const gRef = conv2dBackwardRef(x, w, dy, c);
+      const xT = fromData(Float32Array.from(x), [c.batch, c.cin, c.h, c.w], rt);
+      const wT = fromData(Float32Array.from(w), [c.cout, c.cin, c.kh, c.kw], rt);
+      const bT = fromData(Float32Array.from(bias), [c.cout], rt);
+      const dyT = fromData(Float32Array.from(dy), [c.batch, c.cout, ho, wo], rt);
+      if (c.kh === 3) expect(weightGradTextureSplits(g).splits).toBeGreaterThan(8);
+      const y = conv2dForward(xT, wT, bT, g, 'implicit', 'texture');
+      expectClose(await y.read(), conv2dRef(x, w, bias, c), `${c.name} forward`, sumTolerance(c.cin * c.kh * c.kw), 1e-5);
+      const dx = conv2dInputGrad(dyT, wT, g, 'implicit', 'texture');
+      expectClose(await dx.read(), gRef.dx, `${c.name} input gradient`, sumTolerance(c.cout * c.kh * c.kw), 1e-5);
+      const dw = conv2dWeightGrad(xT, dyT, g, 'implicit', undefined, 'texture');
+      expectClose(await dw.read(), gRef.dw, `${c.name} weight gradient`, sumTolerance(c.batch * ho * wo), 1e-5);
+      const dwAgain = conv2dWeightGrad(xT, dyT, g, 'implicit', undefined, 'texture');
+      expect(Array.from(await dwAgain.read())).toEqual(Array.from(await dw.read()));
+      for (const t of [xT, wT, bT, dyT, y, dx, dw, dwAgain]) t.dispose();
+    }
   });
 
   it('im2col lays columns out as [B, Cin·kh·kw, Ho·Wo] with zeros in the padding', async () => {

@@ -5,6 +5,7 @@ import broadcast from '../../shaders/broadcast.wgsl';
 import conv2d from '../../shaders/conv2d.wgsl';
 import conv2d_pack from '../../shaders/conv2d_pack.wgsl';
 import conv2d_texture from '../../shaders/conv2d_texture.wgsl';
+import conv2d_wgrad from '../../shaders/conv2d_wgrad.wgsl';
 import elementwise from '../../shaders/elementwise.wgsl';
 import loss from '../../shaders/loss.wgsl';
 import matmul from '../../shaders/matmul.wgsl';
@@ -26,6 +27,7 @@ const SOURCES: Record<string, string> = {
   conv2d,
   conv2d_pack,
   conv2d_texture,
+  conv2d_wgrad,
   elementwise,
   loss,
   matmul,

@@ -210,6 +210,14 @@ export function setConvKernel(rt: Runtime, kernel: ConvKernel | 'auto'): void {
 
 /** The largest grid dimension the texture kernel needs and its staged texture sizes. */
 function textureSizes(g: Conv2dGeometry, pass: ConvPass): { width: number; height: number }[] {
+  if (pass === 'weightGrad') {
+    const { image } = forwardTexturePlan(g);
+    const dyImage = weightGradDyPlan(g);
+    return [
+      { width: image.width, height: image.rows },
+      { width: dyImage.width, height: dyImage.rows },
+    ];
+  }
   if (pass === 'forward') {
     const fwd = forwardTexturePlan(g);
     return [
@@ -224,13 +232,17 @@ function textureSizes(g: Conv2dGeometry, pass: ConvPass): { width: number; heigh
   ];
 }
 
-/** Whether the texture form can run this pass (texture and grid limits); weightGrad has none. */
+/** Whether the texture form can run this pass (texture, grid and binding limits). */
 export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, kernel: ConvKernel): boolean {
   if (kernel === 'buffer') return true;
-  if (pass === 'weightGrad') return false;
   const max = rt.limits.maxTextureDimension2D;
-  const pixels = pass === 'forward' ? g.batch * g.ho * g.wo : g.batch * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
-  if (Math.ceil(pixels / TEXTURE_TILE_M) > rt.limits.maxComputeWorkgroupsPerDimension) return false;
+  if (pass === 'weightGrad') {
+    const { splits } = weightGradTextureSplits(g);
+    if (splits * g.cout * g.cin * g.kh * g.kw * 4 > rt.limits.maxStorageBufferBindingSize) return false;
+  } else {
+    const pixels = pass === 'forward' ? g.batch * g.ho * g.wo : g.batch * Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
+    if (Math.ceil(pixels / TEXTURE_TILE_M) > rt.limits.maxComputeWorkgroupsPerDimension) return false;
+  }
   return textureSizes(g, pass).every((t) => avoidPowerOfTwo(t.width) <= max && avoidPowerOfTwo(t.height) <= max);
 }
 
@@ -257,7 +269,8 @@ const UNIFORM_USAGE = 0x0040;
 const TEXTURE_CACHE_BYTES = 256 << 20;
 const PARAM_CACHE_ENTRIES = 512;
 
-type TextureRole = 'image' | 'kernel';
+/** image: x, or dy in the input gradient; gradient: dy beside x in the weight gradient. */
+type TextureRole = 'image' | 'kernel' | 'gradient';
 
 interface TextureCache {
   textures: { role: TextureRole; width: number; height: number; texture: GPUTexture }[];
@@ -375,8 +388,8 @@ function imagePlan(
   return { channels, h, w, ...border, step: sampled?.step ?? 1, c4, imageRows, width: cols * c4, rows: batch * imageRows };
 }
 
-function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan): GPUTexture {
-  const tex = stagingTexture(rt, 'image', plan.width, plan.rows);
+function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan, role: TextureRole = 'image'): GPUTexture {
+  const tex = stagingTexture(rt, role, plan.width, plan.rows);
   const words = [plan.width, plan.rows, plan.c4, plan.channels, plan.h, plan.w, plan.imageRows, plan.top, plan.left, plan.step, 0, 0, 0, 0, 0, 0];
   textureDispatch(
     rt,
@@ -574,6 +587,58 @@ function inputGradTexture(dy: Tensor, w: Tensor, dx: Tensor, g: Conv2dGeometry):
   for (const gemm of gemms) runTextureGemm(rt, gemm, imageTex, kernelTex, dx.region(), undefined);
 }
 
+
+/** dy staged channels-last without a border, for the weight gradient. */
+function weightGradDyPlan(g: Conv2dGeometry): ImagePlan {
+  return imagePlan(g.batch, g.cout, g.ho, g.wo, { top: 0, bottom: 0, left: 0, right: 0 });
+}
+
+/** Output channels per invocation of conv2d_wgrad.wgsl. */
+function weightGradRows(g: Conv2dGeometry): number {
+  return g.cout <= 16 ? 16 : 32;
+}
+
+/**
+ * Reduction chunks of the texture weight gradient: a multiple of 8 (one per lane), enough
+ * for a few dozen workgroups, at least 8 output rows each. Fixed by the shape, so results
+ * are reproducible run to run.
+ */
+export function weightGradTextureSplits(g: Conv2dGeometry): { splits: number; linesPerSplit: number } {
+  const groups = g.kh * g.kw * Math.ceil(g.cin / 4);
+  const tiles = Math.ceil(groups / 4) * Math.ceil(g.cout / weightGradRows(g));
+  const lines = g.batch * g.ho;
+  const groupsOf8 = Math.max(1, Math.min(Math.ceil(32 / tiles), Math.floor(lines / 64)));
+  const linesPerSplit = Math.ceil(lines / (8 * groupsOf8));
+  return { splits: 8 * Math.ceil(lines / linesPerSplit / 8), linesPerSplit };
+}
+
+function weightGradTexture(x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry): void {
+  const rt = x.rt;
+  const { image, gemm } = forwardTexturePlan(g);
+  const dyPlan = weightGradDyPlan(g);
+  const xTex = stageImage(rt, x.region(), image);
+  const dyTex = stageImage(rt, dy.region(), dyPlan, 'gradient');
+  const { splits, linesPerSplit } = weightGradTextureSplits(g);
+  const K = g.cin * g.kh * g.kw;
+  const groups = g.kh * g.kw * image.c4;
+  const rows = weightGradRows(g);
+  const partial = empty([splits, g.cout * K], rt);
+  const words = [g.cout, g.cin, g.kh * g.kw, g.kw, groups, image.c4, dyPlan.c4, g.ho, g.wo, g.batch * g.ho, linesPerSplit, image.imageRows, gemm.aStep, 0, 0, 0];
+  textureDispatch(
+    rt,
+    { shader: 'conv2d_wgrad', entry: 'main', overrides: { ROWS: rows } },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: dyTex.createView() },
+      { binding: 2, resource: xTex.createView() },
+      bufferEntry(3, partial.region()),
+    ],
+    [Math.ceil(groups / 4), Math.ceil(g.cout / rows), splits / 8],
+  );
+  rt.dispatch({ shader: 'conv2d', entry: 'wgrad_reduce' }, params(g, { splits, total: dw.size }), [dw.region(), partial.region()], flatGrid(dw.size, rt));
+  partial.dispose();
+}
+
 // ------------------------------------------------------------------ raw passes
 
 /** y = conv2d(x, w) (+ bias) with the given variant (and kernel form for 'implicit'); not recorded on the tape. */
@@ -675,8 +740,15 @@ export function conv2dWeightGradSplits(g: Conv2dGeometry, rt: Runtime, forced?: 
   return { splits: Math.ceil(R / chunk), chunk };
 }
 
-/** dW [Cout, Cin, kh, kw] from x and dy; not recorded. */
-export function conv2dWeightGrad(x: Tensor, dy: Tensor, g: Conv2dGeometry, variant: ConvVariant, forcedSplits?: number): Tensor {
+/** dW [Cout, Cin, kh, kw] from x and dy; not recorded. `forcedSplits` applies to the buffer form. */
+export function conv2dWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  g: Conv2dGeometry,
+  variant: ConvVariant,
+  forcedSplits?: number,
+  kernel: ConvKernel | 'auto' = 'auto',
+): Tensor {
   checkSize(x, g.batch * g.cin * g.h * g.w, 'input', g);
   checkSize(dy, g.batch * g.cout * g.ho * g.wo, 'output gradient', g);
   const rt = x.rt;
@@ -685,8 +757,13 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, g: Conv2dGeometry, varia
   const wShape = [g.cout, g.cin, g.kh, g.kw];
   switch (variant) {
     case 'implicit': {
-      const { splits, chunk } = conv2dWeightGradSplits(g, rt, forcedSplits);
       const dw = empty(wShape, rt);
+      // A forced split count pins the buffer form (its split-K is what the count means).
+      if (forcedSplits === undefined && chooseConvKernel(rt, g, 'weightGrad', kernel) === 'texture') {
+        weightGradTexture(x, dy, dw, g);
+        return dw;
+      }
+      const { splits, chunk } = conv2dWeightGradSplits(g, rt, forcedSplits);
       const grid: Grid = [Math.ceil(K / 32), Math.ceil(g.cout / 32), splits];
       if (splits === 1) {
         rt.dispatch({ shader: 'conv2d', entry: 'wgrad_partial' }, params(g, { chunk, splits }), [dw.region(), x.region(), dy.region()], grid);
