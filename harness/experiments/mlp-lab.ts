@@ -11,7 +11,8 @@ import type { MetricRow } from '../../src/metrics/schema.js';
 import { METRICS_SCHEMA_VERSION } from '../../src/metrics/schema.js';
 import { loadDatasetFile } from '../data/dataset-file.js';
 import { binaryMnist } from '../data/mnist.js';
-import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { MetricsWriter, configHash, gitCommit, packageVersion, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
 import { CheckpointPolicy, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
@@ -121,6 +122,8 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
         throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
       }
       restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
+      // Same kernels as before the interruption, so the resumed run is bitwise identical.
+      applyKernelChoices(rt, record.kernelChoices);
       state.optimizer.stepCount = record.optimizerSteps;
       startEpoch = record.nextEpoch;
       startTimeMs = record.elapsedMs;
@@ -165,7 +168,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
               metricsBytes: writer.byteLength,
               elapsedMs: rows.length ? Number((rows[rows.length - 1] as { timeMs?: number }).timeMs ?? 0) : 0,
               configHash: hash,
-              kernelChoices: Object.fromEntries(rt.kernelChoices),
+              kernelChoices: recordKernelChoices(rt),
             });
             policy.saved();
             if (policy.stopRequested) {
@@ -193,6 +196,9 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       writer.close();
     }
     progress.done();
+    // The kernels actually used (per shape class), for the record and for reuse.
+    const cfgFile = path.join(dir, 'config.json');
+    writeJsonAtomic(cfgFile, { ...readJson<Record<string, unknown>>(cfgFile), kernels: recordKernelChoices(rt) });
     const measured = progress.gflops();
     if (measured) recordThroughput(rt.ctx.info, 'mlp', measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
