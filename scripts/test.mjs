@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 // vitest's package exports hide its bin script; locate it next to package.json.
 const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 const t0 = Date.now();
-const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1' } });
+const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1', LPLR_NO_TUNING: '1' } });
 const timer = setTimeout(() => {
   process.stderr.write(`\nnpm test: the test budget of ${budgetS} s is exhausted; stopping vitest.\n`);
   child.kill('SIGTERM');

@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
+import { loadMatmulTuning } from '../../src/gpu/autotune.js';
+import { defaultAutotunePath, fileAutotuneStore } from '../../src/gpu/autotune-store-node.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { RUN_OPTIONS } from '../experiments/mlp-config.js';
 import { EXPERIMENTS, type Experiment } from '../experiments/registry.js';
@@ -87,6 +89,12 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
     try {
       if (exp.needsGpu?.(prepared) ?? true) {
         rt = await init({ quiet, backend: args.values.backend as string | undefined, adapter: args.values.adapter as string | undefined });
+        // Winners of `lplr tune` for this adapter; a run pins whatever it resolves first,
+        // so tuning never changes kernels mid-run. Tests run untuned (LPLR_NO_TUNING).
+        if (!process.env.LPLR_NO_TUNING) {
+          const n = await loadMatmulTuning(rt, fileAutotuneStore());
+          if (n > 0) progress.log(`using ${n} tuned matmul choices from ${defaultAutotunePath()}`);
+        }
       }
       const runOptions = {
         checkpointEvery: args.values['checkpoint-every'] as number,
