@@ -49,7 +49,8 @@ struct Params {
   outPlane: u32,
   // Bit 1: add bias[n].
   epilogue: u32,
-  _pad0: u32,
+  // mh: pixel rows per image (imagePixels / rowPixels).
+  gridRows: u32,
   _pad1: u32,
   _pad2: u32,
 }
@@ -107,15 +108,37 @@ fn row_step(acc: Row, at: vec2<u32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel)
   return r;
 }
 
-// At texel of tap (0, 0), channel group 0, for row m (clamped: rows past M are computed
-// on the last pixel and never stored).
-fn row_origin(m: u32) -> vec2<u32> {
+// Row positions (tw, th, b) are decoded once per invocation and then advanced by 8 pixels
+// per row: integer division has no vector instruction on CPUs, so llvmpipe runs it per lane.
+fn first_pixel(m: u32) -> vec3<u32> {
   let mc = min(m, p.M - 1u);
-  let b = mc / p.imagePixels;
   let t = mc % p.imagePixels;
-  let th = t / p.rowPixels;
-  let tw = t % p.rowPixels;
-  return vec2<u32>((p.aCol0 + tw * p.aStep) * p.c4, b * p.aImageRows + p.aRow0 + th * p.aStep);
+  return vec3<u32>(t % p.rowPixels, t / p.rowPixels, mc / p.imagePixels);
+}
+
+// The position of row m = previous row + 8; rows past M keep the last valid position
+// (computed, never stored).
+fn next_pixel(c: vec3<u32>, m: u32) -> vec3<u32> {
+  if (m >= p.M) {
+    return c;
+  }
+  var tw = c.x + 8u;
+  var th = c.y;
+  var b = c.z;
+  while (tw >= p.rowPixels) {
+    tw -= p.rowPixels;
+    th++;
+    if (th == p.gridRows) {
+      th = 0u;
+      b++;
+    }
+  }
+  return vec3<u32>(tw, th, b);
+}
+
+// At texel of tap (0, 0), channel group 0, for the pixel at c.
+fn origin(c: vec3<u32>) -> vec2<u32> {
+  return vec2<u32>((p.aCol0 + c.x * p.aStep) * p.c4, c.z * p.aImageRows + p.aRow0 + c.y * p.aStep);
 }
 
 fn store4(base: u32, n: u32, v: vec4<f32>) {
@@ -130,15 +153,11 @@ fn store4(base: u32, n: u32, v: vec4<f32>) {
   }
 }
 
-fn store_row(m: u32, n0: u32, r: Row) {
+fn store_row(m: u32, c: vec3<u32>, n0: u32, r: Row) {
   if (m >= p.M) {
     return;
   }
-  let b = m / p.imagePixels;
-  let t = m % p.imagePixels;
-  let th = t / p.rowPixels;
-  let tw = t % p.rowPixels;
-  let base = b * p.outImage + (p.outRow0 + th * p.outStep) * p.outRowLen + p.outCol0 + tw * p.outStep;
+  let base = c.z * p.outImage + (p.outRow0 + c.y * p.outStep) * p.outRowLen + p.outCol0 + c.x * p.outStep;
   store4(base, n0, r.c0);
   if (GROUPS > 1u) {
     store4(base, n0 + 4u, r.c1);
@@ -160,38 +179,70 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let g1 = min(n0 / 4u + 1u, gLast);
   let g2 = min(n0 / 4u + 2u, gLast);
   let g3 = min(n0 / 4u + 3u, gLast);
-  let a0 = row_origin(tile + 0u + lid.x);
-  let a1 = row_origin(tile + 8u + lid.x);
-  let a2 = row_origin(tile + 16u + lid.x);
-  let a3 = row_origin(tile + 24u + lid.x);
-  let a4 = row_origin(tile + 32u + lid.x);
-  let a5 = row_origin(tile + 40u + lid.x);
-  let a6 = row_origin(tile + 48u + lid.x);
-  let a7 = row_origin(tile + 56u + lid.x);
-  let a8 = row_origin(tile + 64u + lid.x);
-  let a9 = row_origin(tile + 72u + lid.x);
-  let a10 = row_origin(tile + 80u + lid.x);
-  let a11 = row_origin(tile + 88u + lid.x);
-  let a12 = row_origin(tile + 96u + lid.x);
-  let a13 = row_origin(tile + 104u + lid.x);
-  let a14 = row_origin(tile + 112u + lid.x);
-  let a15 = row_origin(tile + 120u + lid.x);
-  let a16 = row_origin(tile + 128u + lid.x);
-  let a17 = row_origin(tile + 136u + lid.x);
-  let a18 = row_origin(tile + 144u + lid.x);
-  let a19 = row_origin(tile + 152u + lid.x);
-  let a20 = row_origin(tile + 160u + lid.x);
-  let a21 = row_origin(tile + 168u + lid.x);
-  let a22 = row_origin(tile + 176u + lid.x);
-  let a23 = row_origin(tile + 184u + lid.x);
-  let a24 = row_origin(tile + 192u + lid.x);
-  let a25 = row_origin(tile + 200u + lid.x);
-  let a26 = row_origin(tile + 208u + lid.x);
-  let a27 = row_origin(tile + 216u + lid.x);
-  let a28 = row_origin(tile + 224u + lid.x);
-  let a29 = row_origin(tile + 232u + lid.x);
-  let a30 = row_origin(tile + 240u + lid.x);
-  let a31 = row_origin(tile + 248u + lid.x);
+  var pix = first_pixel(tile + lid.x);
+  let a0 = origin(pix);
+  pix = next_pixel(pix, tile + 8u + lid.x);
+  let a1 = origin(pix);
+  pix = next_pixel(pix, tile + 16u + lid.x);
+  let a2 = origin(pix);
+  pix = next_pixel(pix, tile + 24u + lid.x);
+  let a3 = origin(pix);
+  pix = next_pixel(pix, tile + 32u + lid.x);
+  let a4 = origin(pix);
+  pix = next_pixel(pix, tile + 40u + lid.x);
+  let a5 = origin(pix);
+  pix = next_pixel(pix, tile + 48u + lid.x);
+  let a6 = origin(pix);
+  pix = next_pixel(pix, tile + 56u + lid.x);
+  let a7 = origin(pix);
+  pix = next_pixel(pix, tile + 64u + lid.x);
+  let a8 = origin(pix);
+  pix = next_pixel(pix, tile + 72u + lid.x);
+  let a9 = origin(pix);
+  pix = next_pixel(pix, tile + 80u + lid.x);
+  let a10 = origin(pix);
+  pix = next_pixel(pix, tile + 88u + lid.x);
+  let a11 = origin(pix);
+  pix = next_pixel(pix, tile + 96u + lid.x);
+  let a12 = origin(pix);
+  pix = next_pixel(pix, tile + 104u + lid.x);
+  let a13 = origin(pix);
+  pix = next_pixel(pix, tile + 112u + lid.x);
+  let a14 = origin(pix);
+  pix = next_pixel(pix, tile + 120u + lid.x);
+  let a15 = origin(pix);
+  pix = next_pixel(pix, tile + 128u + lid.x);
+  let a16 = origin(pix);
+  pix = next_pixel(pix, tile + 136u + lid.x);
+  let a17 = origin(pix);
+  pix = next_pixel(pix, tile + 144u + lid.x);
+  let a18 = origin(pix);
+  pix = next_pixel(pix, tile + 152u + lid.x);
+  let a19 = origin(pix);
+  pix = next_pixel(pix, tile + 160u + lid.x);
+  let a20 = origin(pix);
+  pix = next_pixel(pix, tile + 168u + lid.x);
+  let a21 = origin(pix);
+  pix = next_pixel(pix, tile + 176u + lid.x);
+  let a22 = origin(pix);
+  pix = next_pixel(pix, tile + 184u + lid.x);
+  let a23 = origin(pix);
+  pix = next_pixel(pix, tile + 192u + lid.x);
+  let a24 = origin(pix);
+  pix = next_pixel(pix, tile + 200u + lid.x);
+  let a25 = origin(pix);
+  pix = next_pixel(pix, tile + 208u + lid.x);
+  let a26 = origin(pix);
+  pix = next_pixel(pix, tile + 216u + lid.x);
+  let a27 = origin(pix);
+  pix = next_pixel(pix, tile + 224u + lid.x);
+  let a28 = origin(pix);
+  pix = next_pixel(pix, tile + 232u + lid.x);
+  let a29 = origin(pix);
+  pix = next_pixel(pix, tile + 240u + lid.x);
+  let a30 = origin(pix);
+  pix = next_pixel(pix, tile + 248u + lid.x);
+  let a31 = origin(pix);
   var r0: Row;
   var r1: Row;
   var r2: Row;
@@ -274,36 +325,68 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
     }
   }
-  store_row(tile + 0u + lid.x, n0, r0);
-  store_row(tile + 8u + lid.x, n0, r1);
-  store_row(tile + 16u + lid.x, n0, r2);
-  store_row(tile + 24u + lid.x, n0, r3);
-  store_row(tile + 32u + lid.x, n0, r4);
-  store_row(tile + 40u + lid.x, n0, r5);
-  store_row(tile + 48u + lid.x, n0, r6);
-  store_row(tile + 56u + lid.x, n0, r7);
-  store_row(tile + 64u + lid.x, n0, r8);
-  store_row(tile + 72u + lid.x, n0, r9);
-  store_row(tile + 80u + lid.x, n0, r10);
-  store_row(tile + 88u + lid.x, n0, r11);
-  store_row(tile + 96u + lid.x, n0, r12);
-  store_row(tile + 104u + lid.x, n0, r13);
-  store_row(tile + 112u + lid.x, n0, r14);
-  store_row(tile + 120u + lid.x, n0, r15);
-  store_row(tile + 128u + lid.x, n0, r16);
-  store_row(tile + 136u + lid.x, n0, r17);
-  store_row(tile + 144u + lid.x, n0, r18);
-  store_row(tile + 152u + lid.x, n0, r19);
-  store_row(tile + 160u + lid.x, n0, r20);
-  store_row(tile + 168u + lid.x, n0, r21);
-  store_row(tile + 176u + lid.x, n0, r22);
-  store_row(tile + 184u + lid.x, n0, r23);
-  store_row(tile + 192u + lid.x, n0, r24);
-  store_row(tile + 200u + lid.x, n0, r25);
-  store_row(tile + 208u + lid.x, n0, r26);
-  store_row(tile + 216u + lid.x, n0, r27);
-  store_row(tile + 224u + lid.x, n0, r28);
-  store_row(tile + 232u + lid.x, n0, r29);
-  store_row(tile + 240u + lid.x, n0, r30);
-  store_row(tile + 248u + lid.x, n0, r31);
+  pix = first_pixel(tile + lid.x);
+  store_row(tile + lid.x, pix, n0, r0);
+  pix = next_pixel(pix, tile + 8u + lid.x);
+  store_row(tile + 8u + lid.x, pix, n0, r1);
+  pix = next_pixel(pix, tile + 16u + lid.x);
+  store_row(tile + 16u + lid.x, pix, n0, r2);
+  pix = next_pixel(pix, tile + 24u + lid.x);
+  store_row(tile + 24u + lid.x, pix, n0, r3);
+  pix = next_pixel(pix, tile + 32u + lid.x);
+  store_row(tile + 32u + lid.x, pix, n0, r4);
+  pix = next_pixel(pix, tile + 40u + lid.x);
+  store_row(tile + 40u + lid.x, pix, n0, r5);
+  pix = next_pixel(pix, tile + 48u + lid.x);
+  store_row(tile + 48u + lid.x, pix, n0, r6);
+  pix = next_pixel(pix, tile + 56u + lid.x);
+  store_row(tile + 56u + lid.x, pix, n0, r7);
+  pix = next_pixel(pix, tile + 64u + lid.x);
+  store_row(tile + 64u + lid.x, pix, n0, r8);
+  pix = next_pixel(pix, tile + 72u + lid.x);
+  store_row(tile + 72u + lid.x, pix, n0, r9);
+  pix = next_pixel(pix, tile + 80u + lid.x);
+  store_row(tile + 80u + lid.x, pix, n0, r10);
+  pix = next_pixel(pix, tile + 88u + lid.x);
+  store_row(tile + 88u + lid.x, pix, n0, r11);
+  pix = next_pixel(pix, tile + 96u + lid.x);
+  store_row(tile + 96u + lid.x, pix, n0, r12);
+  pix = next_pixel(pix, tile + 104u + lid.x);
+  store_row(tile + 104u + lid.x, pix, n0, r13);
+  pix = next_pixel(pix, tile + 112u + lid.x);
+  store_row(tile + 112u + lid.x, pix, n0, r14);
+  pix = next_pixel(pix, tile + 120u + lid.x);
+  store_row(tile + 120u + lid.x, pix, n0, r15);
+  pix = next_pixel(pix, tile + 128u + lid.x);
+  store_row(tile + 128u + lid.x, pix, n0, r16);
+  pix = next_pixel(pix, tile + 136u + lid.x);
+  store_row(tile + 136u + lid.x, pix, n0, r17);
+  pix = next_pixel(pix, tile + 144u + lid.x);
+  store_row(tile + 144u + lid.x, pix, n0, r18);
+  pix = next_pixel(pix, tile + 152u + lid.x);
+  store_row(tile + 152u + lid.x, pix, n0, r19);
+  pix = next_pixel(pix, tile + 160u + lid.x);
+  store_row(tile + 160u + lid.x, pix, n0, r20);
+  pix = next_pixel(pix, tile + 168u + lid.x);
+  store_row(tile + 168u + lid.x, pix, n0, r21);
+  pix = next_pixel(pix, tile + 176u + lid.x);
+  store_row(tile + 176u + lid.x, pix, n0, r22);
+  pix = next_pixel(pix, tile + 184u + lid.x);
+  store_row(tile + 184u + lid.x, pix, n0, r23);
+  pix = next_pixel(pix, tile + 192u + lid.x);
+  store_row(tile + 192u + lid.x, pix, n0, r24);
+  pix = next_pixel(pix, tile + 200u + lid.x);
+  store_row(tile + 200u + lid.x, pix, n0, r25);
+  pix = next_pixel(pix, tile + 208u + lid.x);
+  store_row(tile + 208u + lid.x, pix, n0, r26);
+  pix = next_pixel(pix, tile + 216u + lid.x);
+  store_row(tile + 216u + lid.x, pix, n0, r27);
+  pix = next_pixel(pix, tile + 224u + lid.x);
+  store_row(tile + 224u + lid.x, pix, n0, r28);
+  pix = next_pixel(pix, tile + 232u + lid.x);
+  store_row(tile + 232u + lid.x, pix, n0, r29);
+  pix = next_pixel(pix, tile + 240u + lid.x);
+  store_row(tile + 240u + lid.x, pix, n0, r30);
+  pix = next_pixel(pix, tile + 248u + lid.x);
+  store_row(tile + 248u + lid.x, pix, n0, r31);
 }

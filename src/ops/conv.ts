@@ -395,7 +395,7 @@ function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan, role: Textu
     rt,
     { shader: 'conv2d_pack', entry: 'pack_image' },
     [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
-    [Math.ceil(plan.width / 8), Math.ceil(plan.rows / 8), 1],
+    [Math.ceil(plan.width / plan.c4 / 8), Math.ceil(plan.imageRows / 8), plan.rows / plan.imageRows],
   );
   return tex;
 }
@@ -446,7 +446,7 @@ function runTextureGemm(rt: Runtime, gemm: TextureGemm, image: GPUTexture, kerne
   const g = gemm;
   const words = [
     g.M, g.N, g.c4, g.imagePixels, g.rowPixels, g.aImageRows, g.aRow0, g.aCol0, g.aStep, g.tapsY, g.tapsX, g.tapRow0,
-    g.tapStepY, g.tapStepX, g.outImage, g.outRowLen, g.outRow0, g.outCol0, g.outStep, g.outPlane, bias ? 1 : 0, 0, 0, 0,
+    g.tapStepY, g.tapStepX, g.outImage, g.outRowLen, g.outRow0, g.outCol0, g.outStep, g.outPlane, bias ? 1 : 0, g.imagePixels / g.rowPixels, 0, 0,
   ];
   const groups = g.N <= 4 ? 1 : 4;
   textureDispatch(
