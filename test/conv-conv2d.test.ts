@@ -7,6 +7,8 @@ import {
   CONV_KERNELS,
   chooseConvKernel,
   chooseConvVariant,
+  convKernelAvailable,
+  setConvKernel,
   conv2d,
   conv2dBiasGrad,
   conv2dForward,
@@ -190,6 +192,32 @@ describe('conv2d kernels', () => {
       expect(Array.from(await dwAgain.read())).toEqual(Array.from(await dw.read()));
       for (const t of [xT, wT, bT, dyT, y, dx, dw, dwAgain]) t.dispose();
     }
+  });
+
+  it('the implicit variant picks its kernel form per pass and adapter, and falls back where textures do not fit', () => {
+    const rt = gpu.rt();
+    const g = conv2dGeometry([8, 16, 32, 32], [32, 16, 3, 3], 2, 1);
+    const passes = ['forward', 'inputGrad', 'weightGrad'] as const;
+    const expected = rt.ctx.info.isSoftware ? 'texture' : 'buffer';
+    for (const pass of passes) {
+      expect(chooseConvKernel(rt, g, pass)).toBe(expected);
+      expect(chooseConvKernel(rt, g, pass, 'buffer')).toBe('buffer');
+      expect(chooseConvKernel(rt, g, pass, 'texture')).toBe('texture');
+    }
+    // A batch whose staged image would be taller than the adapter's largest texture.
+    const tall = conv2dGeometry([Math.ceil(rt.limits.maxTextureDimension2D / 34) + 1, 16, 32, 32], [16, 16, 3, 3], 1, 1);
+    for (const pass of passes) {
+      expect(convKernelAvailable(rt, tall, pass, 'texture')).toBe(false);
+      expect(chooseConvKernel(rt, tall, pass, 'texture')).toBe('buffer');
+    }
+    setConvKernel(rt, 'buffer');
+    try {
+      for (const pass of passes) expect(chooseConvKernel(rt, g, pass)).toBe('buffer');
+    } finally {
+      setConvKernel(rt, 'auto');
+    }
+    expect(chooseConvKernel(rt, g, 'forward')).toBe(expected);
+    expect(() => setConvKernel(rt, 'shared' as ConvKernel)).toThrow(/Unknown conv kernel 'shared'.*buffer, texture/);
   });
 
   it('im2col lays columns out as [B, Cin·kh·kw, Ho·Wo] with zeros in the padding', async () => {
