@@ -3,7 +3,7 @@
 export interface Progress {
   /** knownGflops: throughput measured by an earlier run on this adapter (for an ETA up front). */
   start(totalTicks: number, flopsPerTick?: number, knownGflops?: number): void;
-  /** Sustained GFLOP/s over the ticks after the first (undefined before two ticks). */
+  /** Sustained GFLOP/s over the ticks after the first (undefined for spans under 20 s). */
   gflops(): number | undefined;
   tick(done: number, detail: string): void;
   done(): void;
@@ -42,7 +42,9 @@ export function createProgress(opts: { quiet?: boolean; label?: string; stream?:
     },
     gflops() {
       const now = lastTickAt;
-      return lastDone > firstTickDone && flops > 0 ? (flops * (lastDone - firstTickDone)) / ((now - firstTickAt) * 1e6) : undefined;
+      // Short runs are dominated by fixed costs: only a span of 20 s or more is a throughput.
+      if (lastDone <= firstTickDone || flops <= 0 || now - firstTickAt < 20_000) return undefined;
+      return (flops * (lastDone - firstTickDone)) / ((now - firstTickAt) * 1e6);
     },
     tick(done, detail) {
       const now = performance.now();
