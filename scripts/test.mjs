@@ -3,14 +3,18 @@
 // per-file times printed by vitest's reporter, and a closing line with the total.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const budgetS = Number(process.env.LPLR_TEST_BUDGET_S ?? 720);
 const require = createRequire(import.meta.url);
 // vitest's package exports hide its bin script; locate it next to package.json.
 const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+// Tests get their own cache (adapter probe, throughput, autotune) instead of the user's.
+const cacheDir = process.env.LPLR_TEST_CACHE_DIR ?? mkdtempSync(join(tmpdir(), 'lplr-test-cache-'));
 const t0 = Date.now();
-const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1', LPLR_NO_TUNING: '1' } });
+const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1', LPLR_NO_TUNING: '1', LPLR_CACHE_DIR: cacheDir } });
 const timer = setTimeout(() => {
   process.stderr.write(`\nnpm test: the test budget of ${budgetS} s is exhausted; stopping vitest.\n`);
   child.kill('SIGTERM');
