@@ -5,7 +5,7 @@
 // `lplr run`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DataError, DivergenceError, GpuError, LimitError } from '../../src/errors.js';
+import { ConfigError, DataError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { fitLogLog } from '../../src/metrics/fit.js';
 import { METRICS_SCHEMA_VERSION, isEvalRow, isFullGradRow, isStepRow, type MetricRow } from '../../src/metrics/schema.js';
@@ -15,7 +15,7 @@ import type { RngState } from '../../src/rng.js';
 import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, selectClasses, type CifarData } from '../data/cifar.js';
 import type { ChartSeries, ReportSection } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
-import { CheckpointPolicy, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, explainRunFailure, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
@@ -296,18 +296,7 @@ export async function runCifar(
         { startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );
     } catch (e) {
-      if (e instanceof DivergenceError) {
-        throw new DivergenceError(
-          `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
-        );
-      }
-      if (e instanceof GpuError || e instanceof LimitError) {
-        // Device loss, out of memory, a failing kernel: finished work stays on disk.
-        throw new GpuError(
-          `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
-        );
-      }
-      throw e;
+      throw explainRunFailure(e, dir, lastCheckpoint, metricsFile);
     } finally {
       policy.removeSignalHandlers();
       writer.close();

@@ -2,7 +2,7 @@
 // metrics, summary and report in a run directory.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DivergenceError, GpuError, LimitError, LplrError } from '../../src/errors.js';
+import { ConfigError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { exportSafetensors } from '../../src/nn/module.js';
@@ -13,7 +13,7 @@ import { loadDatasetFile } from '../data/dataset-file.js';
 import { binaryMnist } from '../data/mnist.js';
 import { MetricsWriter, configHash, gitCommit, packageVersion, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
-import { CheckpointPolicy, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
@@ -179,18 +179,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
         { startEpoch, startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );
     } catch (e) {
-      if (e instanceof DivergenceError) {
-        throw new DivergenceError(
-          `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
-        );
-      }
-      if (e instanceof GpuError || e instanceof LimitError) {
-        // Device loss, out of memory, a failing kernel: finished work stays on disk.
-        throw new GpuError(
-          `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
-        );
-      }
-      throw e;
+      throw explainRunFailure(e, dir, lastCheckpoint, metricsFile);
     } finally {
       policy.removeSignalHandlers();
       writer.close();

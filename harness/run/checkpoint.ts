@@ -5,7 +5,7 @@
 // names its tensor file, so a kill at any moment leaves the previous checkpoint intact.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DataError } from '../../src/errors.js';
+import { ConfigError, DataError, DivergenceError, GpuError, LimitError } from '../../src/errors.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import type { Arena } from '../../src/nn/arena.js';
 import type { RngState } from '../../src/rng.js';
@@ -133,4 +133,22 @@ export class CheckpointPolicy {
   saved(): void {
     this.last = performance.now();
   }
+}
+
+/**
+ * The error to raise when a run fails mid-way: divergence and GPU failures (device loss,
+ * out of memory, a failing kernel) say where the finished work is and how to continue.
+ */
+export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: string | undefined, metricsFile: string): unknown {
+  if (e instanceof DivergenceError) {
+    return new DivergenceError(
+      `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
+    );
+  }
+  if (e instanceof GpuError || e instanceof LimitError) {
+    return new GpuError(
+      `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
+    );
+  }
+  return e;
 }
