@@ -104,7 +104,10 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
       };
       const result = await exp.run({ rt: rt as Runtime, dir, progress, reuseRoots: [path.resolve('runs')], runOptions, resume }, prepared);
       if (args.values.json) process.stdout.write(`${JSON.stringify({ dir, summary: result.summary })}\n`);
-      else process.stdout.write(`${result.headline}\nwrote ${path.relative(process.cwd(), dir) || '.'}/ (config.json, metrics.jsonl, summary.json, report.html)\n`);
+      else {
+        const written = fs.readdirSync(dir).filter((f) => f !== 'invocation.json' && f !== 'checkpoints').sort();
+        process.stdout.write(`${result.headline}\nwrote ${path.relative(process.cwd(), dir) || '.'}/ (${written.join(', ')})\n`);
+      }
       return 0;
     } catch (e) {
       if (e instanceof RunStopped) {
