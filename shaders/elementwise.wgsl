@@ -1,10 +1,13 @@
 // elementwise.wgsl — pointwise math on flat row-major f32 arrays.
 // Entry points (workgroup 256x1x1, 1-D index = gid.x + gid.y * 256 * num_workgroups.x so
-// that grids past 65535 workgroups fold into y):
+// that grids past 65535 workgroups fold into y). Every entry handles 4 consecutive floats per
+// invocation (elements 4i..4i+3), so the grid covers ceil(n / 4) invocations; a larger grid is
+// harmless (the extra invocations return). Scalar loads, not vec4<f32>, so bindings need no
+// 16-byte size or offset alignment.
 //   unary     y = f(x)                      bindings 1 x, 2 y                  (2 storage)
 //   scalar    y = f(x, s0, s1)              bindings 1 x, 2 y                  (2 storage)
 //   accumulate y += s0 * x (in place; gradient accumulation)  bindings 1 x, 2 y (2 storage)
-//   copy_vec4 y = x, 4 floats per invocation (bandwidth reference for benchmarks)
+//   copy_vec4 y = x (bandwidth reference for benchmarks)
 // Binary ops with broadcasting live in broadcast.wgsl (different bindings).
 
 struct Params {
@@ -41,11 +44,17 @@ fn unary_op(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.n) {
-    return;
+  let i = flat_index(gid, nwg) * 4u;
+  if (i + 3u < p.n) {
+    out1[i] = unary_op(in0[i]);
+    out1[i + 1u] = unary_op(in0[i + 1u]);
+    out1[i + 2u] = unary_op(in0[i + 2u]);
+    out1[i + 3u] = unary_op(in0[i + 3u]);
+  } else {
+    for (var j = i; j < p.n; j++) {
+      out1[j] = unary_op(in0[j]);
+    }
   }
-  out1[i] = unary_op(in0[i]);
 }
 
 // ---- scalar: 0 add s0, 1 mul s0, 2 pow s0, 3 clamp [s0,s1], 4 x*s0+s1, 5 fill s0, 6 max(x,s0)
@@ -75,11 +84,17 @@ fn scalar_op(x: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.n) {
-    return;
+  let i = flat_index(gid, nwg) * 4u;
+  if (i + 3u < p.n) {
+    out1[i] = scalar_op(in0[i]);
+    out1[i + 1u] = scalar_op(in0[i + 1u]);
+    out1[i + 2u] = scalar_op(in0[i + 2u]);
+    out1[i + 3u] = scalar_op(in0[i + 3u]);
+  } else {
+    for (var j = i; j < p.n; j++) {
+      out1[j] = scalar_op(in0[j]);
+    }
   }
-  out1[i] = scalar_op(in0[i]);
 }
 
 @compute @workgroup_size(256)
@@ -99,9 +114,15 @@ fn copy_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(256)
 fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.n) {
-    return;
+  let i = flat_index(gid, nwg) * 4u;
+  if (i + 3u < p.n) {
+    out1[i] = out1[i] + p.s0 * in0[i];
+    out1[i + 1u] = out1[i + 1u] + p.s0 * in0[i + 1u];
+    out1[i + 2u] = out1[i + 2u] + p.s0 * in0[i + 2u];
+    out1[i + 3u] = out1[i + 3u] + p.s0 * in0[i + 3u];
+  } else {
+    for (var j = i; j < p.n; j++) {
+      out1[j] = out1[j] + p.s0 * in0[j];
+    }
   }
-  out1[i] = out1[i] + p.s0 * in0[i];
 }

@@ -1,6 +1,7 @@
 // Pointwise ops with NumPy broadcasting: forward dispatch and backward rule side by side.
 // Kernels: shaders/elementwise.wgsl (unary, scalar, accumulate), shaders/broadcast.wgsl
-// (binary), shaders/select.wgsl (where).
+// (binary, binary_flat[4], binary_rows[4], binary_row_loop: picked after collapsing axes),
+// shaders/select.wgsl (where).
 import { ShapeError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
@@ -44,6 +45,11 @@ function pointwiseGrid(n: number, rt: Tensor['rt']): [number, number, number] {
   return grid1d(n, 256, rt.limits.maxComputeWorkgroupsPerDimension);
 }
 
+/** Grid for elementwise.wgsl's entries, which each handle 4 consecutive elements. */
+function vec4Grid(n: number, rt: Tensor['rt']): [number, number, number] {
+  return grid1d(Math.ceil(n / 4), 256, rt.limits.maxComputeWorkgroupsPerDimension);
+}
+
 // ------------------------------------------------------------------ unary
 
 const UNARY = { neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, square: 5, reciprocal: 6, sign: 7 } as const;
@@ -55,7 +61,7 @@ function unaryRaw(name: UnaryName, x: Tensor): Tensor {
     { shader: 'elementwise', entry: 'unary', overrides: { OP: UNARY[name] } },
     uniform().u32(x.size).u32(0).f32(0).f32(0).bytes(),
     [x.region(), out.region()],
-    pointwiseGrid(x.size, x.rt),
+    vec4Grid(x.size, x.rt),
   );
   return out;
 }
@@ -98,7 +104,7 @@ function scalarRaw(op: keyof typeof SCALAR, x: Tensor, s0: number, s1 = 0): Tens
     { shader: 'elementwise', entry: 'scalar', overrides: { OP: SCALAR[op] } },
     uniform().u32(x.size).u32(0).f32(s0).f32(s1).bytes(),
     [x.region(), out.region()],
-    pointwiseGrid(x.size, x.rt),
+    vec4Grid(x.size, x.rt),
   );
   return out;
 }
@@ -131,7 +137,7 @@ export function full(shape: readonly number[], value: number, rt: Tensor['rt']):
     { shader: 'elementwise', entry: 'scalar', overrides: { OP: SCALAR.fill } },
     uniform().u32(out.size).u32(0).f32(value).f32(0).bytes(),
     [rt.dummyRegion(), out.region()],
-    pointwiseGrid(out.size, rt),
+    vec4Grid(out.size, rt),
   );
   return out;
 }
@@ -145,22 +151,94 @@ function packShape(w: ReturnType<typeof uniform>, values: readonly number[]): vo
   w.u32s(values, MAX_RANK, 0);
 }
 
+/** A broadcast layout after collapsing: output extents with each operand's strides over them. */
+export interface CollapsedLayout {
+  shape: number[];
+  strides: number[][];
+}
+
+/**
+ * The same index mapping on fewer axes: drops extent-1 axes and merges each axis into the next
+ * when every operand steps through the pair as through one axis (stride[d] = stride[d+1] · extent[d+1];
+ * broadcast axes, stride 0, merge with each other). Row-major order is unchanged, so kernels
+ * see the same elements in the same order, with fewer (often no) index divisions.
+ */
+export function collapseBroadcast(shape: readonly number[], strides: readonly (readonly number[])[]): CollapsedLayout {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * shape[d]);
+    if (mergeable) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => {
+        outStrides[k][last] = s[d];
+      });
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+// Below this many columns a 2-D grid would leave most of each 256-wide workgroup idle, so one
+// invocation walks a whole row instead.
+const ROW_LOOP_MAX_COLS = 256;
+
+/** Which broadcast.wgsl entry a binary op runs, on which (collapsed) layout and grid. */
+export interface BinaryPlan {
+  entry: 'binary' | 'binary_flat' | 'binary_flat4' | 'binary_rows' | 'binary_rows4' | 'binary_row_loop';
+  layout: CollapsedLayout;
+  /** Last-axis strides (1, or 0 where the operand broadcasts), baked into the fast entries. */
+  steps: [number, number];
+  grid: [number, number, number];
+}
+
+/** Picks the kernel for `a op b` with output `shape`; the general `binary` only for rank >= 3. */
+export function planBinary(aShape: readonly number[], bShape: readonly number[], shape: readonly number[], maxDim: number): BinaryPlan {
+  const layout = collapseBroadcast(shape, [broadcastStrides(aShape, shape), broadcastStrides(bShape, shape)]);
+  const rank = layout.shape.length;
+  const [stridesA, stridesB] = layout.strides;
+  const steps: [number, number] = [stridesA[rank - 1] ?? 0, stridesB[rank - 1] ?? 0];
+  const size = shape.reduce((x, y) => x * y, 1);
+  const sizeOf = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
+  // vec4 views need whole vec4s: a contiguous operand starts each row on a multiple of 4, and a
+  // per-row (step 0) operand spans whole vec4s (so its binding is also at least 16 bytes).
+  const vec4Ok = (step: number, rowStride: number, operand: readonly number[]): boolean =>
+    step === 1 ? rowStride % 4 === 0 : sizeOf(operand) % 4 === 0;
+  if (rank <= 1) {
+    // Same shapes, or one operand a scalar: index = i or 0.
+    const whole = steps[0] === 1 && steps[1] === 1 && size % 4 === 0;
+    return { entry: whole ? 'binary_flat4' : 'binary_flat', layout, steps, grid: grid1d(Math.ceil(size / 4), 256, maxDim) };
+  }
+  if (rank === 2 && layout.shape[1] < ROW_LOOP_MAX_COLS) {
+    return { entry: 'binary_row_loop', layout, steps, grid: grid1d(layout.shape[0], 256, maxDim) };
+  }
+  if (rank === 2 && Math.ceil(layout.shape[1] / 1024) <= maxDim) {
+    const whole = layout.shape[1] % 4 === 0 && vec4Ok(steps[0], stridesA[0], aShape) && vec4Ok(steps[1], stridesB[0], bShape);
+    const rows = layout.shape[0];
+    const gy = Math.min(rows, maxDim);
+    return { entry: whole ? 'binary_rows4' : 'binary_rows', layout, steps, grid: [Math.ceil(layout.shape[1] / 1024), gy, Math.ceil(rows / gy)] };
+  }
+  return { entry: 'binary', layout, steps, grid: grid1d(size, 256, maxDim) };
+}
+
 function binaryRaw(op: BinaryName, a: Tensor, b: Tensor, outShape?: readonly number[]): Tensor {
   const shape = outShape ?? broadcastShapes(a.shape, b.shape);
   if (shape.length > MAX_RANK) throw new ShapeError(`Broadcasting supports rank <= ${MAX_RANK}, got [${shape}]`);
   const out = empty(shape, a.rt);
-  const direct = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const w = uniform().u32(out.size).u32(shape.length).u32(0).u32(0);
-  packShape(w, shape.length ? shape : [1]);
-  packShape(w, broadcastStrides(a.shape, shape));
-  packShape(w, broadcastStrides(b.shape, shape));
+  if (out.size === 0) return out;
+  const plan = planBinary(a.shape, b.shape, shape, a.rt.limits.maxComputeWorkgroupsPerDimension);
+  const { layout } = plan;
+  const w = uniform().u32(out.size).u32(layout.shape.length).u32(0).u32(0);
+  packShape(w, layout.shape.length ? layout.shape : [1]);
+  packShape(w, layout.strides[0]);
+  packShape(w, layout.strides[1]);
   packShape(w, []);
-  a.rt.dispatch(
-    { shader: 'broadcast', entry: 'binary', overrides: { OP: BINARY[op], BROADCAST: direct ? 0 : 1 } },
-    w.bytes(),
-    [a.region(), b.region(), out.region()],
-    pointwiseGrid(out.size, a.rt),
-  );
+  const overrides: Record<string, number> = plan.entry === 'binary' ? { OP: BINARY[op], BROADCAST: 1 } : { OP: BINARY[op], STEP_A: plan.steps[0], STEP_B: plan.steps[1] };
+  a.rt.dispatch({ shader: 'broadcast', entry: plan.entry, overrides }, w.bytes(), [a.region(), b.region(), out.region()], plan.grid);
   return out;
 }
 
@@ -256,7 +334,7 @@ export function accumulateInto(target: Tensor, x: Tensor, s = 1): void {
     { shader: 'elementwise', entry: 'accumulate' },
     uniform().u32(x.size).u32(0).f32(s).f32(0).bytes(),
     [x.region(), target.region()],
-    pointwiseGrid(x.size, x.rt),
+    vec4Grid(x.size, x.rt),
   );
 }
 
