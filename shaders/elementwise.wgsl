@@ -8,6 +8,8 @@
 //   scalar    y = f(x, s0, s1)              bindings 1 x, 2 y                  (2 storage)
 //   accumulate y += s0 * x (in place; gradient accumulation)  bindings 1 x, 2 y (2 storage)
 //   copy_vec4 y = x (bandwidth reference for benchmarks)
+//   unary4, scalar4, accumulate4: the same for n % 4 == 0 through vec4<f32> views of bindings
+//             1 and 2 (one vector load per operand; each entry uses either the views or in0/out1)
 // Binary ops with broadcasting live in broadcast.wgsl (different bindings).
 
 struct Params {
@@ -125,4 +127,40 @@ fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       out1[j] = out1[j] + p.s0 * in0[j];
     }
   }
+}
+
+// vec4 views of bindings 1 and 2 for the *4 entries (n % 4 == 0, so the views cover every element).
+@group(0) @binding(1) var<storage, read> in0_4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out1_4: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn unary4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.n / 4u) {
+    return;
+  }
+  let x = in0_4[i];
+  out1_4[i] = vec4<f32>(unary_op(x.x), unary_op(x.y), unary_op(x.z), unary_op(x.w));
+}
+
+@compute @workgroup_size(256)
+fn scalar4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.n / 4u) {
+    return;
+  }
+  let x = in0_4[i];
+  out1_4[i] = vec4<f32>(scalar_op(x.x), scalar_op(x.y), scalar_op(x.z), scalar_op(x.w));
+}
+
+@compute @workgroup_size(256)
+fn accumulate4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.n / 4u) {
+    return;
+  }
+  let x = in0_4[i];
+  let y = out1_4[i];
+  // Component by component, as the scalar entries compute it.
+  out1_4[i] = vec4<f32>(y.x + p.s0 * x.x, y.y + p.s0 * x.y, y.z + p.s0 * x.z, y.w + p.s0 * x.w);
 }

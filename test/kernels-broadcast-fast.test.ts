@@ -1,4 +1,4 @@
-// The fast pointwise paths (4 elements per invocation in elementwise.wgsl; binary_flat[4],
+// The fast pointwise paths (4 elements per invocation and vec4 views in elementwise.wgsl; binary_flat[4],
 // binary_rows[4], binary_row_loop in broadcast.wgsl after collapsing axes) on odd sizes:
 // against a plain float32 TypeScript reference, and bit for bit against the general
 // division-based `binary` kernel run on the uncollapsed layout.
@@ -151,7 +151,8 @@ describe('fast pointwise paths on odd sizes', () => {
 
   it('unary, scalar, fill and accumulate cover every element, tails included', async () =>
     E.tidyAsync(async () => {
-      for (const n of [1, 2, 3, 4, 5, 7, 1023, 1025, 4099]) {
+      // Multiples of 4 take the vec4-view entries (unary4, scalar4, accumulate4), others the tail loop.
+      for (const n of [1, 2, 3, 4, 5, 7, 8, 1023, 1024, 1025, 4099]) {
         const x = randomAwayFromZero(rng, [n], 0.05, 3);
         const t = toTensor(x);
         const ref = (f: (v: number) => number) => Float32Array.from(x.data, (v) => f32(f(v)));
@@ -161,6 +162,7 @@ describe('fast pointwise paths on odd sizes', () => {
         assertClose(await E.exp(t).read(), ref(Math.exp), { rel: 1e-5, abs: 0 }, `exp n=${n}`);
         assertBitwiseEqual(await E.mulScalar(t, 1.5).read(), ref((v) => v * 1.5), `mulScalar n=${n}`);
         assertBitwiseEqual(await E.addScalar(t, 0.25).read(), ref((v) => v + 0.25), `addScalar n=${n}`);
+        assertClose(await E.powScalar(t, 3).read(), ref((v) => v ** 3), { rel: 1e-5, abs: 0 }, `powScalar n=${n}`);
         assertBitwiseEqual(await E.clamp(t, -1, 1).read(), ref((v) => Math.min(1, Math.max(-1, v))), `clamp n=${n}`);
         assertBitwiseEqual(await E.full([n], 2.5, t.rt).read(), new Float32Array(n).fill(2.5), `full n=${n}`);
         const target = toTensor(x);

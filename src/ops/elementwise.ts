@@ -50,6 +50,11 @@ function vec4Grid(n: number, rt: Tensor['rt']): [number, number, number] {
   return grid1d(Math.ceil(n / 4), 256, rt.limits.maxComputeWorkgroupsPerDimension);
 }
 
+/** The vec4-view variant of an elementwise.wgsl entry when it covers every element. */
+function vec4Entry(entry: 'unary' | 'scalar' | 'accumulate', n: number): string {
+  return n % 4 === 0 ? `${entry}4` : entry;
+}
+
 // ------------------------------------------------------------------ unary
 
 const UNARY = { neg: 0, exp: 1, log: 2, sqrt: 3, abs: 4, square: 5, reciprocal: 6, sign: 7 } as const;
@@ -58,7 +63,7 @@ type UnaryName = keyof typeof UNARY;
 function unaryRaw(name: UnaryName, x: Tensor): Tensor {
   const out = empty(x.shape, x.rt);
   x.rt.dispatch(
-    { shader: 'elementwise', entry: 'unary', overrides: { OP: UNARY[name] } },
+    { shader: 'elementwise', entry: vec4Entry('unary', x.size), overrides: { OP: UNARY[name] } },
     uniform().u32(x.size).u32(0).f32(0).f32(0).bytes(),
     [x.region(), out.region()],
     vec4Grid(x.size, x.rt),
@@ -101,7 +106,7 @@ const SCALAR = { add: 0, mul: 1, pow: 2, clamp: 3, affine: 4, fill: 5, max: 6 } 
 function scalarRaw(op: keyof typeof SCALAR, x: Tensor, s0: number, s1 = 0): Tensor {
   const out = empty(x.shape, x.rt);
   x.rt.dispatch(
-    { shader: 'elementwise', entry: 'scalar', overrides: { OP: SCALAR[op] } },
+    { shader: 'elementwise', entry: vec4Entry('scalar', x.size), overrides: { OP: SCALAR[op] } },
     uniform().u32(x.size).u32(0).f32(s0).f32(s1).bytes(),
     [x.region(), out.region()],
     vec4Grid(x.size, x.rt),
@@ -331,7 +336,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 export function accumulateInto(target: Tensor, x: Tensor, s = 1): void {
   if (target.size !== x.size) throw new ShapeError(`accumulateInto: [${x.shape}] into [${target.shape}]`);
   target.rt.dispatch(
-    { shader: 'elementwise', entry: 'accumulate' },
+    { shader: 'elementwise', entry: vec4Entry('accumulate', x.size) },
     uniform().u32(x.size).u32(0).f32(s).f32(0).bytes(),
     [x.region(), target.region()],
     vec4Grid(x.size, x.rt),
