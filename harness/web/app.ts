@@ -8,11 +8,13 @@ import { init } from '../../src/entry-browser.js';
 import type { AdapterDescription } from '../../src/gpu/device.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { LplrError } from '../../src/errors.js';
+import { isStepRow, type MetricRow } from '../../src/metrics/schema.js';
 import { parseArgs, type OptionSpec } from '../cli/args.js';
-import { MLP_PRESETS, type MlpRunConfig } from '../experiments/mlp-config.js';
-import { dataLoaderFor, datasetProvider, fetchBytes, SERVED_DATASET, SERVED_MANIFEST, type DataManifest } from './data-sources.js';
-import { experimentOptions, findWebExperiment, HIDDEN_WEB_OPTIONS, WEB_EXPERIMENTS, type WebExperiment } from './experiments.js';
-import { Lab, type DataProvider, type LabRun, type LabStatus } from './lab.js';
+import type { ReportSection } from '../report/model.js';
+import { dataLoaderFor, datasetProvider, fetchBytes, SERVED_DATASET, SERVED_MANIFEST, type DataChoice, type DataManifest } from './data-sources.js';
+import { experimentOptions, HIDDEN_WEB_OPTIONS, isCifarExperiment, lookupWebExperiment, WEB_EXPERIMENTS, type AnyWebExperiment, type PlannedRun, type WebExperiment } from './experiments.js';
+import type { CifarRunConfig } from '../experiments/cifar-config.js';
+import { Lab, type DataProvider, type LabRun, type LabRunConfig, type LabStatus } from './lab.js';
 import { LiveCharts } from './live-charts.js';
 import { RUN_FILE_NAMES, runFiles, type RunFileName } from './run-files.js';
 import type { FeatureLevel } from '../../src/gpu/device.js';
@@ -42,7 +44,10 @@ export interface LplrPageState {
   error: string | null;
   experiment: string | null;
   kernels: Record<string, string>;
-  runs: LabRun[];
+  /** The runs of an MLP experiment (fig1, fig2, fig4, fig5); empty while fig3 is the experiment. */
+  runs: readonly LabRun[];
+  /** The runs of fig3 (step, epoch, eval and fullgrad rows); empty for the other experiments. */
+  fig3Runs: readonly LabRun<CifarRunConfig, MetricRow>[];
   start(options: StartOptions): Promise<void>;
   stop(): Promise<void>;
   resume(): Promise<void>;
@@ -56,6 +61,19 @@ declare global {
   }
 }
 
+/** A run of any experiment, as the page shows it. */
+type PageRun = LabRun<LabRunConfig, MetricRow>;
+
+/** What the page uses of a Lab, whatever its experiment's config and row types. */
+interface PageLab {
+  readonly runs: readonly PageRun[];
+  readonly status: LabStatus;
+  readonly kernels: Record<string, string>;
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  dispose(): void;
+}
+
 const $ = <T extends HTMLElement>(id: string): T => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`The page lacks #${id}`);
@@ -64,8 +82,9 @@ const $ = <T extends HTMLElement>(id: string): T => {
 
 const query = new URLSearchParams(location.search);
 let rt: Runtime | undefined;
-let lab: Lab | undefined;
-let experiment: WebExperiment | undefined;
+let lab: PageLab | undefined;
+/** The live report sections of the running experiment. */
+let liveSections: (() => ReportSection[]) | undefined;
 let manifest: DataManifest | null = null;
 const charts = new LiveCharts($('charts'));
 
@@ -79,6 +98,7 @@ const state: LplrPageState = {
   experiment: null,
   kernels: {},
   runs: [],
+  fig3Runs: [],
   start,
   stop: async () => {
     await lab?.stop();
@@ -127,16 +147,30 @@ function fillExperimentSelect(): void {
   }
   const wanted = query.get('experiment');
   select.value = WEB_EXPERIMENTS.some((e) => e.name === wanted && !e.unavailable) ? wanted! : 'fig1';
-  const presets = $('preset') as HTMLSelectElement;
-  for (const name of Object.keys(MLP_PRESETS)) presets.append(new Option(name, name));
-  presets.value = query.get('preset') && MLP_PRESETS[query.get('preset')!] ? query.get('preset')! : 'default';
-  select.addEventListener('change', renderOptions);
-  presets.addEventListener('change', renderOptions);
+  fillPresets(query.get('preset'));
+  select.addEventListener('change', () => {
+    fillPresets(($('preset') as HTMLSelectElement).value);
+    renderOptions();
+  });
+  ($('preset') as HTMLSelectElement).addEventListener('change', renderOptions);
   renderOptions();
 }
 
+function selectedExperiment(): AnyWebExperiment {
+  const name = ($('experiment') as HTMLSelectElement).value;
+  return WEB_EXPERIMENTS.find((e) => e.name === name)!;
+}
+
+/** The selected experiment's presets (fig3 has its own), keeping `wanted` when it has one of that name. */
+function fillPresets(wanted: string | null): void {
+  const presets = $('preset') as HTMLSelectElement;
+  const names = Object.keys(selectedExperiment().presets);
+  presets.replaceChildren(...names.map((name) => new Option(name, name)));
+  presets.value = wanted && names.includes(wanted) ? wanted : 'default';
+}
+
 function presetValue(spec: OptionSpec, preset: string): string {
-  const values = MLP_PRESETS[preset]?.values as Record<string, unknown> | undefined;
+  const values = selectedExperiment().presets[preset]?.values as Record<string, unknown> | undefined;
   const key = spec.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   const v = values?.[key] ?? spec.default;
   if (v === null) return 'all';
@@ -145,11 +179,11 @@ function presetValue(spec: OptionSpec, preset: string): string {
 
 /** One input per option of the experiment (the CLI's specs), keeping values the user typed. */
 function renderOptions(): void {
-  const name = ($('experiment') as HTMLSelectElement).value;
-  const exp = WEB_EXPERIMENTS.find((e) => e.name === name)!;
+  const exp = selectedExperiment();
   const preset = ($('preset') as HTMLSelectElement).value;
   $('experiment-description').textContent = exp.description;
-  $('preset-description').textContent = MLP_PRESETS[preset]?.description ?? '';
+  $('preset-description').textContent = exp.presets[preset]?.description ?? '';
+  renderDataChoices(exp);
   const box = $('options');
   const typed = new Map<string, string>();
   for (const input of Array.from(box.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-option]'))) typed.set(input.dataset.option!, input.value);
@@ -188,6 +222,30 @@ function formArgv(): string[] {
 
 // --------------------------------------------------------------------- data
 
+/** The Data fieldset names the selected experiment's data; the dataset choices are the MLP figures' only. */
+function renderDataChoices(exp: AnyWebExperiment): void {
+  const cifar = isCifarExperiment(exp);
+  $('data-name-url').textContent = cifar ? 'CIFAR-10 batch files' : 'MNIST';
+  $('data-name-files').textContent = cifar ? 'CIFAR-10 batch files (data_batch_N.bin, test_batch.bin)' : 'MNIST files';
+  $('served-choice').hidden = cifar;
+  $('dataset-choice').hidden = cifar;
+  $('served-dataset-choice').hidden = cifar || !manifest?.dataset;
+  $('data-hint').hidden = !cifar;
+  const checked = document.querySelector('input[name="data"]:checked') as HTMLInputElement | null;
+  // CIFAR-10 is never served with the page: default to the file picker.
+  if (cifar && (!checked || checked.closest('label')?.hidden)) ($('data-files') as HTMLInputElement).checked = true;
+}
+
+function dataChoice(): DataChoice {
+  const choice = (document.querySelector('input[name="data"]:checked') as HTMLInputElement | null)?.value ?? 'served';
+  return {
+    from: choice === 'files' ? 'files' : choice === 'url' ? 'url' : 'served',
+    pageUrl: location.href,
+    url: ($('mnist-url') as HTMLInputElement).value,
+    files: Array.from(($('mnist-files') as HTMLInputElement).files ?? []),
+  };
+}
+
 async function dataProvider(exp: WebExperiment): Promise<DataProvider> {
   const choice = (document.querySelector('input[name="data"]:checked') as HTMLInputElement | null)?.value ?? 'served';
   if (choice === 'served-dataset') {
@@ -198,12 +256,8 @@ async function dataProvider(exp: WebExperiment): Promise<DataProvider> {
     if (!file) throw new LplrError('Pick a dataset file first (safetensors with tensors x [N, D] and y [N]).');
     return datasetProvider(new Uint8Array(await file.arrayBuffer()), file.name);
   }
-  return dataLoaderFor(exp.data)({
-    from: choice === 'files' ? 'files' : choice === 'url' ? 'url' : 'served',
-    pageUrl: location.href,
-    url: ($('mnist-url') as HTMLInputElement).value,
-    files: Array.from(($('mnist-files') as HTMLInputElement).files ?? []),
-  });
+  if (exp.data === 'cifar') throw new LplrError(`${exp.name} is not an MLP experiment.`);
+  return dataLoaderFor(exp.data)(dataChoice());
 }
 
 async function readManifest(): Promise<void> {
@@ -212,7 +266,7 @@ async function readManifest(): Promise<void> {
     if (!response.ok) return;
     manifest = (await response.json()) as DataManifest;
     if (manifest.dataset) {
-      $('served-dataset-choice').hidden = false;
+      $('served-dataset-choice').hidden = isCifarExperiment(selectedExperiment());
       $('served-dataset-name').textContent = manifest.dataset;
     }
   } catch {
@@ -240,13 +294,27 @@ function render(): void {
   ($('stop') as HTMLButtonElement).disabled = status !== 'running';
   ($('resume') as HTMLButtonElement).disabled = status !== 'stopped';
   ($('run') as HTMLButtonElement).disabled = !rt || status === 'running';
-  if (!lab || !experiment) return;
+  if (!lab || !liveSections) return;
   const run = lab.runs.find((r) => !r.done && r.rows.length > 0) ?? lab.runs.filter((r) => r.rows.length > 0).pop();
-  const last = run?.rows[run.rows.length - 1];
-  const where = run && last ? `${lab.runs.length > 1 ? `run ${run.label}: ` : ''}epoch ${last.epoch}/${run.config.epochs}, loss ${last.loss.toExponential(4)}, ‖∇L‖² ${last.gradNormSq.toExponential(3)}, accuracy ${(last.acc * 100).toFixed(2)}%` : 'loading data…';
+  const where = run && run.rows.length > 0 ? `${lab.runs.length > 1 ? `run ${run.label}: ` : ''}${progressText(run)}` : 'loading data…';
   $('status').textContent = `${status === 'running' ? 'Training' : status === 'stopped' ? 'Stopped' : status === 'done' ? 'Done' : status === 'failed' ? 'Failed' : ''} — ${where}`;
-  charts.update(experiment.sections(lab.runs));
+  charts.update(liveSections());
   renderDownloads();
+}
+
+/** Where a run stands: its last epoch row (MLP), or its last step and test accuracy (fig3). */
+function progressText(run: PageRun): string {
+  const config = run.config;
+  if (config.kind === 'cifar') {
+    const steps = run.rows.filter(isStepRow);
+    const step = steps[steps.length - 1];
+    const evalRow = run.rows.filter((r) => r.kind === 'eval').pop();
+    const test = evalRow && evalRow.kind === 'eval' ? `, test accuracy ${(evalRow.testAcc * 100).toFixed(2)}% after epoch ${evalRow.epoch}` : '';
+    return step ? `epoch ${step.epoch + 1}/${config.epochs}, step ${step.step + 1}, mini-batch loss ${step.loss.toExponential(4)}, lr ${step.lr.toExponential(3)}${test}` : 'measuring the full training set…';
+  }
+  const last = run.rows[run.rows.length - 1];
+  if (last.kind !== 'epoch' || !('acc' in last)) return '';
+  return `epoch ${last.epoch}/${config.epochs}, loss ${last.loss.toExponential(4)}, ‖∇L‖² ${last.gradNormSq.toExponential(3)}, accuracy ${(last.acc * 100).toFixed(2)}%`;
 }
 
 /** Redraw at most every 150 ms while training (drawing is cheap, but not free every epoch). */
@@ -272,13 +340,24 @@ async function start(options: StartOptions): Promise<void> {
   state.error = null;
   state.done = false;
   try {
-    const exp = findWebExperiment(options.experiment);
+    const exp = lookupWebExperiment(options.experiment);
     const args = parseArgs(options.argv ?? formArgv(), experimentOptions(exp));
     if (args.positionals.length > 0) throw new LplrError(`Unexpected argument '${args.positionals[0]}'.`);
-    const plan = exp.plan(args);
+    // Plans and data first: a bad setting or missing file leaves the previous run's charts.
+    let created: { lab: PageLab; sections: () => ReportSection[] };
+    let runs: readonly LabRun[] = [];
+    let fig3Runs: readonly LabRun<CifarRunConfig, MetricRow>[] = [];
+    if (isCifarExperiment(exp)) {
+      const typed = createLab(exp, exp.plan(args), await dataLoaderFor('cifar')(dataChoice()), options);
+      fig3Runs = typed.lab.runs;
+      created = typed;
+    } else {
+      const typed = createLab(exp, exp.plan(args), await dataProvider(exp), options);
+      runs = typed.lab.runs;
+      created = typed;
+    }
     lab?.dispose();
     charts.clear();
-    experiment = exp;
     // A run started from script shows its experiment in the form too.
     const select = $('experiment') as HTMLSelectElement;
     if (select.value !== exp.name) {
@@ -286,21 +365,34 @@ async function start(options: StartOptions): Promise<void> {
       renderOptions();
     }
     state.experiment = exp.name;
-    lab = new Lab({
-      rt,
-      plan,
-      data: await dataProvider(exp),
-      kernels: options.kernels,
-      digestInitialParameters: options.digestInitialParameters,
-      onUpdate: scheduleRender,
-    });
+    lab = created.lab;
+    liveSections = created.sections;
     state.kernels = lab.kernels;
-    state.runs = lab.runs;
+    state.runs = runs;
+    state.fig3Runs = fig3Runs;
     await runLab();
   } catch (e) {
     showError(e);
     render();
   }
+}
+
+/** A Lab for the experiment's plan, and its live sections, with the experiment's own types. */
+function createLab<C extends LabRunConfig, R extends MetricRow, D>(
+  exp: WebExperiment<C, R>,
+  plan: PlannedRun<C>[],
+  data: DataProvider<C, D>,
+  options: StartOptions,
+): { lab: Lab<C, R, D>; sections: () => ReportSection[] } {
+  const created = new Lab<C, R, D>({
+    rt: rt!,
+    plan,
+    data,
+    kernels: options.kernels,
+    digestInitialParameters: options.digestInitialParameters,
+    onUpdate: scheduleRender,
+  });
+  return { lab: created, sections: () => exp.sections(created.runs) };
 }
 
 async function runLab(): Promise<void> {
@@ -326,7 +418,7 @@ async function files(index: number): Promise<Record<RunFileName, string>> {
   const run = lab?.runs[index];
   if (!run || !run.info || !rt) throw new LplrError(`Run ${index} has no rows yet.`);
   return runFiles(run.rows, {
-    config: run.config as MlpRunConfig,
+    config: run.config,
     adapter: rt.ctx.info,
     limits: rt.ctx.limits,
     features: rt.ctx.features,
@@ -337,6 +429,7 @@ async function files(index: number): Promise<Record<RunFileName, string>> {
     data: run.info.data,
     parameters: run.info.parameters,
     gflopPerEpoch: run.info.gflopPerEpoch,
+    configFields: run.info.configFields,
   });
 }
 

@@ -4,52 +4,63 @@
 // fig5: one run per width); the sections are the report's builders, so chart ids match
 // report.html.
 //
-// Extension point for Figure 3 (CIFAR-10, mini-batch ResNet): register a WebExperiment with
-// `data: 'cifar'` and a trainer name, a trainer under that name (lab.ts, registerTrainer) and
-// a data loader for 'cifar' (data-sources.ts, registerDataLoader: the page's file picker or URL).
-// Until then fig3 is listed as unavailable with the reason below.
+// Figure 3 (CIFAR-10, mini-batch ResNet) has its own config, row and data types: its runs use
+// the 'cifar' trainer (lab.ts) and the 'cifar' data loader (data-sources.ts: batch files picked
+// or fetched from a URL), and its live sections are the report's fig3 sections.
 import { ConfigError } from '../../src/errors.js';
-import type { EpochRow } from '../../src/metrics/schema.js';
+import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
 import { widthEffectVerdict } from '../../src/metrics/verdicts.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
-import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
+import { CIFAR_OPTIONS, CIFAR_PRESETS, resolveCifarConfig, type CifarRunConfig } from '../experiments/cifar-config.js';
+import { MLP_OPTIONS, MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import type { ReportSection } from '../report/model.js';
 import { comparisonSection, singleRunSections, widthAblationSection } from '../report/sections.js';
+import type { LabRunConfig } from './lab.js';
 import { runSummary } from './run-files.js';
 
-/** What a run trains on: the MNIST IDX files, a user dataset file, or (later) CIFAR-10. */
+/** What a run trains on: the MNIST IDX files, a user dataset file, or CIFAR-10. */
 export type WebDataKind = 'mnist' | 'dataset' | 'cifar';
 
-export interface PlannedRun {
+export interface PlannedRun<C extends LabRunConfig = MlpRunConfig> {
   label: string;
   /** Name of the trainer in lab.ts's registry. */
   trainer: string;
-  config: MlpRunConfig;
+  config: C;
 }
 
 /** A run as the page sees it while training: its rows so far. */
-export interface LiveRun {
+export interface LiveRun<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow> {
   label: string;
-  config: MlpRunConfig;
-  rows: readonly EpochRow[];
+  config: C;
+  rows: readonly R[];
   done: boolean;
 }
 
-export interface WebExperiment {
+/** An experiment of the page; C and R are its runs' config and row types (default: the MLP figures'). */
+export interface WebExperiment<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow> {
   name: string;
   title: string;
   description: string;
   data: WebDataKind;
-  /** Options beyond MLP_OPTIONS (fig5: widths). */
+  /** Every option it takes (MLP_OPTIONS plus extras such as fig5's widths; fig3: CIFAR_OPTIONS). */
   options: readonly OptionSpec[];
+  /** Its presets (name → description and values), for the form. */
+  presets: Record<string, { description: string; values: object }>;
   /** Set when the page cannot run it yet; says what is missing. */
   unavailable?: string;
-  plan(args: ParsedArgs): PlannedRun[];
-  sections(runs: readonly LiveRun[]): ReportSection[];
+  plan(args: ParsedArgs): PlannedRun<C>[];
+  sections(runs: readonly LiveRun<C, R>[]): ReportSection[];
 }
+
+/** Figure 3's experiment type. */
+export type CifarWebExperiment = WebExperiment<CifarRunConfig, MetricRow>;
+/** Any experiment of the page (the MLP figures' or Figure 3). */
+export type AnyWebExperiment = WebExperiment | CifarWebExperiment;
 
 /** MLP options the page's form leaves out (local paths, NTK/Hessian checks); they keep their defaults. */
 export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples'];
+
+const MLP = { options: MLP_OPTIONS, presets: MLP_PRESETS };
 
 /** Refuse settings the page cannot honour, instead of silently ignoring them. */
 function checkBrowserConfig(config: MlpRunConfig): MlpRunConfig {
@@ -84,7 +95,7 @@ const fig1: WebExperiment = {
   title: 'Figure 1 — linear convergence of full-batch GD',
   description: 'Full-batch GD on binary MNIST; semi-log suboptimality gap vs epoch with the fitted line (also Figure 2).',
   data: 'mnist',
-  options: [],
+  ...MLP,
   plan: singleRun,
   sections: (runs) => singleRunLive(runs, ['fig1', 'fig2', 'curves']),
 };
@@ -94,24 +105,32 @@ const fig2: WebExperiment = {
   title: 'Figure 2 — local PL check: ‖∇L‖² vs gap',
   description: 'Log-log ‖∇L‖² vs gap with the fitted slope, from a full-batch GD run.',
   data: 'mnist',
-  options: [],
+  ...MLP,
   plan: singleRun,
   sections: (runs) => singleRunLive(runs, ['fig2', 'fig1', 'curves']),
 };
 
-const fig3: WebExperiment = {
+/** Browser runs read picked or fetched files, never a local folder. */
+function resolveWebCifarConfig(args: ParsedArgs): CifarRunConfig {
+  const config = resolveCifarConfig(args);
+  if (config.dataDir !== undefined) throw new ConfigError('--data-dir is a local folder; in the page pick the CIFAR-10 batch files (data_batch_N.bin, test_batch.bin) or give their URL folder instead.');
+  return config;
+}
+
+const fig3: CifarWebExperiment = {
   name: 'fig3',
   title: 'Figure 3 — mini-batch training on CIFAR-10',
-  description: 'Mini-batch SGD on CIFAR-10 with smoothed curves.',
+  description:
+    'ResNet with mini-batch SGD (cosine lr) on 5-class CIFAR-10: smoothed loss semi-log and PL plot on smoothed data. Needs the CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin).',
   data: 'cifar',
-  options: [],
-  unavailable:
-    'Figure 3 needs CIFAR-10 and a mini-batch convnet trainer, which the page does not have yet; run it with the CLI. ' +
-    '(Extension point: harness/web/experiments.ts registerWebExperiment, lab.ts registerTrainer, data-sources.ts registerDataLoader.)',
-  plan: () => {
-    throw new ConfigError('fig3 is not available in the browser yet; run it with the CLI.');
+  options: CIFAR_OPTIONS,
+  presets: CIFAR_PRESETS,
+  plan: (args) => [{ label: 'run', trainer: 'cifar', config: resolveWebCifarConfig(args) }],
+  sections(runs) {
+    const run = runs[0];
+    if (!run || !run.rows.some((r) => r.kind === 'step')) return [];
+    return singleRunSections(run.rows, runSummary(run.rows, run.config), { figures: ['fig3', 'curves'] });
   },
-  sections: () => [],
 };
 
 const fig4: WebExperiment = {
@@ -119,7 +138,7 @@ const fig4: WebExperiment = {
   title: 'Figure 4 — He vs enhanced initialization',
   description: 'He vs enhanced (depth-scaled) initialization, both curves on one plot, rates side by side.',
   data: 'mnist',
-  options: [],
+  ...MLP,
   plan(args) {
     const base = resolveWebConfig(args);
     return [
@@ -139,7 +158,8 @@ const fig5: WebExperiment = {
   title: 'Figure 5 — width ablation',
   description: 'Final loss vs width (log axes), each width’s loss curve, rate and final drift.',
   data: 'mnist',
-  options: [WIDTHS_OPTION],
+  options: [...MLP_OPTIONS, WIDTHS_OPTION],
+  presets: MLP_PRESETS,
   plan(args) {
     const widths = args.values.widths as number[];
     if (new Set(widths).size !== widths.length) throw new ConfigError('--widths has duplicates; give each width once.');
@@ -156,23 +176,42 @@ const fig5: WebExperiment = {
   },
 };
 
-export const WEB_EXPERIMENTS: WebExperiment[] = [fig1, fig2, fig3, fig4, fig5];
+export const WEB_EXPERIMENTS: AnyWebExperiment[] = [fig1, fig2, fig3, fig4, fig5];
 
-/** Add or replace an experiment (e.g. a working fig3). */
-export function registerWebExperiment(e: WebExperiment): void {
+/** Add or replace an experiment. */
+export function registerWebExperiment(e: AnyWebExperiment): void {
   const i = WEB_EXPERIMENTS.findIndex((x) => x.name === e.name);
   if (i >= 0) WEB_EXPERIMENTS[i] = e;
   else WEB_EXPERIMENTS.push(e);
 }
 
-export function findWebExperiment(name: string): WebExperiment {
+/** Any experiment the page can run, by name. */
+export function lookupWebExperiment(name: string): AnyWebExperiment {
   const e = WEB_EXPERIMENTS.find((x) => x.name === name);
   if (!e) throw new ConfigError(`Unknown experiment '${name}'. The page knows: ${WEB_EXPERIMENTS.map((x) => x.name).join(', ')}.`);
   if (e.unavailable) throw new ConfigError(e.unavailable);
   return e;
 }
 
+export function isCifarExperiment(e: AnyWebExperiment): e is CifarWebExperiment {
+  return e.data === 'cifar';
+}
+
+/** An MLP experiment (fig1, fig2, fig4, fig5) by name; Figure 3 is lookupWebExperiment's. */
+export function findWebExperiment(name: string): WebExperiment {
+  const e = lookupWebExperiment(name);
+  if (isCifarExperiment(e)) throw new ConfigError(`${name} trains a ResNet on CIFAR-10, not an MLP; use it in the page (lookupWebExperiment) or with 'npx lplr run ${name}'.`);
+  return e;
+}
+
+/** The experiment fig3 (CIFAR-10). */
+export function cifarWebExperiment(): CifarWebExperiment {
+  const e = lookupWebExperiment('fig3');
+  if (!isCifarExperiment(e)) throw new ConfigError('fig3 was replaced by an experiment that does not train on CIFAR-10.');
+  return e;
+}
+
 /** All option specs the experiment accepts (what parseArgs needs). */
-export function experimentOptions(e: WebExperiment): OptionSpec[] {
-  return [...MLP_OPTIONS, ...e.options];
+export function experimentOptions(e: AnyWebExperiment): OptionSpec[] {
+  return [...e.options];
 }

@@ -5,9 +5,13 @@
 // Node.
 import { ConfigError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import type { EpochRow } from '../../src/metrics/schema.js';
+import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
+import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData } from '../experiments/mlp-train.js';
+import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
+import { checkWarmup } from '../experiments/cifar-config.js';
+import { createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarTrainData } from '../experiments/cifar-train.js';
 import type { LiveRun, PlannedRun } from './experiments.js';
 import { applyKernelChoices, recordKernelChoices } from './kernel-choices.js';
 import { sha256Hex } from './run-files.js';
@@ -17,28 +21,55 @@ export interface LabData extends MlpData {
   source: string;
 }
 
-/** Loads (or selects) the data of one run's configuration. */
-export type DataProvider = (config: MlpRunConfig) => Promise<LabData>;
+/** The configurations the page trains: the MLP figures' and Figure 3's. */
+export type LabRunConfig = MlpRunConfig | CifarRunConfig;
 
-export interface TrainerHooks {
-  onRow(row: EpochRow): void | Promise<void>;
+/** Loads (or selects) the data of one run's configuration. */
+export type DataProvider<C extends LabRunConfig = MlpRunConfig, D = LabData> = (config: C) => Promise<D>;
+
+export interface TrainerHooks<R extends MetricRow = EpochRow> {
+  onRow(row: R): void | Promise<void>;
   afterEpoch(epoch: number): Promise<void>;
   shouldStop(): boolean;
 }
 
 /** One run's GPU state, created by a trainer; train() may be called again after a stop. */
-export interface TrainerRun {
+export interface TrainerRun<R extends MetricRow = EpochRow> {
   parameters: number;
   /** Row chunks of one forward/backward pass (they fix the summation order). */
   chunks: number;
   gflopPerEpoch: number;
+  /** What config.json says about the data (source, samples, features per sample). */
+  data: { source: string; samples: number; features: number };
+  /** Fields config.json adds for this kind of run, as the CLI writes them (fig3: data files, classes, steps). */
+  configFields?: Record<string, unknown>;
   /** SHA-256 of the initial parameters (one readback; for reproducibility checks). */
   initialDigest(): Promise<string>;
-  train(hooks: TrainerHooks, startEpoch: number, startTimeMs: number): Promise<void>;
+  /**
+   * Train from where the run stands; `rowsSoFar` rows were produced before (resume), the last
+   * one at `startTimeMs`. Resolves true when the run is complete, false when it stopped early
+   * because hooks.shouldStop() said so.
+   */
+  train(hooks: TrainerHooks<R>, rowsSoFar: number, startTimeMs: number): Promise<boolean>;
   dispose(): void;
 }
 
-export type Trainer = (rt: Runtime, config: MlpRunConfig, data: LabData) => TrainerRun;
+export type Trainer<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow, D = LabData> = (rt: Runtime, config: C, data: D) => TrainerRun<R>;
+
+/** SHA-256 of named f32 parameters: name, newline, little-endian bytes, in layout order. */
+export async function parameterDigest(values: Iterable<[string, Float32Array]>): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for (const [name, v] of values) {
+    parts.push(new TextEncoder().encode(`${name}\n`), new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return sha256Hex(all);
+}
 
 /** Full-batch GD on an MLP (Figures 1, 2, 4, 5) through the shared trainer in mlp-train.ts. */
 const mlpTrainer: Trainer = (rt, config, data) => {
@@ -47,37 +78,115 @@ const mlpTrainer: Trainer = (rt, config, data) => {
     parameters: state.set.count(),
     chunks: state.chunks.length,
     gflopPerEpoch: mlpEpochFlops(data.n, data.d, config.width, config.depth) / 1e9,
-    async initialDigest() {
-      const values = await state.initial.readAll();
-      // Name, then the little-endian f32 bytes, parameter by parameter in layout order.
-      const parts: Uint8Array[] = [];
-      for (const [name, v] of values) {
-        parts.push(new TextEncoder().encode(`${name}\n`), new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-      }
-      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        all.set(p, at);
-        at += p.length;
-      }
-      return sha256Hex(all);
-    },
+    data: { source: data.source, samples: data.n, features: data.d },
+    initialDigest: async () => parameterDigest(await state.initial.readAll()),
     async train(hooks, startEpoch, startTimeMs) {
-      await trainMlp(state, { onRow: hooks.onRow, afterEpoch: (t) => hooks.afterEpoch(t), shouldStop: hooks.shouldStop }, { startEpoch, startTimeMs });
+      // One row per epoch, epochs 0..E: the run is complete once row E is out.
+      let rows = startEpoch;
+      const onRow = (row: EpochRow) => {
+        rows++;
+        return hooks.onRow(row);
+      };
+      await trainMlp(state, { onRow, afterEpoch: (t) => hooks.afterEpoch(t), shouldStop: hooks.shouldStop }, { startEpoch, startTimeMs });
+      return rows >= config.epochs + 1;
     },
     dispose: () => disposeMlpState(state),
   };
 };
 
-const TRAINERS = new Map<string, Trainer>([['mlp', mlpTrainer]]);
-
-/** Add a trainer (e.g. fig3's mini-batch convnet trainer) under the name a PlannedRun uses. */
-export function registerTrainer(name: string, trainer: Trainer): void {
-  TRAINERS.set(name, trainer);
+/** What the CLI's config.json says about a fig3 run's data (cifar-lab.ts's CifarDataInfo; paths are file names or URLs here). */
+export interface CifarDataInfo {
+  trainFiles: { path: string; records: number }[];
+  testFiles: { path: string; records: number }[];
+  classes: { id: number; name: string; train: number; test: number }[];
+  trainImages: number;
+  testImages: number;
+  mean: number[];
+  std: number[];
 }
 
-export interface LabRun extends LiveRun {
-  rows: EpochRow[];
+/** The data of one fig3 run: the selected classes of the chosen batch files. */
+export interface CifarLabData {
+  source: string;
+  train: CifarTrainData;
+  info: CifarDataInfo;
+}
+
+/** Thrown out of trainCifar's between-steps hook to stop inside an epoch; never escapes the trainer. */
+class StopInsideEpoch extends Error {}
+
+/**
+ * Mini-batch SGD on a ResNet (Figure 3) through the shared trainer in cifar-train.ts. A stop
+ * request is honoured between two steps: the epoch's progress is kept in the state
+ * (resumeWithin), so the resumed run finishes the epoch exactly as an uninterrupted one.
+ */
+const cifarTrainer: Trainer<CifarRunConfig, MetricRow, CifarLabData> = (rt, config, data) => {
+  const state = createCifarState(rt, config, data.train, { normalize: normalizeCifar, augment: augmentBatch });
+  const classes = data.train.classCount;
+  const stepFlops = resnetStepFlops(config.depth, config.widths, classes, config.batchSize);
+  try {
+    checkWarmup(config, state.totalSteps);
+  } catch (e) {
+    disposeCifarState(state);
+    throw e;
+  }
+  return {
+    parameters: state.set.count(),
+    // One forward/backward pass per mini-batch.
+    chunks: 1,
+    gflopPerEpoch: (stepFlops * state.stepsPerEpoch) / 1e9,
+    data: { source: data.source, samples: data.train.train.count, features: CIFAR_PIXELS },
+    // As runCifar writes them (harness/experiments/cifar-lab.ts).
+    configFields: {
+      data: data.info,
+      parameters: state.set.count(),
+      stepsPerEpoch: state.stepsPerEpoch,
+      totalSteps: state.totalSteps,
+      gflopPerStep: stepFlops / 1e9,
+      rows: 'step: mini-batch loss and ‖∇L‖² before each update; epoch e: means over that epoch’s steps, drift after it; eval e: test set after e epochs; fullgrad e: whole training set at the start of epoch e. Losses exclude weight decay (weightDecayTerm).',
+    },
+    initialDigest: async () => parameterDigest(await state.initial.readAll()),
+    async train(hooks, _rowsSoFar, startTimeMs) {
+      try {
+        await trainCifar(
+          state,
+          {
+            onRow: hooks.onRow,
+            afterEpoch: (epochsDone) => hooks.afterEpoch(epochsDone),
+            shouldStop: hooks.shouldStop,
+            midEpochDue: hooks.shouldStop,
+            midEpoch: (progress, s) => {
+              s.resumeWithin = progress;
+              throw new StopInsideEpoch();
+            },
+          },
+          { startTimeMs },
+        );
+      } catch (e) {
+        if (e instanceof StopInsideEpoch) return false;
+        throw e;
+      }
+      // trainCifar also returns early when a stop was asked for before an epoch.
+      return state.epochsDone === config.epochs;
+    },
+    dispose: () => disposeCifarState(state),
+  };
+};
+
+// Trainers of every config/row/data type; a Lab looks up the ones its plan names, and the
+// plan's experiment pairs each trainer name with the config, row and data types it uses.
+const TRAINERS = new Map<string, Trainer<never, MetricRow, never>>([
+  ['mlp', mlpTrainer as Trainer<never, MetricRow, never>],
+  ['cifar', cifarTrainer as Trainer<never, MetricRow, never>],
+]);
+
+/** Add a trainer (e.g. fig3's mini-batch convnet trainer) under the name a PlannedRun uses. */
+export function registerTrainer<C extends LabRunConfig, R extends MetricRow, D>(name: string, trainer: Trainer<C, R, D>): void {
+  TRAINERS.set(name, trainer as unknown as Trainer<never, MetricRow, never>);
+}
+
+export interface LabRun<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow> extends LiveRun<C, R> {
+  rows: R[];
   /** Known once the run's GPU state exists. */
   info?: {
     startedAt: string;
@@ -85,38 +194,49 @@ export interface LabRun extends LiveRun {
     chunks: number;
     gflopPerEpoch: number;
     data: { source: string; samples: number; features: number };
+    configFields?: Record<string, unknown>;
     initialDigest?: string;
   };
 }
 
 export type LabStatus = 'ready' | 'running' | 'stopped' | 'done' | 'failed';
 
-export interface LabOptions {
+export interface LabOptions<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow, D = LabData> {
   rt: Runtime;
-  plan: readonly PlannedRun[];
-  data: DataProvider;
+  plan: readonly PlannedRun<C>[];
+  data: DataProvider<C, D>;
   /** Kernel choices to use (e.g. Node's); default: the runtime's own, recorded. */
   kernels?: Readonly<Record<string, string>>;
   /** Read back and hash each run's initial parameters. */
   digestInitialParameters?: boolean;
   /** Called after every row and status change (the page redraws, throttled). */
-  onUpdate?: (lab: Lab) => void;
+  onUpdate?: (lab: Lab<C, R, D>) => void;
   /** Awaited between epochs so the page stays responsive; default: a macrotask. */
   yieldToUi?: () => Promise<void>;
 }
 
+/** The clock of the last row that has one (eval and fullgrad rows carry none). */
+function timeOfLastRow(rows: readonly MetricRow[]): number {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const t = (rows[i] as { timeMs?: unknown }).timeMs;
+    if (typeof t === 'number') return t;
+  }
+  return 0;
+}
+
 const macrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-export class Lab {
-  readonly runs: LabRun[];
+/** C: the runs' configuration type, R: their row type, D: their data type (default: the MLP figures'). */
+export class Lab<C extends LabRunConfig = MlpRunConfig, R extends MetricRow = EpochRow, D = LabData> {
+  readonly runs: LabRun<C, R>[];
   status: LabStatus = 'ready';
   error: Error | undefined;
   private current = 0;
-  private active: TrainerRun | undefined;
+  private active: TrainerRun<R> | undefined;
   private stopRequested = false;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly opts: LabOptions) {
+  constructor(private readonly opts: LabOptions<C, R, D>) {
     if (opts.plan.length === 0) throw new ConfigError('The experiment planned no runs; check its options (e.g. --widths).');
     for (const p of opts.plan) {
       if (!TRAINERS.has(p.trainer)) throw new ConfigError(`No trainer '${p.trainer}' for run ${p.label}; register it with registerTrainer.`);
@@ -176,18 +296,21 @@ export class Lab {
         const planned = this.opts.plan[this.current];
         if (!this.active) {
           const data = await this.opts.data(run.config);
-          this.active = TRAINERS.get(planned.trainer)!(this.opts.rt, run.config, data);
+          // The plan's experiment named a trainer of its own config, row and data types.
+          const trainer = TRAINERS.get(planned.trainer) as unknown as Trainer<C, R, D>;
+          this.active = trainer(this.opts.rt, run.config, data);
           run.info = {
             startedAt: new Date().toISOString(),
             parameters: this.active.parameters,
             chunks: this.active.chunks,
             gflopPerEpoch: this.active.gflopPerEpoch,
-            data: { source: data.source, samples: data.n, features: data.d },
+            data: this.active.data,
+            configFields: this.active.configFields,
           };
           if (this.opts.digestInitialParameters) run.info.initialDigest = await this.active.initialDigest();
         }
-        const last = run.rows[run.rows.length - 1];
-        await this.active.train(
+        const lastTime = timeOfLastRow(run.rows);
+        const complete = await this.active.train(
           {
             onRow: (row) => {
               run.rows.push(row);
@@ -197,10 +320,10 @@ export class Lab {
             shouldStop: () => this.stopRequested,
           },
           run.rows.length,
-          last ? last.timeMs : 0,
+          lastTime,
         );
-        if (run.rows.length < run.config.epochs + 1) {
-          // trainMlp returned early: only a stop request does that.
+        if (!complete) {
+          // The trainer returned early: only a stop request does that.
           this.setStatus('stopped');
           return;
         }

@@ -3,8 +3,9 @@
 // JSON.stringify(value, null, 2) plus a newline), so a run downloaded from the browser page
 // is a run directory that `lplr report DIR` reads. Platform neutral (Web Crypto for the hash).
 import type { AdapterDescription, GpuLimitsInUse } from '../../src/gpu/device.js';
-import { formatMetricRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
+import { formatMetricRow, isStepRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
+import { cifarIdentity, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { mlpIdentity, type MlpRunConfig } from '../experiments/mlp-config.js';
 
 export const RUN_FILE_NAMES = ['metrics.jsonl', 'summary.json', 'config.json'] as const;
@@ -18,8 +19,48 @@ export function jsonFile(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-export function runSummary(rows: readonly MetricRow[], config: MlpRunConfig): RunSummary {
+export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number] }): RunSummary {
   return summarizeRun(rows, { fitWindow: config.fitWindow });
+}
+
+/** Figure 3's mini-batch throughput, as summary.json's `timing` (the CLI's cifarTiming). */
+export interface CifarTiming {
+  msPerStep: number;
+  imagesPerSecond: number;
+  intervals: number;
+  wallSeconds: number;
+}
+
+/**
+ * The same computation as harness/experiments/cifar-lab.ts's cifarTiming, which the page cannot
+ * import (that module writes run directories with node:fs); test/web-fig3.test.ts keeps the two
+ * equal. Per epoch, the time from its first to its last step row (step 0, which compiles the
+ * pipelines, left out) over the steps between them.
+ */
+export function cifarTiming(rows: readonly MetricRow[], batchSize: number): CifarTiming {
+  const byEpoch = new Map<number, number[]>();
+  for (const r of rows.filter(isStepRow).sort((a, b) => a.step - b.step)) {
+    if (r.step === 0) continue;
+    const list = byEpoch.get(r.epoch) ?? [];
+    list.push(r.timeMs);
+    byEpoch.set(r.epoch, list);
+  }
+  let spanMs = 0;
+  let intervals = 0;
+  for (const times of byEpoch.values()) {
+    if (times.length < 2) continue;
+    spanMs += times[times.length - 1] - times[0];
+    intervals += times.length - 1;
+  }
+  const ms = intervals > 0 ? spanMs / intervals : NaN;
+  const last = rows.reduce((m, r) => Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0), 0);
+  return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals, wallSeconds: last / 1000 };
+}
+
+/** summary.json's content: the CLI's summary of the run's kind. */
+export function runSummaryDocument(rows: readonly MetricRow[], config: MlpRunConfig | CifarRunConfig): RunSummary & { timing?: CifarTiming } {
+  const summary = runSummary(rows, config);
+  return config.kind === 'cifar' ? { ...summary, timing: cifarTiming(rows, config.batchSize) } : summary;
 }
 
 /**
@@ -48,8 +89,13 @@ export async function mlpConfigHash(config: MlpRunConfig): Promise<string> {
   return (await sha256Hex(canonicalJson(mlpIdentity(config)))).slice(0, 16);
 }
 
+/** A fig3 run's identity hash, equal to the CLI's configHash(cifarIdentity(config)). */
+export async function cifarConfigHash(config: CifarRunConfig): Promise<string> {
+  return (await sha256Hex(canonicalJson(cifarIdentity(config)))).slice(0, 16);
+}
+
 export interface RunDescription {
-  config: MlpRunConfig;
+  config: MlpRunConfig | CifarRunConfig;
   adapter: AdapterDescription;
   limits: GpuLimitsInUse;
   features: string[];
@@ -61,10 +107,34 @@ export interface RunDescription {
   data: { source: string; samples: number; features: number };
   parameters: number;
   gflopPerEpoch: number;
+  /** Fields of the run's kind that replace or follow the common ones (fig3: data files, steps, GFLOP per step). */
+  configFields?: Record<string, unknown>;
 }
 
-/** config.json: the fields of the CLI's describeRun, with `browser` where the CLI has `node`. */
+/**
+ * config.json: the fields the CLI writes (describeRun for the MLP figures, runCifar's for
+ * fig3), with `browser` where the CLI has `node`.
+ */
 export async function configDocument(d: RunDescription): Promise<Record<string, unknown>> {
+  if (d.config.kind === 'cifar') {
+    return {
+      experiment: 'fig3',
+      config: d.config,
+      configHash: await cifarConfigHash(d.config),
+      metricsSchemaVersion: METRICS_SCHEMA_VERSION,
+      adapter: d.adapter,
+      limits: d.limits,
+      features: d.features,
+      kernels: d.kernels,
+      version: d.version,
+      gitCommit: null,
+      browser: d.platform,
+      startedAt: d.startedAt,
+      data: d.data,
+      parameters: d.parameters,
+      ...d.configFields,
+    };
+  }
   return {
     experiment: 'mlp',
     config: d.config,
@@ -87,7 +157,7 @@ export async function configDocument(d: RunDescription): Promise<Record<string, 
 export async function runFiles(rows: readonly MetricRow[], description: RunDescription): Promise<Record<RunFileName, string>> {
   return {
     'metrics.jsonl': metricsJsonl(rows),
-    'summary.json': jsonFile(runSummary(rows, description.config)),
+    'summary.json': jsonFile(runSummaryDocument(rows, description.config)),
     'config.json': jsonFile(await configDocument(description)),
   };
 }
