@@ -6,8 +6,15 @@
 //           sums then a pairwise tree in workgroup memory. With chunks > 1 it writes partial
 //           results [outputs, chunks] that a second tree pass (OP_SUM/OP_MAX) folds.
 //           Grid: outputs * chunks workgroups folded into (x, y).
+//   tree64  workgroup 64: the same result as tree, bit for bit, with a quarter of the lanes and
+//           two fewer barrier levels: lane t keeps tree's partial sums of lanes t, t+64, t+128,
+//           t+192 (same elements, same order) and folds tree's first two levels in registers.
 //   cols    workgroup 256: one invocation per output, a sequential Kahan-compensated loop
 //           over R (used when there are many outputs, e.g. bias gradients over a batch).
+//   cols4   workgroup 64: cols for inner % 4 == 0, one invocation per 4 adjacent outputs (the
+//           same 4 Kahan loops, bit for bit, run side by side in a vec4 through a vec4 view
+//           of x): a lane reads 16 contiguous bytes per row instead of 4, so the column walk
+//           touches each row's memory a quarter as often. Grid: outputs / 4 invocations.
 //   argmax  workgroup 256: one workgroup per output; writes max value and its index
 //           (first index on ties, stored as f32: exact below 2^24).
 // Bindings: 0 uniform, 1 x, 2 out (, 3 index for argmax): at most 3 storage.
@@ -81,6 +88,46 @@ fn tree(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
 }
 
+var<workgroup> partial64: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn tree64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let id = wg.x + wg.y * nwg.x;
+  let outputs = p.outer * p.inner;
+  if (id >= outputs * p.chunks) {
+    return; // uniform per workgroup: the barriers below are never split
+  }
+  let o = id / p.chunks;
+  let c = id % p.chunks;
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  let r0 = c * p.chunk;
+  let r1 = min(p.R, r0 + p.chunk);
+  // acc0..acc3 are tree's lanes t, t+64, t+128, t+192, each summing r = lane, lane + 256, ...
+  var acc0 = identity();
+  var acc1 = identity();
+  var acc2 = identity();
+  var acc3 = identity();
+  for (var base = r0 + t; base < r1; base += WG) {
+    acc0 = combine(acc0, load(x[(oo * p.R + base) * p.inner + ii]));
+    if (base + 64u < r1) { acc1 = combine(acc1, load(x[(oo * p.R + base + 64u) * p.inner + ii])); }
+    if (base + 128u < r1) { acc2 = combine(acc2, load(x[(oo * p.R + base + 128u) * p.inner + ii])); }
+    if (base + 192u < r1) { acc3 = combine(acc3, load(x[(oo * p.R + base + 192u) * p.inner + ii])); }
+  }
+  // tree's levels s = 128 (t += t+128, t+64 += t+192) and s = 64 (t += t+64).
+  partial64[t] = combine(combine(acc0, acc2), combine(acc1, acc3));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (t < s) {
+      partial64[t] = combine(partial64[t], partial64[t + s]);
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    out[id] = partial64[0] * select(1.0, p.scale, OP <= 1u);
+  }
+}
+
 @compute @workgroup_size(256)
 fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = gid.x + gid.y * nwg.x * WG;
@@ -108,6 +155,41 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
   out[o] = acc * select(1.0, p.scale, OP <= 1u);
+}
+
+// vec4 view of binding 1, for cols4 only (x's size is a multiple of 4 there).
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn cols4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = (gid.x + gid.y * nwg.x * 64u) * 4u;
+  if (o >= p.outer * p.inner) {
+    return;
+  }
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  var acc = vec4<f32>(identity());
+  var comp = vec4<f32>(0.0);
+  let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
+  for (var r = 0u; r < p.R; r++) {
+    var v = x4[((oo * p.R + r) * p.inner + ii) / 4u];
+    if (OP == 1u) {
+      v = v * v;
+    }
+    if (OP <= 1u) {
+      let yv = v - comp;
+      let tv = acc + yv;
+      comp = (tv * one - acc) - yv;
+      acc = tv;
+    } else {
+      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
+    }
+  }
+  let res = acc * select(1.0, p.scale, OP <= 1u);
+  out[o] = res.x;
+  out[o + 1u] = res.y;
+  out[o + 2u] = res.z;
+  out[o + 3u] = res.w;
 }
 
 @group(0) @binding(3) var<storage, read_write> outIdx: array<f32>;

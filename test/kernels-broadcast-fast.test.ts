@@ -172,4 +172,45 @@ describe('fast pointwise paths on odd sizes', () => {
         assertBitwiseEqual(await target.read(), Float32Array.from(x.data, (v, i) => f32(v + y.data[i] * 0.5)), `accumulateInto n=${n}`);
       }
     }));
+
+  it('reductions: tree64 and cols4 equal tree and cols bit for bit, and the plain reference', async () =>
+    E.tidyAsync(async () => {
+      const rt = gpu.rt();
+      // The kernels as every reduction ran before: tree (256 lanes) and cols (one output per lane).
+      const before = (entry: 'tree' | 'cols', op: number, x: E.Tensor, outer: number, R: number, inner: number, chunk: number): E.Tensor => {
+        const chunks = Math.ceil(R / chunk);
+        const out = E.empty([outer * inner * chunks], rt);
+        rt.dispatch(
+          { shader: 'reduce', entry, overrides: { OP: op } },
+          uniform().u32(outer).u32(R).u32(inner).u32(chunk).u32(chunks).f32(1).u32(0).u32(0).bytes(),
+          [x.region(), out.region()],
+          entry === 'tree' ? grid1d(outer * inner * chunks, 1, 65535) : grid1d(outer * inner, 256, 65535),
+        );
+        return out;
+      };
+      const columnSums = (x: RefArray, rows: number, cols: number) =>
+        Array.from({ length: cols }, (_, c) => Array.from({ length: rows }, (_, r) => x.data[r * cols + c]).reduce((s, v) => s + v, 0));
+      // Axis 0 with >= 1024 outputs: cols4 when the row length is a multiple of 4, else cols.
+      for (const [rows, cols] of [[37, 1024], [5, 1028], [3, 1026]]) {
+        const x = randomArray(rng, [rows, cols]);
+        const t = toTensor(x);
+        const got = await E.sum(t, 0).read();
+        assertClose(got, columnSums(x, rows, cols), { rel: 1e-5, abs: 1e-6 }, `sum axis 0 [${rows},${cols}]`);
+        assertBitwiseEqual(got, await before('cols', 0, t, 1, rows, cols, rows).read(), `sum axis 0 [${rows},${cols}] vs cols`);
+        assertBitwiseEqual(await E.sumSquares(t, 0).read(), await before('cols', 1, t, 1, rows, cols, rows).read(), `sumSquares axis 0 [${rows},${cols}] vs cols`);
+        assertBitwiseEqual(await E.max(t, 0).read(), await before('cols', 2, t, 1, rows, cols, rows).read(), `max axis 0 [${rows},${cols}] vs cols`);
+        assertBitwiseEqual(await E.min(t, 0).read(), await before('cols', 3, t, 1, rows, cols, rows).read(), `min axis 0 [${rows},${cols}] vs cols`);
+      }
+      // Full sums: one tree64 workgroup (n < 4096, lanes past the end idle), and chunked (n > 4096).
+      for (const n of [1, 3, 63, 65, 257, 4099, 9001]) {
+        const x = randomArray(rng, [n]);
+        const t = toTensor(x);
+        const got = await E.sum(t).read();
+        assertClose(got, [x.data.reduce((s, v) => s + v, 0)], { rel: 1e-5, abs: 1e-5 }, `sum n=${n}`);
+        const partials = before('tree', 0, t, 1, n, 1, 4096);
+        const expected = partials.size === 1 ? partials : before('tree', 0, partials, 1, partials.size, 1, 4096);
+        assertBitwiseEqual(got, await expected.read(), `sum n=${n} vs tree`);
+        assertBitwiseEqual(await E.max(t).read(), await before('tree', 2, t, 1, n, 1, 1 << 30).read(), `max n=${n} vs tree`);
+      }
+    }));
 });

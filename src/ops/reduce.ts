@@ -1,5 +1,5 @@
 // Reductions along axes or over everything, forward dispatch and backward rule side by
-// side. Kernel: shaders/reduce.wgsl. An axis reduction views x as [outer, R, inner].
+// side. Kernel: shaders/reduce.wgsl (tree64, cols, cols4). An axis reduction views x as [outer, R, inner].
 import { ShapeError } from '../errors.js';
 import { grid1d, type Runtime } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
@@ -26,11 +26,13 @@ export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op
   if (R === 0) throw new ShapeError(`Cannot reduce over an empty axis (tensor [${x.shape}])`);
   if (outputs >= COLS_MIN_OUTPUTS || R === 1) {
     const out = empty([outputs], rt);
+    // cols4: the same per-output loops, 4 adjacent outputs per invocation (needs inner % 4 == 0).
+    const four = inner % 4 === 0 && outputs > 0;
     rt.dispatch(
-      { shader: 'reduce', entry: 'cols', overrides: { OP: OPS[op] } },
+      { shader: 'reduce', entry: four ? 'cols4' : 'cols', overrides: { OP: OPS[op] } },
       uniform().u32(outer).u32(R).u32(inner).u32(R).u32(1).f32(scale).u32(0).u32(0).bytes(),
       [x.region(), out.region()],
-      grid1d(outputs, 256, rt.limits.maxComputeWorkgroupsPerDimension),
+      four ? grid1d(outputs / 4, 64, rt.limits.maxComputeWorkgroupsPerDimension) : grid1d(outputs, 256, rt.limits.maxComputeWorkgroupsPerDimension),
     );
     return out;
   }
@@ -38,7 +40,7 @@ export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op
   const firstScale = chunks === 1 ? scale : 1;
   const partial = empty([outputs * chunks], rt);
   rt.dispatch(
-    { shader: 'reduce', entry: 'tree', overrides: { OP: OPS[op] } },
+    { shader: 'reduce', entry: 'tree64', overrides: { OP: OPS[op] } },
     uniform().u32(outer).u32(R).u32(inner).u32(CHUNK).u32(chunks).f32(firstScale).u32(0).u32(0).bytes(),
     [x.region(), partial.region()],
     foldGrid(outputs * chunks, rt),
