@@ -15,6 +15,7 @@
 //           same 4 Kahan loops, bit for bit, run side by side in a vec4 through a vec4 view
 //           of x): a lane reads 16 contiguous bytes per row instead of 4, so the column walk
 //           touches each row's memory a quarter as often. Grid: outputs / 4 invocations.
+//   cols8   cols4 with 8 adjacent outputs per invocation (inner % 8 == 0; two vec4 loops).
 //   argmax  workgroup 256: one workgroup per output; writes max value and its index
 //           (first index on ties, stored as f32: exact below 2^24).
 // Bindings: 0 uniform, 1 x, 2 out (, 3 index for argmax): at most 3 storage.
@@ -157,7 +158,7 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   out[o] = acc * select(1.0, p.scale, OP <= 1u);
 }
 
-// vec4 view of binding 1, for cols4 only (x's size is a multiple of 4 there).
+// vec4 view of binding 1, for cols4 / cols8 only (x's size is a multiple of 4 there).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
@@ -190,6 +191,53 @@ fn cols4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   out[o + 1u] = res.y;
   out[o + 2u] = res.z;
   out[o + 3u] = res.w;
+}
+
+@compute @workgroup_size(64)
+fn cols8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = (gid.x + gid.y * nwg.x * 64u) * 8u;
+  if (o >= p.outer * p.inner) {
+    return;
+  }
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  var acc = vec4<f32>(identity());
+  var comp = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(identity());
+  var comp2 = vec4<f32>(0.0);
+  let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
+  for (var r = 0u; r < p.R; r++) {
+    let base = ((oo * p.R + r) * p.inner + ii) / 4u;
+    var v = x4[base];
+    var v2 = x4[base + 1u];
+    if (OP == 1u) {
+      v = v * v;
+      v2 = v2 * v2;
+    }
+    if (OP <= 1u) {
+      let yv = v - comp;
+      let tv = acc + yv;
+      comp = (tv * one - acc) - yv;
+      acc = tv;
+      let yv2 = v2 - comp2;
+      let tv2 = acc2 + yv2;
+      comp2 = (tv2 * one - acc2) - yv2;
+      acc2 = tv2;
+    } else {
+      acc2 = vec4<f32>(combine(acc2.x, v2.x), combine(acc2.y, v2.y), combine(acc2.z, v2.z), combine(acc2.w, v2.w));
+      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
+    }
+  }
+  let res = acc * select(1.0, p.scale, OP <= 1u);
+  out[o] = res.x;
+  out[o + 1u] = res.y;
+  out[o + 2u] = res.z;
+  out[o + 3u] = res.w;
+  let res2 = acc2 * select(1.0, p.scale, OP <= 1u);
+  out[o + 4u] = res2.x;
+  out[o + 5u] = res2.y;
+  out[o + 6u] = res2.z;
+  out[o + 7u] = res2.w;
 }
 
 @group(0) @binding(3) var<storage, read_write> outIdx: array<f32>;

@@ -173,7 +173,7 @@ describe('fast pointwise paths on odd sizes', () => {
       }
     }));
 
-  it('reductions: tree64 and cols4 equal tree and cols bit for bit, and the plain reference', async () =>
+  it('reductions: tree64, cols4 and cols8 equal tree and cols bit for bit, and the plain reference', async () =>
     E.tidyAsync(async () => {
       const rt = gpu.rt();
       // The kernels as every reduction ran before: tree (256 lanes) and cols (one output per lane).
@@ -190,7 +190,7 @@ describe('fast pointwise paths on odd sizes', () => {
       };
       const columnSums = (x: RefArray, rows: number, cols: number) =>
         Array.from({ length: cols }, (_, c) => Array.from({ length: rows }, (_, r) => x.data[r * cols + c]).reduce((s, v) => s + v, 0));
-      // Axis 0 with >= 1024 outputs: cols4 when the row length is a multiple of 4, else cols.
+      // Axis 0 with >= 1024 outputs: cols8 / cols4 when the row length is a multiple of 8 / 4, else cols.
       for (const [rows, cols] of [[37, 1024], [5, 1028], [3, 1026]]) {
         const x = randomArray(rng, [rows, cols]);
         const t = toTensor(x);
