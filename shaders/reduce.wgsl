@@ -109,7 +109,17 @@ fn tree64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
   var acc1 = identity();
   var acc2 = identity();
   var acc3 = identity();
-  for (var base = r0 + t; base < r1; base += WG) {
+  var base = r0 + t;
+  // Whole strides first (no per-element bounds tests), then the ragged end.
+  for (; base + 192u < r1; base += WG) {
+    let k = (oo * p.R + base) * p.inner + ii;
+    let step = 64u * p.inner;
+    acc0 = combine(acc0, load(x[k]));
+    acc1 = combine(acc1, load(x[k + step]));
+    acc2 = combine(acc2, load(x[k + 2u * step]));
+    acc3 = combine(acc3, load(x[k + 3u * step]));
+  }
+  for (; base < r1; base += WG) {
     acc0 = combine(acc0, load(x[(oo * p.R + base) * p.inner + ii]));
     if (base + 64u < r1) { acc1 = combine(acc1, load(x[(oo * p.R + base + 64u) * p.inner + ii])); }
     if (base + 128u < r1) { acc2 = combine(acc2, load(x[(oo * p.R + base + 128u) * p.inner + ii])); }
