@@ -339,6 +339,9 @@ async function start(options: StartOptions): Promise<void> {
   $('error').hidden = true;
   state.error = null;
   state.done = false;
+  // Readers of the page state must not see the previous run's rows while data loads.
+  state.runs = [];
+  state.fig3Runs = [];
   try {
     const exp = lookupWebExperiment(options.experiment);
     const args = parseArgs(options.argv ?? formArgv(), experimentOptions(exp));
@@ -397,6 +400,9 @@ function createLab<C extends LabRunConfig, R extends MetricRow, D>(
 
 async function runLab(): Promise<void> {
   const current = lab!;
+  // The buttons follow the lab at once; charts are redrawn on the render timer.
+  ($('stop') as HTMLButtonElement).disabled = false;
+  ($('resume') as HTMLButtonElement).disabled = true;
   try {
     await current.run();
   } catch (e) {
