@@ -18,7 +18,7 @@ import { DivergenceError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { backward, noGrad } from '../../src/autograd/tape.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
-import type { EvalRow, FullGradRow } from '../../src/metrics/schema.js';
+import { isStepRow, type EvalRow, type FullGradRow, type MetricRow } from '../../src/metrics/schema.js';
 import { Arena, planArena } from '../../src/nn/arena.js';
 import { resnet, type ResNet } from '../../src/nn/conv-layers.js';
 import { build, type ParameterSet } from '../../src/nn/module.js';
@@ -420,4 +420,39 @@ export async function trainCifar(
     await hooks.afterEpoch?.(e + 1, s);
   }
   if (fullGradDue(config, config.epochs) && s.epochsDone === config.epochs) await fullGradRow(config.epochs);
+}
+
+export interface CifarTiming {
+  /** Mean wall time per step inside epochs (steady state: pipelined steps, no evaluation), ms. */
+  msPerStep: number;
+  imagesPerSecond: number;
+  /** Step intervals averaged (step 0, which compiles the pipelines, is left out). */
+  intervals: number;
+  wallSeconds: number;
+}
+
+/**
+ * Throughput from the step rows' clocks: per epoch, the time from its first to its last step
+ * row over the steps between them, so evaluation and full-gradient passes (between epochs)
+ * are left out. A mean over spans rather than a median of intervals: readbacks that resolve
+ * together give intervals of 0 and 2T.
+ */
+export function cifarTiming(rows: readonly MetricRow[], batchSize: number): CifarTiming {
+  const byEpoch = new Map<number, number[]>();
+  for (const r of rows.filter(isStepRow).sort((a, b) => a.step - b.step)) {
+    if (r.step === 0) continue;
+    const list = byEpoch.get(r.epoch) ?? [];
+    list.push(r.timeMs);
+    byEpoch.set(r.epoch, list);
+  }
+  let spanMs = 0;
+  let intervals = 0;
+  for (const times of byEpoch.values()) {
+    if (times.length < 2) continue;
+    spanMs += times[times.length - 1] - times[0];
+    intervals += times.length - 1;
+  }
+  const ms = intervals > 0 ? spanMs / intervals : NaN;
+  const last = rows.reduce((m, r) => Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0), 0);
+  return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals, wallSeconds: last / 1000 };
 }

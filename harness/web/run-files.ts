@@ -3,10 +3,14 @@
 // JSON.stringify(value, null, 2) plus a newline), so a run downloaded from the browser page
 // is a run directory that `lplr report DIR` reads. Platform neutral (Web Crypto for the hash).
 import type { AdapterDescription, GpuLimitsInUse } from '../../src/gpu/device.js';
-import { formatMetricRow, isStepRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
+import { formatMetricRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import { cifarIdentity, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { mlpIdentity, type MlpRunConfig } from '../experiments/mlp-config.js';
+import { cifarTiming, type CifarTiming } from '../experiments/cifar-train.js';
+
+// The page's summary.json uses the CLI's own throughput computation (cifar-train.ts is platform neutral).
+export { cifarTiming, type CifarTiming } from '../experiments/cifar-train.js';
 
 export const RUN_FILE_NAMES = ['metrics.jsonl', 'summary.json', 'config.json'] as const;
 export type RunFileName = (typeof RUN_FILE_NAMES)[number];
@@ -21,40 +25,6 @@ export function jsonFile(value: unknown): string {
 
 export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number] }): RunSummary {
   return summarizeRun(rows, { fitWindow: config.fitWindow });
-}
-
-/** Figure 3's mini-batch throughput, as summary.json's `timing` (the CLI's cifarTiming). */
-export interface CifarTiming {
-  msPerStep: number;
-  imagesPerSecond: number;
-  intervals: number;
-  wallSeconds: number;
-}
-
-/**
- * The same computation as harness/experiments/cifar-lab.ts's cifarTiming, which the page cannot
- * import (that module writes run directories with node:fs); test/web-fig3.test.ts keeps the two
- * equal. Per epoch, the time from its first to its last step row (step 0, which compiles the
- * pipelines, left out) over the steps between them.
- */
-export function cifarTiming(rows: readonly MetricRow[], batchSize: number): CifarTiming {
-  const byEpoch = new Map<number, number[]>();
-  for (const r of rows.filter(isStepRow).sort((a, b) => a.step - b.step)) {
-    if (r.step === 0) continue;
-    const list = byEpoch.get(r.epoch) ?? [];
-    list.push(r.timeMs);
-    byEpoch.set(r.epoch, list);
-  }
-  let spanMs = 0;
-  let intervals = 0;
-  for (const times of byEpoch.values()) {
-    if (times.length < 2) continue;
-    spanMs += times[times.length - 1] - times[0];
-    intervals += times.length - 1;
-  }
-  const ms = intervals > 0 ? spanMs / intervals : NaN;
-  const last = rows.reduce((m, r) => Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0), 0);
-  return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals, wallSeconds: last / 1000 };
 }
 
 /** summary.json's content: the CLI's summary of the run's kind. */
