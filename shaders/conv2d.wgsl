@@ -35,6 +35,11 @@
 //   add_bias        y[b, co, :, :] += bias[co] in place (after im2col+matmul). in1 bias, out y.
 //   im2col          cols[b, k, p] = A[(b, p), k] for p = oh·Wo + ow, laid out [B, K, Ho·Wo] so
 //                   that w·cols[b] is y[b] directly. in1 x, out cols. Workgroup 256, 1-D.
+//   gather_1x1      im2col of a 1x1 kernel (any stride and padding): cols [B, Cin, Ho·Wo], four
+//                   pixels of one row per invocation. in1 x, out cols. Workgroup 64; grid
+//                   (ceil(Ho·ceil(Wo/4) / 64), B·Cin planes folded into y·z).
+//   gather_1x1_s2   the same for stride 2, no padding, even H, W % 8 == 0, through vec4 views
+//                   (aliases of bindings 1 and 2). Workgroup 256, 1-D over B·Cin·Ho·Wo/4.
 //   col2im          dx[b, ci, ih, iw] = Σ_{taps} dcols[b, k, p], the adjoint of im2col
 //                   (a gather: no atomics). in1 dcols, out dx. Workgroup 256, 1-D.
 //   fwd_direct      one invocation per output element looping over Cin·kh·kw (reference and
@@ -352,6 +357,63 @@ fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   }
   let co = (i / (p.ho * p.wo)) % p.cout;
   out[i] = out[i] + in1[co];
+}
+
+// ------------------------------------------------------------------ 1x1 gather
+
+// cols[b, ci, oh, ow] = x[b, ci, oh·stride − pad, ow·stride − pad] (0 in the padding): the
+// im2col of a 1x1 kernel, with one division per four pixels. Invocation (gid.x, plane) does
+// PIXELS_PER_LANE adjacent pixels of one output row; gid.x runs over rows·ceil(Wo/PIXELS_PER_LANE)
+// of a plane (b, ci), planes over y·z. Grid (ceil(Ho·quads / 64), planes folded into y·z).
+const PIXELS_PER_LANE = 4u;
+
+@compute @workgroup_size(64)
+fn gather_1x1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let quads = (p.wo + PIXELS_PER_LANE - 1u) / PIXELS_PER_LANE;
+  let plane = gid.y + gid.z * nwg.y;
+  if (gid.x >= p.ho * quads || plane >= p.batch * p.cin) {
+    return;
+  }
+  let oh = gid.x / quads;
+  let ow0 = (gid.x - oh * quads) * PIXELS_PER_LANE;
+  let ih = i32(oh * p.stride) - i32(p.pad);
+  let rowInside = ih >= 0 && ih < i32(p.h);
+  let src = i32(plane * p.h * p.w) + ih * i32(p.w);
+  let dst = (plane * p.ho + oh) * p.wo;
+  for (var j = 0u; j < PIXELS_PER_LANE; j++) {
+    let ow = ow0 + j;
+    if (ow < p.wo) {
+      let iw = i32(ow * p.stride) - i32(p.pad);
+      var v = 0.0;
+      if (rowInside && iw >= 0 && iw < i32(p.w)) {
+        v = in1[u32(src + iw)];
+      }
+      out[dst + ow] = v;
+    }
+  }
+}
+
+// Vec4 views of out and in1 for gather_1x1_s2 (aliases: no entry uses both views of a binding).
+@group(0) @binding(1) var<storage, read_write> out_4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> in1_4: array<vec4<f32>>;
+
+// gather_1x1 for stride 2, no padding, H even and W % 8 == 0: four output pixels are the even
+// lanes of two aligned input vec4s, so each invocation does two vec4 loads and one vec4 store
+// (llvmpipe runs storage accesses per lane: a quarter as many as the scalar form). Output row
+// r = plane·Ho + oh comes from input row 2r (H = 2·Ho), so one index runs over all
+// quads of all rows: 1-D grid of p.total = B·Cin·Ho·Wo/4 invocations, workgroup 256.
+@compute @workgroup_size(256)
+fn gather_1x1_s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total) {
+    return;
+  }
+  let quads = p.wo / 4u;
+  let r = i / quads;
+  let src = r * (p.w / 2u) + 2u * (i - r * quads);
+  let lo = in1_4[src];
+  let hi = in1_4[src + 1u];
+  out_4[i] = vec4<f32>(lo.x, lo.z, hi.x, hi.z);
 }
 
 // ------------------------------------------------------------------ explicit im2col

@@ -17,6 +17,7 @@ import {
   conv2dInputGrad,
   conv2dMacs,
   conv2dWeightGrad,
+  gather1x1,
   im2col,
   conv2dWeightGradSplits,
   weightGradTextureSplits,
@@ -50,6 +51,9 @@ const CASES: Case[] = [
   { name: '7x7 s2 p0 b1', batch: 1, cin: 2, h: 13, w: 13, cout: 3, kh: 7, kw: 7, stride: 2, pad: 0 },
   { name: '1x1 s1 p0 b3 (pointwise)', batch: 3, cin: 6, h: 5, w: 5, cout: 9, kh: 1, kw: 1, stride: 1, pad: 0 },
   { name: '1x1 s2 p0 (downsample, 7x9)', batch: 3, cin: 5, h: 7, w: 9, cout: 6, kh: 1, kw: 1, stride: 2, pad: 0 },
+  { name: '1x1 s3 p0 (stride 3, 11x8, 37 channels)', batch: 2, cin: 37, h: 11, w: 8, cout: 5, kh: 1, kw: 1, stride: 3, pad: 0 },
+  { name: '1x1 s2 p0 (10x16: vec4 gather, 35 outputs)', batch: 3, cin: 6, h: 10, w: 16, cout: 35, kh: 1, kw: 1, stride: 2, pad: 0 },
+  { name: '1x1 s2 p1 (padded, 6x5)', batch: 2, cin: 3, h: 6, w: 5, cout: 4, kh: 1, kw: 1, stride: 2, pad: 1 },
   { name: '3x3 s1 p2', batch: 1, cin: 3, h: 8, w: 8, cout: 4, kh: 3, kw: 3, stride: 1, pad: 2 },
   { name: '3x3 s3 p1 (stride 3, 10x8)', batch: 2, cin: 3, h: 10, w: 8, cout: 4, kh: 3, kw: 3, stride: 3, pad: 1 },
   { name: '3x5 s1 p1 (non-square)', batch: 2, cin: 3, h: 6, w: 8, cout: 5, kh: 3, kw: 5, stride: 1, pad: 1 },
@@ -64,7 +68,9 @@ interface Implementation {
 
 function variantsFor(c: ConvShape): Implementation[] {
   const pointwise = c.kh === 1 && c.kw === 1 && c.stride === 1 && c.pad === 0;
-  const implicit: Implementation[] = CONV_KERNELS.map((kernel) => ({ variant: 'implicit', kernel }));
+  // The gather form exists for 1x1 kernels only.
+  const kernels = CONV_KERNELS.filter((kernel) => kernel !== 'gather' || (c.kh === 1 && c.kw === 1));
+  const implicit: Implementation[] = kernels.map((kernel) => ({ variant: 'implicit', kernel }));
   const others: ConvVariant[] = pointwise ? ['im2col', 'direct', 'matmul'] : ['im2col', 'direct'];
   return [...implicit, ...others.map((variant) => ({ variant }))];
 }
@@ -88,7 +94,7 @@ async function read(t: Tensor): Promise<Float32Array> {
 
 describe('conv2d reference', () => {
   it('its gradients match float64 finite differences', () => {
-    for (const c of [CASES[1], CASES[2], CASES[5], CASES[6], CASES[7]]) {
+    for (const c of [CASES[1], CASES[2], CASES[5], CASES[6], CASES[8], CASES[9], CASES[10]]) {
       const { x, w, bias, dy } = data(c, 11);
       const ref = conv2dBackwardRef(x, w, dy, c);
       expectClose(ref.dx, finiteDiff((xv) => dot(conv2dRef(xv, w, bias, c), dy), x), `${c.name} dx`, 1e-6, 1e-6);
@@ -120,10 +126,12 @@ describe('conv2d kernels', () => {
       for (const impl of variantsFor(c)) {
         const v = label(impl);
         if (impl.kernel) {
-          // The form under test must really run (the chooser falls back when it cannot).
+          // The form under test must really run (the chooser falls back when it cannot);
+          // gather is a forward form: the gradients yield to the automatic choice.
           expect(chooseConvKernel(rt, g, 'forward', impl.kernel)).toBe(impl.kernel);
-          expect(chooseConvKernel(rt, g, 'inputGrad', impl.kernel)).toBe(impl.kernel);
-          expect(chooseConvKernel(rt, g, 'weightGrad', impl.kernel)).toBe(impl.kernel);
+          for (const pass of ['inputGrad', 'weightGrad'] as const) {
+            expect(chooseConvKernel(rt, g, pass, impl.kernel)).toBe(impl.kernel === 'gather' ? chooseConvKernel(rt, g, pass) : impl.kernel);
+          }
         }
         const y = conv2dForward(xT, wT, bT, g, impl.variant, impl.kernel);
         expect(y.shape).toEqual([c.batch, c.cout, ho, wo]);
@@ -210,9 +218,21 @@ describe('conv2d kernels', () => {
       expect(convKernelAvailable(rt, tall, pass, 'texture')).toBe(false);
       expect(chooseConvKernel(rt, tall, pass, 'texture')).toBe('buffer');
     }
+    // Strided 1x1 forwards gather their pixels for the matmul; their gradients, 1x1 stride 1
+    // (the matmul variant's) and forced gathers that cannot run keep the other forms.
+    const down = conv2dGeometry([8, 16, 32, 32], [32, 16, 1, 1], 2, 0);
+    expect(chooseConvKernel(rt, down, 'forward')).toBe('gather');
+    expect(chooseConvKernel(rt, down, 'inputGrad')).toBe(expected);
+    expect(chooseConvKernel(rt, down, 'weightGrad')).toBe(expected);
+    expect(chooseConvKernel(rt, conv2dGeometry([8, 16, 9, 9], [32, 16, 1, 1], 1, 0), 'forward')).toBe(expected);
+    expect(chooseConvKernel(rt, conv2dGeometry([8, 16, 9, 9], [32, 16, 1, 1], 1, 1), 'forward')).toBe('gather');
+    expect(convKernelAvailable(rt, g, 'forward', 'gather')).toBe(false);
+    expect(chooseConvKernel(rt, g, 'forward', 'gather')).toBe(expected);
+    expect(chooseConvKernel(rt, down, 'weightGrad', 'gather')).toBe(expected);
     setConvKernel(rt, 'buffer');
     try {
       for (const pass of passes) expect(chooseConvKernel(rt, g, pass)).toBe('buffer');
+      expect(chooseConvKernel(rt, down, 'forward')).toBe('buffer');
     } finally {
       setConvKernel(rt, 'auto');
     }
@@ -241,6 +261,45 @@ describe('conv2d kernels', () => {
           const want = inside ? Math.fround(x[((b * 2 + ci) * 3 + ih) * 4 + iw]) : 0;
           expect(got[(b * 18 + k) * P + p]).toBe(want);
         }
+  });
+
+  it('gather1x1 lays the pixels a 1x1 kernel reads out as [B, Cin, Ho·Wo], zeros in the padding', async () => {
+    const rt = gpu.rt();
+    const maxDim = rt.limits.maxComputeWorkgroupsPerDimension;
+    const cases: { batch: number; cin: number; h: number; w: number; stride: number; pad: number }[] = [
+      { batch: 2, cin: 3, h: 7, w: 9, stride: 2, pad: 0 },
+      // Even H and W % 8 == 0 at stride 2: the vec4 entry (odd H: the general one).
+      { batch: 2, cin: 3, h: 6, w: 16, stride: 2, pad: 0 },
+      { batch: 3, cin: 5, h: 4, w: 24, stride: 2, pad: 0 },
+      { batch: 2, cin: 3, h: 5, w: 16, stride: 2, pad: 0 },
+      { batch: 1, cin: 2, h: 8, w: 7, stride: 3, pad: 1 },
+      { batch: 3, cin: 2, h: 6, w: 6, stride: 3, pad: 2 },
+      // More planes than one grid dimension holds (the general entry folds them into z).
+      { batch: maxDim + 2, cin: 1, h: 3, w: 3, stride: 2, pad: 0 },
+    ];
+    for (const c of cases) {
+      const x = randomValues(c.batch * c.cin * c.h * c.w, 9);
+      const g = conv2dGeometry([c.batch, c.cin, c.h, c.w], [1, c.cin, 1, 1], c.stride, c.pad);
+      const xT = fromData(Float32Array.from(x), [c.batch, c.cin, c.h, c.w], rt);
+      const cols = gather1x1(xT, g);
+      expect(cols.shape).toEqual([c.batch, c.cin, g.ho * g.wo]);
+      const got = await cols.read();
+      let mismatches = 0;
+      for (let plane = 0; plane < c.batch * c.cin; plane++)
+        for (let oh = 0; oh < g.ho; oh++)
+          for (let ow = 0; ow < g.wo; ow++) {
+            const ih = oh * c.stride - c.pad;
+            const iw = ow * c.stride - c.pad;
+            const inside = ih >= 0 && ih < c.h && iw >= 0 && iw < c.w;
+            const want = inside ? Math.fround(x[(plane * c.h + ih) * c.w + iw]) : 0;
+            if (got[(plane * g.ho + oh) * g.wo + ow] !== want) mismatches++;
+          }
+      expect(mismatches, `${JSON.stringify({ ...c, batch: c.batch > maxDim ? 'maxDim + 2' : c.batch })}`).toBe(0);
+      xT.dispose();
+      cols.dispose();
+    }
+    const g3 = conv2dGeometry([1, 2, 5, 5], [1, 2, 3, 3]);
+    expect(() => gather1x1(fromData(new Float32Array(50), [1, 2, 5, 5], rt), g3)).toThrow(/1x1 kernel/);
   });
 
   it('the recorded op backpropagates into x, weight and bias for each variant', async () => {

@@ -3,10 +3,12 @@
 // with `variant` so that benchmarks and tests can compare them:
 //   implicit  implicit GEMMs (forward, input gradient) and a split-K weight-gradient GEMM
 //             with a fixed-order reduction; the default for every shape but 1x1 stride 1.
-//             Two kernel forms per pass (ConvKernel): 'buffer' reads the NCHW tensors from
+//             Kernel forms per pass (ConvKernel): 'buffer' reads the NCHW tensors from
 //             storage (conv2d.wgsl); 'texture' stages the image operand channels-last with
 //             a zero border and the kernel into rgba32float textures (conv2d_pack.wgsl) and
-//             runs conv2d_texture.wgsl. chooseConvKernel picks one per pass and adapter.
+//             runs conv2d_texture.wgsl; 'gather' (forward of strided or padded 1x1 kernels)
+//             gathers the pixels the kernel reads into [B, Cin, Ho·Wo] and runs the engine's
+//             matmul on them, as for 1x1 stride 1. chooseConvKernel picks one per pass and adapter.
 //   im2col    explicit im2col buffer [B, Cin·kh·kw, Ho·Wo] and the engine's matmul.
 //   matmul    1x1, stride 1, no padding: the convolution *is* a matmul over [B, Cin, H·W].
 //   direct    one invocation per output value (reference/baseline).
@@ -23,9 +25,12 @@ export const CONV_VARIANTS: readonly ConvVariant[] = ['implicit', 'im2col', 'mat
 
 /** The three passes of a convolution. */
 export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
-/** Kernel form of the implicit variant: storage-buffer operands or staged textures. */
-export type ConvKernel = 'buffer' | 'texture';
-export const CONV_KERNELS: readonly ConvKernel[] = ['buffer', 'texture'];
+/**
+ * Kernel form of the implicit variant: storage-buffer operands, staged textures, or (forward
+ * of 1x1 kernels) the read pixels gathered into a dense buffer for the engine's matmul.
+ */
+export type ConvKernel = 'buffer' | 'texture' | 'gather';
+export const CONV_KERNELS: readonly ConvKernel[] = ['buffer', 'texture', 'gather'];
 
 export interface Conv2dOptions {
   stride?: number;
@@ -156,6 +161,32 @@ export function im2col(x: Tensor, g: Conv2dGeometry): Tensor {
   return cols;
 }
 
+/** Output pixels per invocation of conv2d.wgsl gather_1x1 (its PIXELS_PER_LANE). */
+const GATHER_PIXELS_PER_LANE = 4;
+
+/**
+ * im2col of a 1x1 kernel, [B, Cin, Ho·Wo]: the input pixels the strided (or padded) kernel
+ * reads, zeros in the padding (not recorded). One integer division per four pixels where
+ * im2col has several per element (llvmpipe runs them lane by lane).
+ */
+export function gather1x1(x: Tensor, g: Conv2dGeometry): Tensor {
+  if (g.kh !== 1 || g.kw !== 1) throw new ConfigError(`gather1x1 needs a 1x1 kernel, got ${g.kh}x${g.kw}; use im2col.`);
+  checkSize(x, g.batch * g.cin * g.h * g.w, 'input', g);
+  const rt = x.rt;
+  const cols = empty([g.batch, g.cin, g.ho * g.wo], rt);
+  if (g.stride === 2 && g.pad === 0 && g.h % 2 === 0 && g.w % 8 === 0) {
+    // Whole rows of vec4 pairs: vec4 loads and stores over one flat index (see gather_1x1_s2).
+    const quads = cols.size / 4;
+    rt.dispatch({ shader: 'conv2d', entry: 'gather_1x1_s2' }, params(g, { total: quads }), [cols.region(), x.region()], flatGrid(quads, rt));
+    return cols;
+  }
+  const lanes = g.ho * Math.ceil(g.wo / GATHER_PIXELS_PER_LANE);
+  const planes = g.batch * g.cin;
+  const y = Math.min(planes, rt.limits.maxComputeWorkgroupsPerDimension);
+  rt.dispatch({ shader: 'conv2d', entry: 'gather_1x1' }, params(g), [cols.region(), x.region()], [Math.ceil(lanes / 64), y, Math.ceil(planes / y)]);
+  return cols;
+}
+
 /** The adjoint of im2col: sums every column entry back into its input position (not recorded). */
 export function col2im(cols: Tensor, g: Conv2dGeometry): Tensor {
   checkSize(cols, g.batch * g.cin * g.kh * g.kw * g.ho * g.wo, 'columns', g);
@@ -232,9 +263,10 @@ function textureSizes(g: Conv2dGeometry, pass: ConvPass): { width: number; heigh
   ];
 }
 
-/** Whether the texture form can run this pass (texture, grid and binding limits). */
+/** Whether a kernel form can run this pass (gather: 1x1 forward; texture: texture, grid and binding limits). */
 export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, kernel: ConvKernel): boolean {
   if (kernel === 'buffer') return true;
+  if (kernel === 'gather') return pass === 'forward' && g.kh === 1 && g.kw === 1;
   const max = rt.limits.maxTextureDimension2D;
   if (pass === 'weightGrad') {
     const { splits } = weightGradTextureSplits(g);
@@ -247,16 +279,21 @@ export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPa
 }
 
 /**
- * The kernel form a pass runs: forced by the call or the runtime, else by adapter. On
- * software adapters (llvmpipe) texel fetches are vectorized and storage loads are not, so
- * textures win wherever they fit; on GPUs the storage-buffer kernels need no staging copies.
+ * The kernel form a pass runs: forced by the call or the runtime (a form that cannot run the
+ * pass yields to the automatic choice), else by shape and adapter. The forward of a strided
+ * or padded 1x1 kernel is a GEMM with K = Cin over a subset of the pixels: gathering them
+ * (a quarter of x at stride 2) lets the engine's matmul run it (twice the texture GEMM's
+ * rate on llvmpipe at ResNet's 16→32 shortcut). Otherwise, on software adapters (llvmpipe)
+ * texel fetches are vectorized and storage loads are not, so textures win wherever they
+ * fit; on GPUs the storage-buffer kernels need no staging copies.
  */
 export function chooseConvKernel(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, requested: ConvKernel | 'auto' = 'auto'): ConvKernel {
   const want = requested !== 'auto' ? requested : (forcedKernels.get(rt) ?? 'auto');
   if (want !== 'auto') {
     if (!CONV_KERNELS.includes(want)) throw new ConfigError(`Unknown conv kernel '${want}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
-    return convKernelAvailable(rt, g, pass, want) ? want : 'buffer';
+    if (convKernelAvailable(rt, g, pass, want)) return want;
   }
+  if (!isPointwiseConv(g) && convKernelAvailable(rt, g, pass, 'gather')) return 'gather';
   if (rt.ctx.info.isSoftware && convKernelAvailable(rt, g, pass, 'texture')) return 'texture';
   return 'buffer';
 }
@@ -658,9 +695,18 @@ export function conv2dForward(
   const K = g.cin * g.kh * g.kw;
   const P = g.ho * g.wo;
   switch (variant) {
-    case 'implicit':
-      if (chooseConvKernel(rt, g, 'forward', kernel) === 'texture') {
+    case 'implicit': {
+      const form = chooseConvKernel(rt, g, 'forward', kernel);
+      if (form === 'texture') {
         forwardTexture(x, w, bias, y, g);
+        return y;
+      }
+      if (form === 'gather') {
+        // y[b] = W [Cout, Cin] · pixels[b] [Cin, Ho·Wo].
+        const pixels = gather1x1(x, g);
+        batchedMatmul(y, w, [1, g.cout, g.cin], pixels, [g.batch, g.cin, P], {});
+        pixels.dispose();
+        if (bias) addBiasInPlace(y, bias, g);
         return y;
       }
       rt.dispatch(
@@ -670,6 +716,7 @@ export function conv2dForward(
         gemmGrid(g.batch * P, g.cout, rt),
       );
       return y;
+    }
     case 'direct':
       rt.dispatch(
         { shader: 'conv2d', entry: 'fwd_direct', overrides: { HAS_BIAS: bias ? 1 : 0 } },
