@@ -9,13 +9,20 @@
 //   tree64  workgroup 64: the same result as tree, bit for bit, with a quarter of the lanes and
 //           two fewer barrier levels: lane t keeps tree's partial sums of lanes t, t+64, t+128,
 //           t+192 (same elements, same order) and folds tree's first two levels in registers.
-//   cols    workgroup 256: one invocation per output, a sequential Kahan-compensated loop
-//           over R (used when there are many outputs, e.g. bias gradients over a batch).
+//   cols    workgroup 256: one invocation per (output, chunk of `chunk` rows), a sequential
+//           Kahan-compensated loop over the chunk, written chunk-major [chunks, outputs]. With
+//           one chunk: many outputs (e.g. bias gradients over a batch). With many: long
+//           reductions on CPU adapters, where each lane streams its own contiguous run.
 //   cols4   workgroup 64: cols for inner % 4 == 0, one invocation per 4 adjacent outputs (the
 //           same 4 Kahan loops, bit for bit, run side by side in a vec4 through a vec4 view
 //           of x): a lane reads 16 contiguous bytes per row instead of 4, so the column walk
 //           touches each row's memory a quarter as often. Grid: outputs / 4 invocations.
 //   cols8   cols4 with 8 adjacent outputs per invocation (inner % 8 == 0; two vec4 loops).
+//   cols_tiled  workgroup 256 (inner % 4 == 0): lane t of workgroup (x, c) keeps the Kahan sums
+//           of 4 adjacent outputs over row chunk c, so a workgroup reads 4 KiB of each row;
+//           a barrier every ROWS_PER_SYNC rows keeps the lanes on the same rows (CPU adapters
+//           run a workgroup's lanes in turns between barriers). Writes [chunks, outputs].
+//           Grid: (outputs / 1024, chunks).
 //   argmax  workgroup 256: one workgroup per output; writes max value and its index
 //           (first index on ties, stored as f32: exact below 2^24).
 // Bindings: 0 uniform, 1 x, 2 out (, 3 index for argmax): at most 3 storage.
@@ -141,19 +148,25 @@ fn tree64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 
 @compute @workgroup_size(256)
 fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * WG;
-  if (o >= p.outer * p.inner) {
+  let id = gid.x + gid.y * nwg.x * WG;
+  let outputs = p.outer * p.inner;
+  if (id >= outputs * p.chunks) {
     return;
   }
+  // Chunk-major: invocation id sums chunk c of output o into out[c * outputs + o].
+  let o = id % outputs;
+  let c = id / outputs;
   let oo = o / p.inner;
   let ii = o % p.inner;
+  let r0 = c * p.chunk;
+  let r1 = min(p.R, r0 + p.chunk);
   var acc = identity();
   var comp = 0.0;
   // 1.0 at run time (the padding word is always 0), but opaque to the shader compiler:
   // without it Mesa folds (acc + y) - acc to y, which cancels Kahan's compensation and
   // leaves a plain running sum (measured: 1 + 4000·1e-4 came out 6.6e-5 too large).
   let one = bitcast<f32>(p._p0 | 0x3f800000u);
-  for (var r = 0u; r < p.R; r++) {
+  for (var r = r0; r < r1; r++) {
     let v = load(x[(oo * p.R + r) * p.inner + ii]);
     if (OP <= 1u) {
       // Kahan: carry the low-order bits lost by each addition.
@@ -165,7 +178,7 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc = combine(acc, v);
     }
   }
-  out[o] = acc * select(1.0, p.scale, OP <= 1u);
+  out[id] = acc * select(1.0, p.scale, OP <= 1u);
 }
 
 // vec4 view of binding 1, for cols4 / cols8 only (x's size is a multiple of 4 there).
@@ -248,6 +261,62 @@ fn cols8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   out[o + 5u] = res2.y;
   out[o + 6u] = res2.z;
   out[o + 7u] = res2.w;
+}
+
+// Rows walked between barriers in cols_tiled.
+override ROWS_PER_SYNC: u32 = 8u;
+
+@compute @workgroup_size(256)
+fn cols_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let outputs = p.outer * p.inner;
+  let group = wg.x * WG + t;
+  let live = group * 4u < outputs;
+  // Lanes past the last group re-read its addresses (never written back) so that every lane
+  // runs the same loop and reaches the same barriers.
+  let o = min(group * 4u, outputs - 4u);
+  let oo = o / p.inner;
+  let ii = o % p.inner;
+  let c = wg.y;
+  let r0 = c * p.chunk;
+  let r1 = min(p.R, r0 + p.chunk);
+  var acc = vec4<f32>(identity());
+  var comp = vec4<f32>(0.0);
+  let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
+  let rowStep = p.inner / 4u;
+  var at = ((oo * p.R + r0) * p.inner + ii) / 4u;
+  var r = r0;
+  loop {
+    if (r >= r1) {
+      break;
+    }
+    let stop = min(r1, r + ROWS_PER_SYNC);
+    for (; r < stop; r++) {
+      var v = x4[at];
+      at += rowStep;
+      if (OP == 1u) {
+        v = v * v;
+      }
+      if (OP <= 1u) {
+        let yv = v - comp;
+        let tv = acc + yv;
+        comp = (tv * one - acc) - yv;
+        acc = tv;
+      } else {
+        acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
+      }
+    }
+    // Keeps the workgroup's lanes on the same few rows: on CPU adapters, which run a
+    // workgroup's lanes in turns between barriers, the rows stay in cache for every turn.
+    workgroupBarrier();
+  }
+  if (live) {
+    let res = acc * select(1.0, p.scale, OP <= 1u);
+    let base = c * outputs + o;
+    out[base] = res.x;
+    out[base + 1u] = res.y;
+    out[base + 2u] = res.z;
+    out[base + 3u] = res.w;
+  }
 }
 
 @group(0) @binding(3) var<storage, read_write> outIdx: array<f32>;
