@@ -18,7 +18,7 @@ import { DivergenceError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { backward, noGrad } from '../../src/autograd/tape.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
-import { isStepRow, type EvalRow, type FullGradRow, type MetricRow } from '../../src/metrics/schema.js';
+import { isStepRow, type EpochRow, type EvalRow, type FullGradRow, type MetricRow, type StepRow } from '../../src/metrics/schema.js';
 import { Arena, planArena } from '../../src/nn/arena.js';
 import { resnet, type ResNet } from '../../src/nn/conv-layers.js';
 import { build, type ParameterSet } from '../../src/nn/module.js';
@@ -55,30 +55,11 @@ export interface CifarTrainData {
   stats: ChannelStats;
 }
 
-export interface CifarStepRow {
-  kind: 'step';
-  step: number;
-  epoch: number;
-  loss: number;
-  gradNormSq: number;
-  lr: number;
-  timeMs: number;
-  /** (weightDecay/2)·‖θ‖² before the update: the part of the regularized objective not in `loss`. */
-  weightDecayTerm: number;
-}
+/** A step row of a CIFAR run always carries the weight-decay term. */
+export type CifarStepRow = StepRow & { weightDecayTerm: number };
 
-export interface CifarEpochRow {
-  kind: 'epoch';
-  epoch: number;
-  loss: number;
-  gradNormSq: number;
-  drift: number;
-  acc: number;
-  lr: number;
-  timeMs: number;
-  weightDecayTerm: number;
-  steps: number;
-}
+/** An epoch row of a CIFAR run: means over its `steps` mini-batch updates. */
+export type CifarEpochRow = EpochRow & { weightDecayTerm: number; steps: number };
 
 export type CifarRow = CifarStepRow | CifarEpochRow | EvalRow | FullGradRow;
 

@@ -15,6 +15,7 @@ import { bceWithLogits, mseLoss } from '../../src/ops/loss.js';
 import { sum } from '../../src/ops/reduce.js';
 import { empty, fromData, type Tensor, tidy } from '../../src/tensor.js';
 import type { Sequential } from '../../src/nn/layers.js';
+import type { EpochRow } from '../../src/metrics/schema.js';
 
 export interface MlpTrainConfig {
   width: number;
@@ -27,16 +28,7 @@ export interface MlpTrainConfig {
   seed: number;
 }
 
-export interface EpochRow {
-  kind: 'epoch';
-  epoch: number;
-  loss: number;
-  gradNormSq: number;
-  drift: number;
-  acc: number;
-  lr: number;
-  timeMs: number;
-}
+export type { EpochRow };
 
 export interface MlpData {
   x: Float32Array;
