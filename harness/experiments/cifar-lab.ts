@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ConfigError, DataError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { fitLogLog } from '../../src/metrics/fit.js';
-import { METRICS_SCHEMA_VERSION, isEvalRow, isFullGradRow, isStepRow, type MetricRow } from '../../src/metrics/schema.js';
+import { isEvalRow, isFullGradRow, isStepRow, type MetricRow } from '../../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import { exportSafetensors } from '../../src/nn/module.js';
 import type { RngState } from '../../src/rng.js';
@@ -18,7 +18,7 @@ import { fmtNumber } from '../report/sections.js';
 import { CheckpointPolicy, explainRunFailure, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
-import { MetricsWriter, configHash, gitCommit, packageVersion, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { CIFAR_OPTIONS, checkWarmup, cifarIdentity, resolveCifarConfig, type CifarRunConfig } from './cifar-config.js';
 import {
@@ -180,26 +180,14 @@ export async function runCifar(
       lastCheckpoint = path.join(dir, 'checkpoints', 'checkpoint.json');
       progress.log(`resuming at epoch ${state.epochsDone} from ${lastCheckpoint}`);
     } else {
-      writeJsonAtomic(path.join(dir, 'config.json'), {
-        experiment: 'fig3',
-        config,
-        configHash: hash,
-        metricsSchemaVersion: METRICS_SCHEMA_VERSION,
-        adapter: rt.ctx.info,
-        limits: rt.ctx.limits,
-        features: rt.ctx.features,
-        kernels: Object.fromEntries(rt.kernelChoices),
-        version: packageVersion(),
-        gitCommit: gitCommit(),
-        node: process.version,
-        startedAt: new Date().toISOString(),
+      writeJsonAtomic(path.join(dir, 'config.json'), describeRun(rt, 'fig3', config, hash, {
         data: info,
         parameters: state.set.count(),
         stepsPerEpoch: state.stepsPerEpoch,
         totalSteps: state.totalSteps,
         gflopPerStep: stepFlops / 1e9,
         rows: 'step: mini-batch loss and ‖∇L‖² before each update; epoch e: means over that epoch’s steps, drift after it; eval e: test set after e epochs; fullgrad e: whole training set at the start of epoch e. Losses exclude weight decay (weightDecayTerm).',
-      });
+      }));
       writer = new MetricsWriter(metricsFile, 0);
     }
     progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, 'resnet'));

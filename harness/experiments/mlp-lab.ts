@@ -8,10 +8,9 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import { exportSafetensors } from '../../src/nn/module.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import { METRICS_SCHEMA_VERSION } from '../../src/metrics/schema.js';
 import { loadDatasetFile } from '../data/dataset-file.js';
 import { binaryMnist } from '../data/mnist.js';
-import { MetricsWriter, configHash, gitCommit, packageVersion, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { MetricsWriter, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
 import { CheckpointPolicy, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
@@ -64,22 +63,8 @@ function loadInitFrom(file: string): { values: Map<string, { shape: number[]; da
   return { values: new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), source: file };
 }
 
-export function describeRun(rt: Runtime, config: MlpRunConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    experiment: 'mlp',
-    config,
-    configHash: configHash(mlpIdentity(config)),
-    metricsSchemaVersion: METRICS_SCHEMA_VERSION,
-    adapter: rt.ctx.info,
-    limits: rt.ctx.limits,
-    features: rt.ctx.features,
-    kernels: Object.fromEntries(rt.kernelChoices),
-    version: packageVersion(),
-    gitCommit: gitCommit(),
-    node: process.version,
-    startedAt: new Date().toISOString(),
-    ...extra,
-  };
+export function describeMlpRun(rt: Runtime, config: MlpRunConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return describeRun(rt, 'mlp', config, configHash(mlpIdentity(config)), extra);
 }
 
 export interface RunMlpOptions {
@@ -135,7 +120,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     } else {
       writeJsonAtomic(
         path.join(dir, 'config.json'),
-        describeRun(rt, config, { data: { source: data.source, samples: data.n, features: data.d }, parameters: state.set.count(), gflopPerEpoch: flops / 1e9 }),
+        describeMlpRun(rt, config, { data: { source: data.source, samples: data.n, features: data.d }, parameters: state.set.count(), gflopPerEpoch: flops / 1e9 }),
       );
       // A fresh start (also a run killed before its first checkpoint) begins an empty file.
       writer = new MetricsWriter(metricsFile, 0);

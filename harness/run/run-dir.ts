@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, DataError } from '../../src/errors.js';
+import type { Runtime } from '../../src/gpu/runtime.js';
+import { METRICS_SCHEMA_VERSION } from '../../src/metrics/schema.js';
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -177,4 +179,26 @@ export function gitCommit(start = process.cwd()): string | undefined {
     if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+/**
+ * A run's config.json: what ran (experiment, config and its hash) and where (adapter, limits,
+ * features, the kernels chosen per shape class, engine version and commit), plus `extra`.
+ */
+export function describeRun(rt: Runtime, experiment: string, config: unknown, hash: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    experiment,
+    config,
+    configHash: hash,
+    metricsSchemaVersion: METRICS_SCHEMA_VERSION,
+    adapter: rt.ctx.info,
+    limits: rt.ctx.limits,
+    features: rt.ctx.features,
+    kernels: Object.fromEntries(rt.kernelChoices),
+    version: packageVersion(),
+    gitCommit: gitCommit(),
+    node: process.version,
+    startedAt: new Date().toISOString(),
+    ...extra,
+  };
 }

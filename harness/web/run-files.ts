@@ -86,29 +86,11 @@ export interface RunDescription {
  * fig3), with `browser` where the CLI has `node`.
  */
 export async function configDocument(d: RunDescription): Promise<Record<string, unknown>> {
-  if (d.config.kind === 'cifar') {
-    return {
-      experiment: 'fig3',
-      config: d.config,
-      configHash: await cifarConfigHash(d.config),
-      metricsSchemaVersion: METRICS_SCHEMA_VERSION,
-      adapter: d.adapter,
-      limits: d.limits,
-      features: d.features,
-      kernels: d.kernels,
-      version: d.version,
-      gitCommit: null,
-      browser: d.platform,
-      startedAt: d.startedAt,
-      data: d.data,
-      parameters: d.parameters,
-      ...d.configFields,
-    };
-  }
+  const cifar = d.config.kind === 'cifar';
   return {
-    experiment: 'mlp',
+    experiment: cifar ? 'fig3' : 'mlp',
     config: d.config,
-    configHash: await mlpConfigHash(d.config),
+    configHash: d.config.kind === 'cifar' ? await cifarConfigHash(d.config) : await mlpConfigHash(d.config),
     metricsSchemaVersion: METRICS_SCHEMA_VERSION,
     adapter: d.adapter,
     limits: d.limits,
@@ -120,7 +102,7 @@ export async function configDocument(d: RunDescription): Promise<Record<string, 
     startedAt: d.startedAt,
     data: d.data,
     parameters: d.parameters,
-    gflopPerEpoch: d.gflopPerEpoch,
+    ...(cifar ? d.configFields : { gflopPerEpoch: d.gflopPerEpoch }),
   };
 }
 
