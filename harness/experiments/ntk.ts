@@ -15,7 +15,7 @@ import type { HessianRow, MetricRow, NtkRow } from '../../src/metrics/schema.js'
 import { predictedContraction, summarizeTheory, theoryWidthPoint, type TheorySummary } from '../../src/metrics/theory.js';
 import { mseLoss } from '../../src/ops/loss.js';
 import { fromData, type Tensor } from '../../src/tensor.js';
-import type { ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { ChartSpec, ReportSection, TableSpec } from '../report/model.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { registerSetSections, registerSingleRunSections, writeMlpReport, type SetRun } from '../run/reports.js';
@@ -397,6 +397,11 @@ export const NTK_DEFAULTS: Partial<MlpRunConfig> = { width: 256, depth: 5, subse
 
 const FLAG_OF: Record<string, string> = { width: 'width', depth: 'depth', subset: 'subset', epochs: 'epochs', lr: 'lr', ntkEvery: 'ntk-every' };
 
+/** The MLP flags, except that the checks are the point here: every 20 epochs unless told, never off. */
+const NTK_OPTIONS: OptionSpec[] = MLP_OPTIONS.map((o) =>
+  o.name === 'ntk-every' ? { ...o, help: 'NTK and Hessian checks every k epochs', default: NTK_DEFAULTS.ntkEvery, min: 1 } : o,
+);
+
 export function resolveNtkConfig(args: ParsedArgs): MlpRunConfig {
   const base = resolveMlpConfig(args);
   const config: MlpRunConfig = { ...base };
@@ -405,7 +410,6 @@ export function resolveNtkConfig(args: ParsedArgs): MlpRunConfig {
       if (!args.given.has(FLAG_OF[key])) (config as unknown as Record<string, unknown>)[key] = value;
     }
   }
-  if (config.ntkEvery < 1) config.ntkEvery = NTK_DEFAULTS.ntkEvery!;
   if (config.loss !== 'mse') throw new ConfigError('lplr run ntk needs --loss mse: the NTK bound is for the squared loss.');
   return config;
 }
@@ -415,7 +419,7 @@ export const ntkExperiment: Experiment<MlpRunConfig> = {
   description:
     'Theory check: an MLP run with the empirical NTK, its spectrum and drift, the PL slack and the curvature every --ntk-every epochs ' +
     '(without --preset: W 256, depth 5, 256 samples = the NTK subset, 200 epochs, lr 0.001, checks every 20 epochs).',
-  options: MLP_OPTIONS,
+  options: NTK_OPTIONS,
   prepare: resolveNtkConfig,
   async run(ctx, config) {
     fs.mkdirSync(ctx.dir, { recursive: true });
