@@ -40,6 +40,10 @@
 //                   (ceil(Ho·ceil(Wo/4) / 64), B·Cin planes folded into y·z).
 //   gather_1x1_s2   the same for stride 2, no padding, even H, W % 8 == 0, through vec4 views
 //                   (aliases of bindings 1 and 2). Workgroup 256, 1-D over B·Cin·Ho·Wo/4.
+//   fwd_1x1_s2      forward of a 1x1 stride-2 unpadded kernel with Cin % 4 == 0, W % 16 == 0:
+//                   the gather fused into a register-blocked GEMM (8 channels x 8 pixels per
+//                   invocation) through vec4 views of x, w and y. in1 x, in2 w, in3 bias, out y.
+//                   Workgroup 8x4; grid (ceil(Ho·Wo/64), ceil(Cout/32), B).
 //   col2im          dx[b, ci, ih, iw] = Σ_{taps} dcols[b, k, p], the adjoint of im2col
 //                   (a gather: no atomics). in1 dcols, out dx. Workgroup 256, 1-D.
 //   fwd_direct      one invocation per output element looping over Cin·kh·kw (reference and
@@ -393,7 +397,8 @@ fn gather_1x1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   }
 }
 
-// Vec4 views of out and in1 for gather_1x1_s2 (aliases: no entry uses both views of a binding).
+// Vec4 views of out and in1 for gather_1x1_s2 and fwd_1x1_s2 (aliases: no entry uses both
+// views of a binding).
 @group(0) @binding(1) var<storage, read_write> out_4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> in1_4: array<vec4<f32>>;
 
@@ -414,6 +419,115 @@ fn gather_1x1_s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let lo = in1_4[src];
   let hi = in1_4[src + 1u];
   out_4[i] = vec4<f32>(lo.x, lo.z, hi.x, hi.z);
+}
+
+// Vec4 view of in2 for fwd_1x1_s2 (the weight, Cin % 4 == 0).
+@group(0) @binding(3) var<storage, read> in2_4: array<vec4<f32>>;
+
+// Eight pixels of one output row, one input channel: the even lanes of four aligned vec4s.
+struct PixelRow {
+  lo: vec4<f32>,
+  hi: vec4<f32>,
+}
+
+fn pixel_row(at: u32) -> PixelRow {
+  let v0 = in1_4[at];
+  let v1 = in1_4[at + 1u];
+  let v2 = in1_4[at + 2u];
+  let v3 = in1_4[at + 3u];
+  return PixelRow(vec4<f32>(v0.x, v0.z, v1.x, v1.z), vec4<f32>(v2.x, v2.z, v3.x, v3.z));
+}
+
+fn row_fma4(acc: PixelRow, wk: vec4<f32>, x0: PixelRow, x1: PixelRow, x2: PixelRow, x3: PixelRow) -> PixelRow {
+  var lo = fma(vec4<f32>(wk.x), x0.lo, acc.lo);
+  var hi = fma(vec4<f32>(wk.x), x0.hi, acc.hi);
+  lo = fma(vec4<f32>(wk.y), x1.lo, lo);
+  hi = fma(vec4<f32>(wk.y), x1.hi, hi);
+  lo = fma(vec4<f32>(wk.z), x2.lo, lo);
+  hi = fma(vec4<f32>(wk.z), x2.hi, hi);
+  lo = fma(vec4<f32>(wk.w), x3.lo, lo);
+  hi = fma(vec4<f32>(wk.w), x3.hi, hi);
+  return PixelRow(lo, hi);
+}
+
+fn store_pixels(co: u32, b: u32, n0: u32, r: PixelRow) {
+  if (co >= p.cout) {
+    return;
+  }
+  var lo = r.lo;
+  var hi = r.hi;
+  if (HAS_BIAS) {
+    lo += vec4<f32>(in3[co]);
+    hi += vec4<f32>(in3[co]);
+  }
+  let at = ((b * p.cout + co) * p.ho * p.wo + n0) / 4u;
+  out_4[at] = lo;
+  out_4[at + 1u] = hi;
+}
+
+// Forward of a 1x1 stride-2 unpadded convolution with Cin % 4 == 0 and W % 16 == 0, the
+// gather fused into the GEMM's loads: y[b] = W [Cout, Cin] · X[b] [Cin, Ho·Wo] with
+// X[b][ci, oh·Wo + ow] = x[b, ci, 2·oh, 2·ow]. Wo % 8 == 0, so the eight pixels of an
+// invocation lie in one output row and are the even lanes of four aligned vec4s of x.
+// Each invocation 8 output channels x 8 pixels in registers (as matmul_register.wgsl);
+// ascending ci for every output. Workgroup 8x4 (x: pixels, y: channels), a tile of 64
+// pixels x 32 channels; grid (ceil(Ho·Wo/64), ceil(Cout/32), B). in1 x, in2 w, in3 bias.
+@compute @workgroup_size(8, 4, 1)
+fn fwd_1x1_s2(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let P = p.ho * p.wo;
+  let n0 = (wg.x * 8u + lid.x) * 8u;
+  let co0 = (wg.y * 4u + lid.y) * 8u;
+  if (n0 >= P || co0 >= p.cout) {
+    return;
+  }
+  let b = wg.z;
+  let oh = n0 / p.wo;
+  let ow0 = n0 - oh * p.wo;
+  // x[b, 0, 2·oh, 2·ow0] in vec4s, and the step between channels.
+  let plane4 = p.h * p.w / 4u;
+  let x0 = b * p.cin * plane4 + (2u * oh * p.w + 2u * ow0) / 4u;
+  // Weight rows of the eight channels (clamped; results past Cout are not stored), in vec4s.
+  let cin4 = p.cin / 4u;
+  let last = p.cout - 1u;
+  let w0 = co0 * cin4;
+  let w1 = min(co0 + 1u, last) * cin4;
+  let w2 = min(co0 + 2u, last) * cin4;
+  let w3 = min(co0 + 3u, last) * cin4;
+  let w4 = min(co0 + 4u, last) * cin4;
+  let w5 = min(co0 + 5u, last) * cin4;
+  let w6 = min(co0 + 6u, last) * cin4;
+  let w7 = min(co0 + 7u, last) * cin4;
+  var r0: PixelRow;
+  var r1: PixelRow;
+  var r2: PixelRow;
+  var r3: PixelRow;
+  var r4: PixelRow;
+  var r5: PixelRow;
+  var r6: PixelRow;
+  var r7: PixelRow;
+  for (var k4 = 0u; k4 < cin4; k4++) {
+    let xk = x0 + 4u * k4 * plane4;
+    let c0 = pixel_row(xk);
+    let c1 = pixel_row(xk + plane4);
+    let c2 = pixel_row(xk + 2u * plane4);
+    let c3 = pixel_row(xk + 3u * plane4);
+    r0 = row_fma4(r0, in2_4[w0 + k4], c0, c1, c2, c3);
+    r1 = row_fma4(r1, in2_4[w1 + k4], c0, c1, c2, c3);
+    r2 = row_fma4(r2, in2_4[w2 + k4], c0, c1, c2, c3);
+    r3 = row_fma4(r3, in2_4[w3 + k4], c0, c1, c2, c3);
+    r4 = row_fma4(r4, in2_4[w4 + k4], c0, c1, c2, c3);
+    r5 = row_fma4(r5, in2_4[w5 + k4], c0, c1, c2, c3);
+    r6 = row_fma4(r6, in2_4[w6 + k4], c0, c1, c2, c3);
+    r7 = row_fma4(r7, in2_4[w7 + k4], c0, c1, c2, c3);
+  }
+  store_pixels(co0, b, n0, r0);
+  store_pixels(co0 + 1u, b, n0, r1);
+  store_pixels(co0 + 2u, b, n0, r2);
+  store_pixels(co0 + 3u, b, n0, r3);
+  store_pixels(co0 + 4u, b, n0, r4);
+  store_pixels(co0 + 5u, b, n0, r5);
+  store_pixels(co0 + 6u, b, n0, r6);
+  store_pixels(co0 + 7u, b, n0, r7);
 }
 
 // ------------------------------------------------------------------ explicit im2col

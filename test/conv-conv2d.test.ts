@@ -58,6 +58,9 @@ const CASES: Case[] = [
   { name: '3x3 s3 p1 (stride 3, 10x8)', batch: 2, cin: 3, h: 10, w: 8, cout: 4, kh: 3, kw: 3, stride: 3, pad: 1 },
   { name: '3x5 s1 p1 (non-square)', batch: 2, cin: 3, h: 6, w: 8, cout: 5, kh: 3, kw: 5, stride: 1, pad: 1 },
   { name: '3x3 s1 p1 wide (37→35 channels)', batch: 3, cin: 37, h: 6, w: 5, cout: 35, kh: 3, kw: 3, stride: 1, pad: 1 },
+  // Cin % 4 == 0 and W % 16 == 0: the gather fused into the forward GEMM (fwd_1x1_s2), odd H,
+  // Ho·Wo = 80 pixels (a partial 64-pixel tile), 35 channels (a partial 8-channel block).
+  { name: '1x1 s2 p0 (9x32, 8→35 channels: fused gather)', batch: 3, cin: 8, h: 9, w: 32, cout: 35, kh: 1, kw: 1, stride: 2, pad: 0 },
 ];
 
 interface Implementation {

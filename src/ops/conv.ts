@@ -8,7 +8,8 @@
 //             a zero border and the kernel into rgba32float textures (conv2d_pack.wgsl) and
 //             runs conv2d_texture.wgsl; 'gather' (forward of strided or padded 1x1 kernels)
 //             gathers the pixels the kernel reads into [B, Cin, Ho·Wo] and runs the engine's
-//             matmul on them, as for 1x1 stride 1. chooseConvKernel picks one per pass and adapter.
+//             matmul on them, as for 1x1 stride 1 (at stride 2 with aligned rows one kernel,
+//             fwd_1x1_s2, does both). chooseConvKernel picks one per pass and adapter.
 //   im2col    explicit im2col buffer [B, Cin·kh·kw, Ho·Wo] and the engine's matmul.
 //   matmul    1x1, stride 1, no padding: the convolution *is* a matmul over [B, Cin, H·W].
 //   direct    one invocation per output value (reference/baseline).
@@ -187,6 +188,15 @@ export function gather1x1(x: Tensor, g: Conv2dGeometry): Tensor {
   return cols;
 }
 
+/**
+ * Whether conv2d.wgsl fwd_1x1_s2 runs this forward: a 1x1 stride-2 unpadded kernel whose
+ * pixels of eight come from four aligned vec4s of x (W % 16 == 0) and whose weight rows are
+ * whole vec4s (Cin % 4 == 0).
+ */
+function fusesStride2Gather(g: Conv2dGeometry, rt: Runtime): boolean {
+  return g.kh === 1 && g.kw === 1 && g.stride === 2 && g.pad === 0 && g.w % 16 === 0 && g.cin % 4 === 0 && g.batch <= rt.limits.maxComputeWorkgroupsPerDimension;
+}
+
 /** The adjoint of im2col: sums every column entry back into its input position (not recorded). */
 export function col2im(cols: Tensor, g: Conv2dGeometry): Tensor {
   checkSize(cols, g.batch * g.cin * g.kh * g.kw * g.ho * g.wo, 'columns', g);
@@ -281,9 +291,10 @@ export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPa
 /**
  * The kernel form a pass runs: forced by the call or the runtime (a form that cannot run the
  * pass yields to the automatic choice), else by shape and adapter. The forward of a strided
- * or padded 1x1 kernel is a GEMM with K = Cin over a subset of the pixels: gathering them
- * (a quarter of x at stride 2) lets the engine's matmul run it (twice the texture GEMM's
- * rate on llvmpipe at ResNet's 16→32 shortcut). Otherwise, on software adapters (llvmpipe)
+ * or padded 1x1 kernel is a GEMM with K = Cin over a subset of the pixels (a quarter of x at
+ * stride 2): gathered, they make a dense matmul operand; at stride 2 a register-blocked GEMM
+ * loads them straight from x (on llvmpipe about twice the texture form's rate at ResNet-20's
+ * 16→32 shortcut, batch 128). Otherwise, on software adapters (llvmpipe)
  * texel fetches are vectorized and storage loads are not, so textures win wherever they
  * fit; on GPUs the storage-buffer kernels need no staging copies.
  */
@@ -702,6 +713,15 @@ export function conv2dForward(
         return y;
       }
       if (form === 'gather') {
+        if (fusesStride2Gather(g, rt)) {
+          rt.dispatch(
+            { shader: 'conv2d', entry: 'fwd_1x1_s2', overrides: { HAS_BIAS: bias ? 1 : 0 } },
+            params(g),
+            [y.region(), x.region(), w.region(), bias ? bias.region() : rt.dummyRegion()],
+            [Math.ceil(P / 64), Math.ceil(g.cout / 32), g.batch],
+          );
+          return y;
+        }
         // y[b] = W [Cout, Cin] · pixels[b] [Cin, Ho·Wo].
         const pixels = gather1x1(x, g);
         batchedMatmul(y, w, [1, g.cout, g.cin], pixels, [g.batch, g.cin, P], {});
