@@ -14,9 +14,12 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: 'prepare' would build before the sources are copied; the build runs below.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY build.mjs tsconfig.json ./
+# Every folder the bundle imports from: the engine, the lab, the WGSL kernels and the benchmarks
+# (lplr bench imports bench/). test/docker-context.test.ts builds from exactly these copies.
 COPY src src
 COPY harness harness
 COPY shaders shaders
+COPY bench bench
 RUN node build.mjs
 
 # Runtime stage: the bundle, runtime dependencies (webgpu with Dawn, uplot, the built-in MNIST),
