@@ -1,8 +1,11 @@
 // Counter-based random numbers: Philox4x32-10, exactly as shaders/rng.wgsl computes it.
 // A stream is (key, counter); word i is word (i mod 4) of Philox((c0 + i/4, c1, 0, 0), key).
-// Normals are made here in TypeScript (Box-Muller in float64 with V8's fdlibm-derived
-// Math.log/Math.cos, then rounded to f32), so initial parameters are bit-identical on every
-// adapter and in the browser: WGSL's log/cos/sqrt are not correctly rounded.
+// Normals are made here in TypeScript (Box-Muller in float64 with detmath.ts's log and cos,
+// built from basic IEEE operations, and the correctly rounded Math.sqrt; then rounded to f32),
+// so initial parameters are bit-identical on every adapter and every JavaScript engine:
+// WGSL's log/cos/sqrt are not correctly rounded, and Math.log/Math.cos are engine-defined.
+
+import { cosTurns, detLog } from './detmath.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -126,7 +129,7 @@ export class Rng {
   normal(): number {
     const u1 = ((this.nextU32() >>> 8) + 0.5) * 2 ** -24;
     const u2 = (this.nextU32() >>> 8) * 2 ** -24;
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    return Math.sqrt(-2 * detLog(u1)) * cosTurns(u2);
   }
 
   /** n normals N(0, std²) rounded to f32. */

@@ -1,6 +1,7 @@
 // Learning-rate schedules as pure functions of the step number (paper §6.3 trains the CNN with
 // cosine annealing). No GPU and no Node imports.
 import { ConfigError } from '../errors.js';
+import { cosTurns } from '../detmath.js';
 
 export interface CosineOptions {
   /** Steps of linear warmup before the cosine part; default 0. */
@@ -41,7 +42,8 @@ export function cosineLr(step: number, totalSteps: number, baseLr: number, optio
   }
   if (step < warmup) return (baseLr * (step + 1)) / warmup;
   const p = Math.min(1, (step - warmup) / (totalSteps - warmup));
-  return minLr + ((baseLr - minLr) * (1 + Math.cos(Math.PI * p))) / 2;
+  // cos(π·p) as cos(2π·p/2) from detmath: the same schedule in Node and in every browser.
+  return minLr + ((baseLr - minLr) * (1 + cosTurns(p / 2))) / 2;
 }
 
 export type LrScheduleName = 'constant' | 'cosine';
