@@ -1,7 +1,6 @@
 // `lplr sweep EXPERIMENT --grid KEY=V1,V2 ... --seeds 0-4 --out DIR [--shard I/N] [--parallel P]`:
 // expand the grid, validate every point, write the plan, run this shard's runs (skipping complete
 // ones, resuming interrupted ones). `lplr merge DIR` then builds the merged report.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
@@ -11,6 +10,7 @@ import { resolveMlpConfigWithFiles } from '../experiments/mlp-lab.js';
 import { theoryMeasure } from '../experiments/ntk.js';
 import { createProgress } from '../run/progress.js';
 import {
+  checkSweepDir,
   cliWorkerLauncher,
   executeSweep,
   inShard,
@@ -40,10 +40,11 @@ const SWEEP_OPTIONS: OptionSpec[] = [
   { name: 'shard', type: 'string', help: 'run only the runs whose index mod N is I (default: from SLURM_ARRAY_TASK_* or JOB_COMPLETION_INDEX + LPLR_SHARD_COUNT)', placeholder: 'I/N' },
   { name: 'parallel', type: 'int', help: 'child processes running this shard\'s runs at once', default: 1, min: 1, max: 256 },
   { name: 'replan', type: 'bool', help: `replace a different ${PLAN_FILE} in --out (unchanged finished runs are kept)`, default: false },
+  { name: 'force', type: 'bool', help: `use a non-empty --out that is not a sweep (no ${PLAN_FILE}); its files are kept, but lplr merge replaces its summary.json and report.html`, default: false },
   { name: 'dry-run', type: 'bool', help: 'print the plan and each run\'s shard and state; run nothing', default: false },
 ];
 
-/** Run options a sweep shares with `lplr run` (--out and --force mean other things here). */
+/** Run options a sweep shares with `lplr run` (--out and --force mean other things here: SWEEP_OPTIONS). */
 const SHARED_RUN_OPTIONS = RUN_OPTIONS.filter((o) => o.name !== 'out' && o.name !== 'force');
 
 /** Options forwarded to worker processes (the plan carries everything else). */
@@ -159,6 +160,8 @@ export const sweepVerb: Verb = {
     const configs = plan.runs.length / plan.seeds.length;
 
     if (args.values['dry-run']) {
+      // The refusal a real start would meet, without writing anything.
+      checkSweepDir(dir, Boolean(args.values.force));
       const lines = [`plan: ${plan.runs.length} runs (${configs} configurations × ${plan.seeds.length} seeds) in ${dir}; ${shardText} owns ${mine.length}`];
       for (const r of plan.runs) {
         const state = runState(path.join(dir, r.dir)).state;
@@ -168,8 +171,7 @@ export const sweepVerb: Verb = {
       return 0;
     }
 
-    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new ConfigError(`--out ${outArg} is a file; give a directory.`);
-    writePlan(dir, plan, Boolean(args.values.replan));
+    writePlan(dir, plan, Boolean(args.values.replan), Boolean(args.values.force));
     const log = createProgress({ quiet, label: 'sweep:' });
     log.log(`${plan.runs.length} runs (${configs} configurations × ${plan.seeds.length} seeds) in ${dir}; ${shardText}: ${mine.length} runs`);
 

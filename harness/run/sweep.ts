@@ -233,14 +233,41 @@ function planDifference(old: SweepPlan, next: SweepPlan): string {
   return diffs.join('; ');
 }
 
+/** A plan being written by a shard right now (writePlan's temporary name). */
+function isPlanTemp(name: string): boolean {
+  return name.startsWith(`${PLAN_FILE}.`) && name.endsWith('.tmp');
+}
+
+/**
+ * Refuse to turn a non-empty directory that is not a sweep (no sweep.json: a finished
+ * `lplr run`, or anything else) into one: `lplr merge` would later replace its summary.json and
+ * report.html. `force` allows it; the directory's files are kept (nothing is deleted, so a shard
+ * started with --force can never remove another shard's runs).
+ */
+export function checkSweepDir(dir: string, force: boolean): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`--out ${dir} is a file; give a directory.`);
+  const entries = fs.readdirSync(dir);
+  // Another shard may be between creating the directory and renaming its plan into place.
+  if (force || entries.includes(PLAN_FILE) || entries.every(isPlanTemp)) return;
+  const shown = entries.filter((e) => !isPlanTemp(e)).sort();
+  const list = shown.length > 4 ? `${shown.slice(0, 4).join(', ')}, ...` : shown.join(', ');
+  const what = entries.includes('config.json') && entries.includes('metrics.jsonl') ? 'it is the directory of a single run' : `it holds ${list}`;
+  throw new ConfigError(
+    `--out ${dir} is not empty and is not a sweep directory (no ${PLAN_FILE}; ${what}). Give a new --out for the sweep, or add --force to write the sweep into it anyway (its files are kept, but lplr merge replaces summary.json and report.html there).`,
+  );
+}
+
 /**
  * Write DIR/sweep.json. Every shard writes the same bytes (the plan holds no time, host or
  * shard), atomically, so concurrent shards never see a torn or foreign plan. A different plan
- * already there is refused unless `replan`.
+ * already there is refused unless `replan`; a non-empty directory without a plan is refused
+ * unless `force` (checkSweepDir).
  */
-export function writePlan(dir: string, plan: SweepPlan, replan: boolean): 'written' | 'unchanged' {
+export function writePlan(dir: string, plan: SweepPlan, replan: boolean, force = false): 'written' | 'unchanged' {
   const file = path.join(dir, PLAN_FILE);
   const text = planText(plan);
+  checkSweepDir(dir, force);
   if (fs.existsSync(file)) {
     const existing = fs.readFileSync(file, 'utf8');
     if (existing === text) return 'unchanged';
