@@ -1,5 +1,5 @@
-// `lplr report RUN_DIR [--png]`: (re)build report.html from a run directory's files (also
-// for runs downloaded from the browser page).
+// `lplr report DIR [--png]`: (re)build summary.json and report.html from a directory's files:
+// a single run (also one downloaded from the browser page), a set (fig4, fig5) or `all`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
@@ -8,6 +8,7 @@ import type { MetricRow } from '../../src/metrics/schema.js';
 import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
+import { directoryKind, rebuildAll, rebuildSet, type SetKind } from '../experiments/registry.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import type { Verb } from './verb.js';
 
@@ -19,27 +20,51 @@ const OPTIONS: OptionSpec[] = [
 
 export const reportVerb: Verb = {
   name: 'report',
-  summary: 'rebuild summary.json and report.html of a run directory',
+  summary: 'rebuild summary.json and report.html of a run, fig4, fig5 or all directory',
   async run(argv) {
     const args = parseArgs(argv, OPTIONS);
     const dir = args.positionals[0];
     if (args.values.help || !dir) {
-      process.stdout.write(`${helpText('lplr report RUN_DIR [options]', 'Recompute the summary and rebuild report.html from metrics.jsonl.', OPTIONS)}\n`);
+      process.stdout.write(
+        `${helpText('lplr report DIR [options]', "Recompute the summary and rebuild report.html from metrics.jsonl. DIR is a run, or a fig4, fig5 or all directory (every run in it and the set's figure are rebuilt).", OPTIONS)}\n`,
+      );
       return dir ? 0 : 2;
     }
-    if (!fs.existsSync(path.join(dir, 'metrics.jsonl'))) throw new ConfigError(`${dir} has no metrics.jsonl; give a run directory written by 'lplr run' or downloaded from the browser page.`);
-    const rows = readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[];
-    const cfgFile = path.join(dir, 'config.json');
-    const config = fs.existsSync(cfgFile) ? readJson<{ config?: MlpRunConfig }>(cfgFile).config : undefined;
-    const fitWindow = (args.values['fit-window'] as [number, number] | undefined) ?? config?.fitWindow;
-    const summary = summarizeRun(rows, { fitWindow });
-    writeJsonAtomic(path.join(dir, 'summary.json'), summary);
-    const file = writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary);
-    process.stdout.write(`wrote ${file}\n`);
+    const fitWindowFlag = args.values['fit-window'] as [number, number] | undefined;
+    const kind = directoryKind(dir);
+    if (!kind) {
+      throw new ConfigError(
+        `${dir} has no metrics.jsonl and is not a fig4, fig5 or all directory (config.json or summary.json naming the experiment, with its runs). Give a directory written by 'lplr run' or downloaded from the browser page.`,
+      );
+    }
+    let reports: string[];
+    if (kind === 'run') {
+      const rows = readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[];
+      const cfgFile = path.join(dir, 'config.json');
+      const config = fs.existsSync(cfgFile) ? readJson<{ config?: MlpRunConfig }>(cfgFile).config : undefined;
+      const fitWindow = fitWindowFlag ?? config?.fitWindow;
+      const summary = summarizeRun(rows, { fitWindow });
+      writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+      reports = [writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary)];
+    } else if (kind === 'all') {
+      reports = rebuildAll(dir, { fitWindow: fitWindowFlag }).reports;
+    } else {
+      reports = rebuildSet(dir, kind, { fitWindow: fitWindowFlag }).reports;
+    }
+    for (const file of reports) process.stdout.write(`wrote ${file}\n`);
     if (args.values.png) {
       const { writeReportPngs } = await import('../report/png.js');
-      for (const f of await writeReportPngs(file)) process.stdout.write(`wrote ${f}\n`);
+      // A set's member reports are inputs to its figure; the PNGs are of the figures' pages.
+      for (const file of figureReports(dir, kind)) {
+        for (const f of await writeReportPngs(file)) process.stdout.write(`wrote ${f}\n`);
+      }
     }
     return 0;
   },
 };
+
+/** The reports whose charts are the paper's figures: a run's own, a set's, or each part's of `all`. */
+function figureReports(dir: string, kind: 'run' | SetKind | 'all'): string[] {
+  if (kind !== 'all') return [path.join(dir, 'report.html')];
+  return ['fig1', 'fig2', 'fig4', 'fig5'].map((p) => path.join(dir, p, 'report.html')).filter((f) => fs.existsSync(f));
+}

@@ -11,7 +11,7 @@ import { CLIENT_SCRIPT } from './client.js';
 import type { ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';
 import { fmtNumber, singleRunSections, type SingleRunFigure } from './sections.js';
 
-export type { ChartSpec, ReportSection, TableSpec } from './model.js';
+export type { ChartSpec, ReportLink, ReportSection, TableSpec } from './model.js';
 
 export interface ReportInput {
   title: string;
@@ -118,6 +118,7 @@ function renderSection(s: ReportSection): string {
     `<section id="${escapeHtml(s.id)}">`,
     `<h2>${escapeHtml(s.title)}</h2>`,
     ...(s.paragraphs ?? []).map((t) => `<p>${escapeHtml(t)}</p>`),
+    s.links && s.links.length > 0 ? `<ul class="links">${s.links.map((l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.text)}</a></li>`).join('')}</ul>` : '',
     s.verdicts && s.verdicts.length > 0 ? renderVerdicts(s.verdicts, s.id) : '',
     s.thresholds ? renderThresholds(s.thresholds, s.id) : '',
     ...(s.charts ?? []).map(renderChart),

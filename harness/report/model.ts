@@ -57,4 +57,12 @@ export interface ReportSection {
   thresholds?: VerdictThresholds;
   charts?: ChartSpec[];
   tables?: TableSpec[];
+  /** Links to other pages (e.g. the index of `lplr run all` linking each figure's report). */
+  links?: ReportLink[];
+}
+
+export interface ReportLink {
+  /** Relative URL (the reports of a run directory link to each other by relative path). */
+  href: string;
+  text: string;
 }

@@ -46,10 +46,11 @@ export function writeMlpReport(
   return file;
 }
 
+/** report.html of a set (fig4, fig5): the figure, the set's verdicts, and extra set sections. */
 export function writeSetReport(dir: string, kind: 'fig4' | 'fig5', title: string, runs: SetRun[], verdicts: Verdict[] = []): string {
   const main =
     kind === 'fig4'
-      ? comparisonSection(runs.map((r) => ({ label: r.label, summary: r.summary })), { id: 'fig4', title })
+      ? { ...comparisonSection(runs.map((r) => ({ label: r.label, summary: r.summary })), { id: 'fig4', title }), verdicts, thresholds: runs[0]?.summary.thresholds }
       : widthAblationSection(runs.map((r) => ({ label: r.label, summary: r.summary, width: r.config.width })), verdicts, { id: 'fig5', title });
   const sections = [main, ...extraSetSections.flatMap((b) => b(kind, runs))];
   const file = path.join(dir, 'report.html');
@@ -57,5 +58,29 @@ export function writeSetReport(dir: string, kind: 'fig4' | 'fig5', title: string
     file,
     renderReport({ title, config: { runs: runs.map((r) => ({ label: r.label, dir: path.relative(dir, r.dir), config: r.config })) }, sections }),
   );
+  return file;
+}
+
+/** One part of an index page: a figure's report (relative link), its headline and verdicts. */
+export interface IndexEntry {
+  id: string;
+  title: string;
+  /** Path of the part's report.html relative to the index. */
+  href: string;
+  headline: string;
+  verdicts: Verdict[];
+}
+
+/** report.html of `lplr run all`: links to each figure's report with its headline numbers. */
+export function writeIndexReport(dir: string, title: string, entries: readonly IndexEntry[], config?: unknown): string {
+  const sections: ReportSection[] = entries.map((e) => ({
+    id: e.id,
+    title: e.title,
+    paragraphs: [e.headline],
+    links: [{ href: e.href, text: `${e.title}: full report (${e.href})` }],
+    verdicts: e.verdicts,
+  }));
+  const file = path.join(dir, 'report.html');
+  writeFileAtomic(file, renderReport({ title, config, sections }));
   return file;
 }
