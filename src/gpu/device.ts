@@ -126,6 +126,9 @@ export async function createGpuContext(source: AdapterSource): Promise<GpuContex
   const pending: GpuError[] = [];
   let destroyed = false;
   device.addEventListener('uncapturederror', (event) => {
+    // Handled here (surfaced as a GpuError): without preventDefault Dawn also prints the
+    // raw "validation: ..." text to stdout, where it would corrupt --json output.
+    event.preventDefault();
     const e = (event as GPUUncapturedErrorEvent).error;
     pending.push(new GpuError(`WebGPU error: ${e.message}`));
   });

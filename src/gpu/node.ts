@@ -6,12 +6,14 @@
 // backend in compatibility mode, which runs on Mesa llvmpipe on a machine with no GPU.
 // Probing the native backend prints native warnings on machines without a usable
 // driver, so it happens in a child process whose output we swallow; the verdict is
-// cached on disk.
+// cached on disk. The adapter we keep is requested in this process, where Dawn writes
+// its limit-clamping warnings straight to stderr: see captureNativeStderr.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tty from 'node:tty';
 import { pathToFileURL } from 'node:url';
 import { AdapterError, ConfigError } from '../errors.js';
 import { type AcquiredAdapter, type AdapterSource, type FeatureLevel, noAdapterError } from './device.js';
@@ -133,6 +135,110 @@ export function probeBackend(backend: string, noCache = false): ProbeResult {
   return result;
 }
 
+/**
+ * Lines Dawn prints with fprintf(stderr) while it normalizes an adapter's limits (Limits.cpp,
+ * once per requestAdapter, no toggle or logging callback reaches them). They only say that
+ * dynamic-offset bindings are capped at 16, which lplr never uses.
+ */
+const BENIGN_DAWN_LINE =
+  /^Warning: maxDynamic(?:Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/** `text` without the benign Dawn warning lines; everything else is kept verbatim. */
+export function withoutBenignDawnWarnings(text: string): string {
+  return text
+    .split(/(?<=\n)/)
+    .filter((line) => !BENIGN_DAWN_LINE.test(line.replace(/\r?\n$/, '')))
+    .join('');
+}
+
+interface StderrCapture {
+  /** Put the real stderr back and return what native code wrote meanwhile. */
+  end(): string;
+}
+
+/**
+ * Point file descriptor 2 at an unlinked temporary file so that native code run
+ * synchronously next writes there instead of the terminal. Node has no dup2, so this
+ * closes fd 2 and relies on open() returning the lowest free descriptor, and it restores
+ * stderr by reopening it through /proc/self/fd (Linux) or /dev/fd (macOS, where that is a
+ * dup). Done only when reopening gives back an equivalent stream: a terminal or a pipe.
+ * A regular file is left alone (a reopened description would not share the original's
+ * offset, so `> log 2>&1` could overwrite lines), and so is a socket (cannot be reopened;
+ * Node's own child_process pipes are sockets), as well as Windows.
+ */
+function beginStderrCapture(): StderrCapture | undefined {
+  const fdDir = process.platform === 'linux' ? '/proc/self/fd' : process.platform === 'darwin' ? '/dev/fd' : undefined;
+  if (!fdDir || process.env.LPLR_RAW_STDERR === '1') return undefined;
+  const { O_WRONLY, O_NOCTTY, O_NONBLOCK } = fs.constants;
+  let flags: number;
+  try {
+    const st = fs.fstatSync(2);
+    if (tty.isatty(2)) flags = O_WRONLY | O_NOCTTY;
+    // Non-blocking so that reopening a pipe whose reader is gone fails instead of hanging
+    // (libuv makes Node's stdio pipes non-blocking anyway).
+    else if (st.isFIFO()) flags = O_WRONLY | O_NONBLOCK;
+    else return undefined;
+  } catch {
+    return undefined;
+  }
+  let original: number;
+  try {
+    original = fs.openSync(`${fdDir}/2`, flags);
+  } catch {
+    return undefined;
+  }
+  const tmp = path.join(os.tmpdir(), `lplr-native-stderr-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  fs.closeSync(2);
+  let capture: number;
+  try {
+    capture = fs.openSync(tmp, 'wx+');
+  } catch {
+    capture = -1;
+  }
+  if (capture !== 2) {
+    // Another thread took fd 2 between close and open (or the temp folder is unwritable):
+    // give up capturing and put stderr back if the slot is still free.
+    if (capture >= 0) fs.closeSync(capture);
+    fs.rmSync(tmp, { force: true });
+    reopenAsStderr(`${fdDir}/${original}`, flags);
+    fs.closeSync(original);
+    return undefined;
+  }
+  fs.unlinkSync(tmp);
+  return {
+    end(): string {
+      const size = fs.fstatSync(2).size;
+      const bytes = Buffer.alloc(size);
+      if (size > 0) fs.readSync(2, bytes, 0, size, 0);
+      fs.closeSync(2);
+      reopenAsStderr(`${fdDir}/${original}`, flags);
+      fs.closeSync(original);
+      return bytes.toString('utf8');
+    },
+  };
+}
+
+/** Open `file` into the free fd 2; if another thread took that slot meanwhile, do not leak. */
+function reopenAsStderr(file: string, flags: number): void {
+  const fd = fs.openSync(file, flags);
+  if (fd !== 2) fs.closeSync(fd);
+}
+
+/**
+ * Run `call` (synchronous native code) with its stderr output filtered: the benign Dawn
+ * warnings are dropped, anything else is written to stderr after the call.
+ */
+export function captureNativeStderr<T>(call: () => T): T {
+  const capture = beginStderrCapture();
+  if (!capture) return call();
+  try {
+    return call();
+  } finally {
+    const kept = withoutBenignDawnWarnings(capture.end());
+    if (kept) process.stderr.write(kept);
+  }
+}
+
 export function nodeAdapterSource(options: NodeAdapterOptions = {}): AdapterSource {
   return async (): Promise<AcquiredAdapter> => {
     const explicit = options.backend ?? process.env.LPLR_BACKEND;
@@ -151,7 +257,10 @@ export function nodeAdapterSource(options: NodeAdapterOptions = {}): AdapterSour
     const { create } = await loadWebgpu();
     const featureLevel = featureLevelFor(backend === 'swiftshader' ? 'vulkan' : backend);
     let gpu: GPU | undefined = create(dawnOptions(backend, adapterName));
-    const adapter = await gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions);
+    // Dawn enumerates and clamps the adapters' limits synchronously inside requestAdapter
+    // (the promise is already settled when it returns), so the capture covers its output.
+    const request = captureNativeStderr(() => gpu!.requestAdapter({ featureLevel } as GPURequestAdapterOptions));
+    const adapter = await request;
     if (!adapter) {
       gpu = undefined;
       throw noAdapterError(`Dawn backend '${backend}' offered none`);
