@@ -6,7 +6,7 @@ import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { MLP_OPTIONS, RUN_OPTIONS, type MlpRunConfig } from '../experiments/mlp-config.js';
-import { resolveMlpConfigWithFiles } from '../experiments/mlp-lab.js';
+import { loadMlpData, resolveMlpConfigWithFiles } from '../experiments/mlp-lab.js';
 import { theoryMeasure } from '../experiments/ntk.js';
 import { createProgress } from '../run/progress.js';
 import {
@@ -55,6 +55,11 @@ function resolvePoint(parsed: ParsedArgs): MlpRunConfig {
   const config = resolveMlpConfigWithFiles(parsed);
   theoryMeasure(config);
   return config;
+}
+
+/** Read and check the data files as a run would (planSweep calls this once per distinct data). */
+function checkPointInputs(config: MlpRunConfig): void {
+  loadMlpData(config);
 }
 
 const WORKER_OPTIONS: OptionSpec[] = [...SHARED_RUN_OPTIONS, { name: 'out', type: 'string', help: 'the sweep directory' }, { name: 'worker', type: 'bool', help: 'internal' }];
@@ -149,7 +154,7 @@ export const sweepVerb: Verb = {
     const axes = ((args.values.grid as string[] | undefined) ?? []).map((g) => parseGridArg(g, MLP_OPTIONS));
     if (args.given.has('seeds') && args.given.has('seed')) throw new ConfigError('Give either --seed or --seeds, not both.');
     const seeds = args.given.has('seeds') ? parseSeeds(String(args.values.seeds)) : [args.values.seed as number];
-    const plan = planSweep(name, args, MLP_OPTIONS, axes, seeds, resolvePoint);
+    const plan = planSweep(name, args, MLP_OPTIONS, axes, seeds, resolvePoint, checkPointInputs);
     const shard = resolveShard(args.values.shard as string | undefined);
     const outArg = args.values.out as string | undefined;
     if (!outArg) throw new ConfigError('lplr sweep needs --out DIR: the directory all shards share (and lplr merge reads).');

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AdapterError, closest, ConfigError, GpuError, LplrError } from '../../src/errors.js';
+import { AdapterError, closest, ConfigError, DataError, GpuError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { RunSummary } from '../../src/metrics/summary.js';
@@ -159,10 +159,25 @@ export function runSpec(index: number, label: string, config: MlpRunConfig, poin
   return { index, label, hash, dir: path.join('runs', runDirName({ label, hash, config })), point, config };
 }
 
+/** Grid keys that choose what a run reads from files. */
+const FILE_KEYS = new Set(['data-dir', 'dataset', 'digits', 'subset', 'init-from']);
+
+/**
+ * What a run reads from files (the data and its selection, the starting parameters); the seed
+ * only reorders the selection. Points with the same key read and check the same files.
+ */
+export function inputFilesKey(config: MlpRunConfig): string {
+  const abs = (p: string | undefined) => (p === undefined ? null : path.resolve(p));
+  return canonicalJson({ dataDir: abs(config.dataDir), dataset: abs(config.dataset), digits: config.digits, subset: config.subset, initFrom: abs(config.initFrom) });
+}
+
 /**
  * Expand the grid (axes in the order given, the last one fastest, seeds innermost) into runs,
  * resolving and validating every point's config before anything runs. `args` holds the MLP
- * options given outside the grid.
+ * options given outside the grid. `checkInputs` reads and checks a config's files (throwing
+ * DataError for a corrupt or truncated file); it runs once per distinct inputFilesKey, so a bad
+ * file stops the whole sweep here (exit 2) instead of failing every run (exit 3, which a
+ * scheduler retries).
  */
 export function planSweep(
   experiment: string,
@@ -171,6 +186,7 @@ export function planSweep(
   axes: readonly SweepAxis[],
   seeds: readonly number[],
   resolve: (parsed: ParsedArgs) => MlpRunConfig = resolveMlpConfig,
+  checkInputs?: (config: MlpRunConfig) => void,
 ): SweepPlan {
   const keys = new Set<string>();
   for (const a of axes) {
@@ -192,13 +208,22 @@ export function planSweep(
   };
   combine(0, {});
 
+  const checked = new Set<string>();
   const runs = points.map((point, index) => {
     const given = new Set([...args.given, ...Object.keys(point)]);
     let config: MlpRunConfig;
     try {
       config = resolve({ values: { ...args.values, ...point }, given, positionals: [] });
+      const key = inputFilesKey(config);
+      if (checkInputs && !checked.has(key)) {
+        checkInputs(config);
+        checked.add(key);
+      }
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`Grid point ${describePoint(point, { withSeed: true })}: ${e.message}`);
+      // Name the point when the grid decides what is wrong (e.g. --grid dataset=a,b); same class, same exit code.
+      const where = `Grid point ${describePoint(point, { withSeed: true })}: `;
+      if (e instanceof ConfigError) throw new ConfigError(where + e.message);
+      if (e instanceof DataError) throw new DataError(axes.some((a) => FILE_KEYS.has(a.key)) ? where + e.message : e.message);
       throw e;
     }
     return runSpec(index, pointLabel(axes, point), config, point);
