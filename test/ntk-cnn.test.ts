@@ -6,7 +6,8 @@
 // plan (several passes give the same K), and that nothing about the model changes.
 import { describe, expect, it } from 'vitest';
 import { jacobiEigen } from '../src/metrics/eigen.js';
-import { classifierLoss, cnnNtkCheck, lossAndDerivative, NtkSamples, oneHot, outputKernel, inEvalMode, planJacobian } from '../src/metrics/ntk-cnn.js';
+import { classifierLoss, cnnNtkCheck, CnnNtkProbe, lossAndDerivative, NtkSamples, oneHot, outputKernel, inEvalMode, planJacobian } from '../src/metrics/ntk-cnn.js';
+import { Arena } from '../src/nn/arena.js';
 import { BatchNorm2d, Conv2d, GlobalAvgPool } from '../src/nn/conv-layers.js';
 import { Linear, ReLU, Sequential } from '../src/nn/layers.js';
 import { build, type ParameterSet } from '../src/nn/module.js';
@@ -113,8 +114,9 @@ function gram(columns: Float64Array[], rows: number): Float64Array {
 
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
+const gpu = useGpu();
+
 describe('output NTK of a CNN (batch norm in eval mode)', () => {
-  const gpu = useGpu();
   const per = CIN * H * W;
   const x64 = randomValues(N * per, 11, -1.5, 1.5).map((v) => Math.fround(v));
   const x = Float32Array.from(x64);
@@ -219,8 +221,55 @@ describe('output NTK of a CNN (batch norm in eval mode)', () => {
   });
 });
 
+describe('CnnNtkProbe', () => {
+
+  it('a probe whose first check comes later (a resume) measures K_0 at θ_0 and the initial buffers, then restores both', async () => {
+    const rt = gpu.rt();
+    const model = tinyNet();
+    const set = build(model, { scheme: 'he', seed: 9, rt });
+    const initial = new Arena(rt, set.params.layout, 'theta0');
+    initial.copyFrom(set.params);
+    const x = Float32Array.from(randomValues(4 * CIN * H * W, 21, -1, 1));
+    const labels = Float32Array.from([0, 1, 2, 0]);
+    const opts = { every: 2, epochs: 3, coversTrainingSet: false };
+    const early = new CnnNtkProbe(new NtkSamples(rt, x, [4, CIN, H, W], labels, CLASSES, 'mse'), opts);
+    const late = new CnnNtkProbe(new NtkSamples(rt, x, [4, CIN, H, W], labels, CLASSES, 'mse'), opts);
+    try {
+      expect([0, 1, 2, 3].map((e) => early.isCheckEpoch(e))).toEqual([true, false, true, true]);
+      const row0 = await early.measure(0, model, set, initial);
+      expect(row0.lambdaMinRatio).toBe(1);
+      expect(row0.kernelDrift).toBe(0);
+      expect(row0.drift).toBe(0);
+      expect(row0.slack).toBeCloseTo(Number(row0.slackLocal), 12);
+      // "Training" moved θ and the running statistics.
+      randomize(model, set, 300);
+      const theta = await set.params.readAll();
+      const buffers = model.namedBuffers().map(([, b]) => b.tensor!);
+      const buffersBefore = await Promise.all(buffers.map((t) => t.read()));
+      const row2 = await late.measure(2, model, set, initial);
+      expect(row2.lambdaMin0).toBe(row0.lambdaMin);
+      expect(row2.muBound0).toBe(row0.muBound);
+      expect(Number(row2.kernelDrift)).toBeGreaterThan(0.01);
+      // The drift against the θ_0 read back before.
+      const theta0 = await initial.readAll();
+      let sq = 0;
+      for (const [name, v] of theta) v.forEach((t, i) => (sq += (t - theta0.get(name)![i]) ** 2));
+      expect(Number(row2.drift)).toBeCloseTo(Math.sqrt(sq), 4);
+      const again = await early.measure(2, model, set, initial);
+      expect(again.lambdaMin).toBe(row2.lambdaMin);
+      expect(again.kernelDrift).toBe(row2.kernelDrift);
+      for (const [name, v] of await set.params.readAll()) expect(v).toEqual(theta.get(name));
+      expect(await Promise.all(buffers.map((t) => t.read()))).toEqual(buffersBefore);
+    } finally {
+      early.dispose();
+      late.dispose();
+      initial.dispose();
+      set.dispose();
+    }
+  });
+});
+
 describe('ntk-cnn helpers', () => {
-  const gpu = useGpu();
 
   it('planJacobian covers every column once, within the binding and the pass budget', () => {
     const chunks = [1000, 37, 4096];
