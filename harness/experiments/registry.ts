@@ -246,6 +246,7 @@ function fig5Summary(dir: string, results: readonly SetRun[]) {
       rho: r.summary.lStar.min.semiLog.rho,
       r2: r.summary.lStar.min.semiLog.r2,
       finalDrift: r.summary.final.drift,
+      lStar: ratesByLStar(r.summary),
       dir: path.relative(dir, r.dir),
     })),
     verdicts: [verdict],
