@@ -25,17 +25,36 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function readJson<T>(file: string): T {
+/**
+ * What to do about a run file that cannot be parsed. Files are written atomically, so a damaged
+ * one was cut or edited outside lplr (a full disk, a copy that stopped, a hand edit); the run
+ * that owns it has to be started again.
+ */
+function damagedRunFileFix(file: string): string {
+  const parent = path.dirname(file);
+  const inCheckpoints = path.basename(parent) === 'checkpoints';
+  const runDir = inCheckpoints ? path.dirname(parent) : parent;
+  const again = `start it again: in a sweep, delete ${runDir} and run the same lplr sweep command; otherwise a fresh run with a new --out, or the same --out with --force`;
+  return inCheckpoints ? `The run cannot resume from this checkpoint; ${again}.` : `The run directory is damaged; ${again}.`;
+}
+
+/**
+ * Parse a JSON file of a run or sweep directory. `fix` says what to do when the file is
+ * damaged (default: start the run that owns it again).
+ */
+export function readJson<T>(file: string, fix?: string): T {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new DataError(`Cannot read ${file}: the file is missing. Check the run directory path.`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DataError(`Cannot read ${file}: the file is missing. Check the run directory path.`);
+    throw new DataError(`Cannot read ${file}: ${(e as Error).message}. Check the file's permissions.`);
   }
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new DataError(`${file} is not valid JSON (${(e as Error).message}).`);
+    throw new DataError(`${file} is damaged: not valid JSON (${(e as Error).message}). ${fix ?? damagedRunFileFix(file)}`);
   }
 }
 
@@ -111,13 +130,29 @@ export function prepareRunDir(dir: string, force: boolean): string {
   return abs;
 }
 
-export function defaultRunDir(experiment: string, root = 'runs'): string {
-  const d = new Date();
+/**
+ * Create and return a new directory `root/<experiment>-<yyyymmdd-hhmmss>` (`-2`, `-3`, ... when
+ * taken). The name is claimed by mkdir itself, which fails with EEXIST if another process got it
+ * first, so two runs started in the same second never share a directory.
+ */
+export function defaultRunDir(experiment: string, root = 'runs', now: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-  let dir = path.join(root, `${experiment}-${stamp}`);
-  for (let i = 2; fs.existsSync(dir); i++) dir = path.join(root, `${experiment}-${stamp}-${i}`);
-  return dir;
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  const fail = (e: unknown, dir: string) => new ConfigError(`Cannot create the run directory ${dir}: ${(e as Error).message}. Give --out DIR in a writable place.`);
+  try {
+    fs.mkdirSync(root, { recursive: true });
+  } catch (e) {
+    throw fail(e, root);
+  }
+  for (let i = 1; ; i++) {
+    const dir = path.join(root, i === 1 ? `${experiment}-${stamp}` : `${experiment}-${stamp}-${i}`);
+    try {
+      fs.mkdirSync(dir); // not recursive: EEXIST when the name is taken
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(e, dir);
+    }
+  }
 }
 
 /** Stable JSON (sorted keys) for hashing configs. */

@@ -327,7 +327,7 @@ export function readPlan(dir: string): SweepPlan {
   if (!fs.existsSync(file)) {
     throw new ConfigError(`${dir} has no ${PLAN_FILE}: it is not a sweep directory. Give the --out directory of 'lplr sweep'.`);
   }
-  const plan = readJson<SweepPlan>(file);
+  const plan = readJson<SweepPlan>(file, `Delete it and run the same lplr sweep command again with --force: that writes the plan anew and keeps the finished runs.`);
   if (plan.format !== PLAN_FORMAT || !Array.isArray(plan.runs)) {
     throw new ConfigError(`${file} is not a sweep plan written by 'lplr sweep'.`);
   }
