@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // Device creation that works the same in Node (Dawn) and in a browser (navigator.gpu).
 // The platform-specific part is only how a GPUAdapter is obtained (an AdapterSource);
 // everything after that, limits, features, error surfacing, lives here.
