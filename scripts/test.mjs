@@ -15,7 +15,11 @@ const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs
 const cacheDir = process.env.LPLR_TEST_CACHE_DIR ?? mkdtempSync(join(tmpdir(), 'lplr-test-cache-'));
 const t0 = Date.now();
 const child = spawn(process.execPath, [vitest, 'run', '--maxWorkers=2', ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, LPLR_TEST: '1', LPLR_NO_TUNING: '1', LPLR_CACHE_DIR: cacheDir } });
+// vitest may still exit 0 after SIGTERM (it reports what finished), so remember that the
+// budget ran out and fail regardless of its exit status.
+let budgetExhausted = false;
 const timer = setTimeout(() => {
+  budgetExhausted = true;
   process.stderr.write(`\nnpm test: the test budget of ${budgetS} s is exhausted; stopping vitest.\n`);
   child.kill('SIGTERM');
   setTimeout(() => child.kill('SIGKILL'), 5000).unref();
@@ -23,6 +27,10 @@ const timer = setTimeout(() => {
 child.on('exit', (code, signal) => {
   clearTimeout(timer);
   const s = ((Date.now() - t0) / 1000).toFixed(1);
+  if (budgetExhausted) {
+    process.stderr.write(`npm test: FAILED: stopped after ${s} s, over the ${budgetS} s budget (LPLR_TEST_BUDGET_S); the suite did not finish.\n`);
+    process.exit(code && code !== 0 ? code : 1);
+  }
   process.stderr.write(`npm test: ${s} s of a ${budgetS} s budget\n`);
   process.exit(signal ? 1 : (code ?? 1));
 });
