@@ -141,8 +141,14 @@ export class CheckpointPolicy {
  */
 export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: string | undefined, metricsFile: string): unknown {
   if (e instanceof DivergenceError) {
+    // Training is deterministic and a checkpoint holds the parameters *before* the epoch whose
+    // loss was non-finite, so a plain resume would diverge again at the same place.
+    const lr = recordedLearningRate(dir);
+    const smallerLr = `start again with a smaller --lr${lr !== undefined ? ` (this run used ${lr})` : ''} and a new --out, since --lr cannot change on resume`;
     return new DivergenceError(
-      `${e.message} ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} ('lplr resume ${dir}').` : 'No checkpoint was taken yet.'} Use --continue-on-nan to keep going anyway.`,
+      lastCheckpoint
+        ? `${e.message} Finished work is kept (last checkpoint ${lastCheckpoint}), but resuming from it repeats the same divergence: continue anyway with 'lplr resume ${dir} --continue-on-nan', or ${smallerLr}.`
+        : `${e.message} No checkpoint was taken yet (metrics so far are in ${metricsFile}): ${smallerLr}, or run again with --continue-on-nan to keep going anyway.`,
     );
   }
   if (e instanceof GpuError || e instanceof LimitError) {
@@ -151,4 +157,13 @@ export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: strin
     );
   }
   return e;
+}
+
+function recordedLearningRate(runDir: string): number | undefined {
+  try {
+    const lr = readJson<{ config?: { lr?: unknown } }>(path.join(runDir, 'config.json')).config?.lr;
+    return typeof lr === 'number' ? lr : undefined;
+  } catch {
+    return undefined;
+  }
 }
