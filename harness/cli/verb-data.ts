@@ -1,5 +1,5 @@
 // `lplr data fetch mnist|cifar10`: download the official files into the cache, verified.
-import { ConfigError } from '../../src/errors.js';
+import { closest, ConfigError } from '../../src/errors.js';
 import { fetchDataset } from '../data/fetch.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import type { Verb } from './verb.js';
@@ -22,8 +22,14 @@ export const dataVerb: Verb = {
       process.stdout.write(`${helpText('lplr data fetch mnist|cifar10 [options]', 'Download a data set into the cache (resumable, checksum-verified).', OPTIONS)}\n`);
       return action ? 0 : 2;
     }
-    if (action !== 'fetch') throw new ConfigError(`Unknown data action '${action}'. Use 'lplr data fetch mnist' or 'lplr data fetch cifar10'.`);
-    if (!(DATASETS as readonly string[]).includes(name)) throw new ConfigError(`Unknown data set '${name ?? ''}'. Use one of: ${DATASETS.join(', ')}.`);
+    if (action !== 'fetch') {
+      const hint = closest(action, ['fetch']);
+      throw new ConfigError(`Unknown data action '${action}'.${hint ? ` Did you mean '${hint}'?` : ''} Use 'lplr data fetch mnist' or 'lplr data fetch cifar10'.`);
+    }
+    if (!(DATASETS as readonly string[]).includes(name)) {
+      const hint = name ? closest(name, DATASETS) : undefined;
+      throw new ConfigError(`Unknown data set '${name ?? ''}'.${hint ? ` Did you mean '${hint}'?` : ''} Use one of: ${DATASETS.join(', ')} ('lplr data fetch ${hint ?? DATASETS[0]}').`);
+    }
     const result = await fetchDataset(name as (typeof DATASETS)[number], {
       cacheDir: args.values['cache-dir'] as string | undefined,
       baseUrl: args.values['base-url'] as string | undefined,

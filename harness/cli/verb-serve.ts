@@ -3,7 +3,7 @@
 // Ctrl-C.
 import { ConfigError } from '../../src/errors.js';
 import { loadWebBundle, readWebBundle } from '../web/bundle.js';
-import { startLabServer } from '../web/server.js';
+import { requireMnistDir, startLabServer } from '../web/server.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import type { Verb } from './verb.js';
 
@@ -26,13 +26,16 @@ export const serveVerb: Verb = {
       return 0;
     }
     if (args.positionals.length > 0) throw new ConfigError(`Unexpected argument '${args.positionals[0]}'. Options start with --.`);
+    // Bad paths are refused before the (slow) page build.
+    const mnistDir = args.values['data-dir'] as string | undefined;
+    if (mnistDir !== undefined) requireMnistDir(mnistDir);
     const staticDir = args.values.static as string | undefined;
     const { files, origin } = staticDir ? { files: readWebBundle(staticDir), origin: staticDir } : await loadWebBundle();
     const server = await startLabServer({
       files,
       host: args.values.host as string,
       port: args.values.port as number,
-      mnistDir: args.values['data-dir'] as string | undefined,
+      mnistDir,
       dataset: args.values.dataset as string | undefined,
     });
     const mnist = Object.keys(server.mnistFiles).length;

@@ -15,7 +15,7 @@ import type { RngState } from '../../src/rng.js';
 import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, selectClasses, type CifarData } from '../data/cifar.js';
 import type { ChartSeries, ReportSection } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
-import { CheckpointPolicy, explainRunFailure, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
@@ -158,7 +158,7 @@ export async function runCifar(
     if (opts.resume) {
       const { record, tensors } = readCheckpoint(dir);
       if (record.configHash !== hash) {
-        throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
+        throw checkpointConfigMismatch(dir, record.configHash, hash, config, cifarIdentity);
       }
       const extra = (record.extra ?? {}) as { trainImages?: number; midEpoch?: MidEpochRecord };
       if (extra.trainImages !== info.trainImages) {

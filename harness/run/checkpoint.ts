@@ -9,7 +9,7 @@ import { ConfigError, DataError, DivergenceError, GpuError, LimitError } from '.
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import type { Arena } from '../../src/nn/arena.js';
 import type { RngState } from '../../src/rng.js';
-import { readJson, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
+import { canonicalJson, readJson, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -64,7 +64,9 @@ export function hasCheckpoint(runDir: string): boolean {
 export function readCheckpoint(runDir: string): { record: CheckpointRecord; tensors: Map<string, Float32Array> } {
   const file = path.join(checkpointDir(runDir), 'checkpoint.json');
   if (!fs.existsSync(file)) {
-    throw new ConfigError(`${runDir} has no checkpoint (checkpoints/checkpoint.json). Runs checkpoint every --checkpoint-every epochs; start it again with 'lplr run'.`);
+    throw new ConfigError(
+      `${runDir} has no checkpoint (checkpoints/checkpoint.json): the run stopped before its first one (every --checkpoint-every epochs). Start it again with ${rerunCommand(runDir)} (--force replaces what the directory holds).`,
+    );
   }
   const record = readJson<CheckpointRecord>(file);
   if (record.version !== CHECKPOINT_VERSION) {
@@ -75,7 +77,9 @@ export function readCheckpoint(runDir: string): { record: CheckpointRecord; tens
   try {
     bytes = fs.readFileSync(tensorPath);
   } catch {
-    throw new DataError(`Checkpoint tensors ${tensorPath} are missing; the checkpoint is incomplete. Start the run again.`);
+    throw new DataError(
+      `Checkpoint tensors ${tensorPath} are missing; the checkpoint is incomplete and cannot be resumed. Start the run again with ${rerunCommand(runDir)} (--force replaces what the directory holds).`,
+    );
   }
   const parsed = parseSafetensors(bytes, tensorPath);
   const tensors = new Map<string, Float32Array>();
@@ -159,6 +163,61 @@ export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: strin
   return e;
 }
 
+/**
+ * The error for a checkpoint whose config hash differs from the configuration being resumed,
+ * naming the fields that differ between the run's config.json and `config`.
+ */
+export function checkpointConfigMismatch<C>(runDir: string, recordedHash: string, currentHash: string, config: C, identityOf: (c: C) => Record<string, unknown>): ConfigError {
+  let recorded: C | undefined;
+  try {
+    recorded = readJson<{ config?: C }>(path.join(runDir, 'config.json')).config;
+  } catch {
+    recorded = undefined;
+  }
+  const invocation = readInvocation(runDir);
+  const where = invocation?.cwd ? ` from ${invocation.cwd}` : '';
+  const head = `The checkpoint in ${runDir} belongs to another configuration (hash ${recordedHash}, now ${currentHash})`;
+  if (!recorded) {
+    return new ConfigError(`${head}, and its config.json is unreadable. Resume it${where} with the lplr version that started it, or start a new run with a new --out.`);
+  }
+  const diffs = differingFields(identityOf(recorded), identityOf(config));
+  if (diffs.length === 0) {
+    return new ConfigError(`${head}, though no configuration field differs: another lplr version computed its hash. Resume it with the lplr version that started it.`);
+  }
+  const listed = diffs.map((d) => `${d.field} (run: ${d.recorded}, now: ${d.current})`).join(', ');
+  return new ConfigError(
+    `${head}: ${listed}. A checkpoint only continues the configuration that wrote it: resume${where} with the same files and lplr version, or start a new run with a new --out.`,
+  );
+}
+
+function differingFields(recorded: Record<string, unknown>, current: Record<string, unknown>): { field: string; recorded: string; current: string }[] {
+  // Undefined counts as absent, as in the hash (canonicalJson skips undefined values).
+  const show = (v: unknown) => {
+    const text = v === undefined ? 'unset' : JSON.stringify(v);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  };
+  const fields = [...new Set([...Object.keys(recorded), ...Object.keys(current)])].sort();
+  return fields
+    .filter((f) => canonicalJson(recorded[f] ?? null) !== canonicalJson(current[f] ?? null))
+    .map((f) => ({ field: f, recorded: show(recorded[f]), current: show(current[f]) }));
+}
+
+interface Invocation {
+  experiment: string;
+  argv: string[];
+  cwd?: string;
+}
+
+/** invocation.json of a run started by 'lplr run' (absent for sweep runs and page downloads). */
+function readInvocation(runDir: string): Invocation | undefined {
+  try {
+    const inv = readJson<Invocation>(path.join(runDir, 'invocation.json'));
+    return typeof inv.experiment === 'string' && Array.isArray(inv.argv) ? inv : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function recordedLearningRate(runDir: string): number | undefined {
   try {
     const lr = readJson<{ config?: { lr?: unknown } }>(path.join(runDir, 'config.json')).config?.lr;
@@ -166,4 +225,21 @@ function recordedLearningRate(runDir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command that starts a run directory's run again from scratch, quoted: its recorded
+ * options plus --force, which 'lplr run' needs to reuse a directory that is not empty.
+ */
+export function rerunCommand(runDir: string): string {
+  const inv = readInvocation(runDir);
+  if (!inv) return `'lplr run EXPERIMENT [options] --out ${shellQuote(runDir)} --force'`;
+  const argv = inv.argv.filter((a) => !/^--(no-)?force(=.*)?$/.test(a));
+  const hasOut = argv.some((a) => a === '--out' || a.startsWith('--out='));
+  const words = ['lplr', 'run', inv.experiment, ...argv, ...(hasOut ? [] : ['--out', runDir]), '--force'];
+  return `'${words.map(shellQuote).join(' ')}'${inv.cwd && inv.cwd !== process.cwd() ? ` in ${inv.cwd}` : ''}`;
 }

