@@ -1,6 +1,8 @@
 // `lplr run fig3` through the CLI on CIFAR-10 records written here: every output file, the
-// cosine schedule in the rows, the missing-data message, and kill + resume giving the rows of
-// an uninterrupted run (data order and augmentation streams restored from the checkpoint).
+// cosine schedule in the rows, the missing-data message, kill + resume giving the rows of an
+// uninterrupted run (data order and augmentation streams restored from the checkpoint), the
+// full-gradient report section, and --loss mse with --ntk-every: NTK rows and the theory
+// section, with the training rows bit for bit those of the same run without the checks.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -90,6 +92,55 @@ describe('lplr run fig3', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  describe('--loss mse with --ntk-every', () => {
+    const base = ['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--loss', 'mse', '--quiet'];
+    const training = (list: Record<string, unknown>[]) => withoutTime(list.filter((x) => x.kind === 'step' || x.kind === 'epoch' || x.kind === 'eval'));
+
+    it('writes ntk rows and the theory section, and the training rows equal those of the run without checks', () => {
+      const plain = path.join(tmp, 'mse');
+      const checked = path.join(tmp, 'mse-ntk');
+      expect(lplr([...base, '--out', plain]).code).toBe(0);
+      const r = lplr([...base, '--ntk-every', '1', '--ntk-samples', '3', '--ema-beta', '0.5', '--out', checked]);
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.code).toBe(0);
+      const list = rows(checked);
+      const ntk = list.filter((x) => x.kind === 'ntk');
+      expect(ntk.map((x) => x.epoch)).toEqual([0, 1, 2]);
+      for (const x of ntk) {
+        expect(x).toMatchObject({ model: 'cnn', lossKind: 'mse', bnMode: 'eval', samples: 3, outputs: 5, kernelSize: 15, lanczosConverged: 1 });
+        expect(x.identityRelErr as number).toBeLessThanOrEqual(1e-4);
+        expect(x.lambdaMin as number).toBeGreaterThan(0);
+        // The PL inequality on S with the current kernel (Theorem 5.1 with n = |S|).
+        expect(x.slackLocal as number).toBeGreaterThanOrEqual(1 - 1e-3);
+        expect(x.muBound as number).toBeCloseTo((x.lambdaMin as number) / 3, 12);
+      }
+      expect(ntk[0]).toMatchObject({ lambdaMinRatio: 1, kernelDrift: 0, drift: 0 });
+      // Measuring changes nothing: step, epoch and eval rows as without --ntk-every, bit for bit.
+      expect(training(list)).toEqual(training(rows(plain)));
+      expect(training(list).length).toBe(6);
+      // ntk rows come before their epoch's steps (epoch 0) and after the last eval (epoch E).
+      expect(list.findIndex((x) => x.kind === 'ntk')).toBeLessThan(list.findIndex((x) => x.kind === 'step'));
+      expect(list[list.length - 1]).toMatchObject({ kind: 'ntk', epoch: 2 });
+      const html = fs.readFileSync(path.join(checked, 'report.html'), 'utf8');
+      expect(html).toContain('id="cifar-theory"');
+      expect(html).toContain('id="cifar-theory-pl"');
+      expect(html).not.toContain('id="theory"');
+      const config = JSON.parse(fs.readFileSync(path.join(checked, 'config.json'), 'utf8'));
+      expect(config.config).toMatchObject({ loss: 'mse', ntkEvery: 1, ntkSamples: 3, emaBeta: 0.5 });
+      const plainConfig = JSON.parse(fs.readFileSync(path.join(plain, 'config.json'), 'utf8'));
+      expect(config.configHash).not.toBe(plainConfig.configHash);
+      // --ema-beta reaches the summary (the smoothing of Figure 3) and only it.
+      expect(JSON.parse(fs.readFileSync(path.join(checked, 'summary.json'), 'utf8')).smoothed.beta).toBe(0.5);
+      expect(JSON.parse(fs.readFileSync(path.join(plain, 'summary.json'), 'utf8')).smoothed.beta).toBe(0.98);
+    });
+
+    it('an invalid --ema-beta says what to use', () => {
+      const bad = lplr(['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--ema-beta', '1', '--out', path.join(tmp, 'bad')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--ema-beta must be in \[0, 1\), got 1/);
+    });
+  });
+
   describe('kill and resume', () => {
     // A checkpoint at every epoch end and (tiny --checkpoint-minutes) between every two steps.
     const args = ['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--batch-size', '4', '--epochs', '8', '--augment', '--full-grad-every', '3', '--checkpoint-every', '1', '--checkpoint-minutes', '0.000001', '--quiet'];
@@ -102,6 +153,11 @@ describe('lplr run fig3', () => {
       expect(steps).toHaveLength(16); // 8 images in batches of 4, 8 epochs
       steps.forEach((x, s) => expect(x.lr).toBeCloseTo(0.025 * (1 + Math.cos((Math.PI * s) / 16)), 15));
       expect(rows(reference).filter((x) => x.kind === 'fullgrad').map((x) => x.epoch)).toEqual([0, 3, 6]);
+      // The full-gradient points get their own PL section and chart.
+      const html = fs.readFileSync(path.join(reference, 'report.html'), 'utf8');
+      expect(html).toContain('id="cifar-fullgrad"');
+      expect(html).toContain('id="cifar-fullgrad-pl"');
+      expect(html).toContain('id="cifar-fullgrad-table"');
     });
 
     it('SIGKILL after a checkpoint, then lplr resume, gives identical rows', async () => {

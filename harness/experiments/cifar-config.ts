@@ -2,6 +2,8 @@
 // config whose hash identifies a run (checkpoints refuse to resume another configuration).
 // No Node imports: the browser page resolves the same configs.
 import { ConfigError } from '../../src/errors.js';
+import { CLASSIFIER_LOSSES, type ClassifierLoss } from '../../src/metrics/ntk-cnn.js';
+import { DEFAULT_EMA_BETA } from '../../src/metrics/smoothing.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 
@@ -18,7 +20,11 @@ export interface CifarRunConfig {
   trainBatches: number[] | null;
   epochs: number;
   batchSize: number;
-  /** Base learning rate; cosine annealing takes it to 0 at the last step. */
+  /**
+   * Base learning rate, cosine-annealed towards 0 over the run: without warmup step s of T uses
+   * lr·(1 + cos(π·s/T))/2, so the last step taken (s = T − 1) still uses lr·(1 + cos(π(T−1)/T))/2 > 0;
+   * the value 0 belongs to s = T, which is never taken (with warmup, s and T count from its end).
+   */
   lr: number;
   warmupSteps: number;
   momentum: number;
@@ -29,6 +35,14 @@ export interface CifarRunConfig {
   seed: number;
   /** Full-training-set gradient every k epochs (0 = off). */
   fullGradEvery: number;
+  /** Training loss: softmax cross-entropy, or ½·mean over samples of ‖logits − onehot‖². */
+  loss: ClassifierLoss;
+  /** Output-NTK checks (batch norm in eval mode) every k epochs (0 = off). */
+  ntkEvery: number;
+  /** Size of the fixed seeded subset S of training images for the NTK (K is |S|·C square). */
+  ntkSamples: number;
+  /** β of the EMA that smooths the mini-batch curves for the fits (summary and report only). */
+  emaBeta: number;
   /** Test images per forward pass during evaluation (does not change the numbers' meaning). */
   evalBatchSize: number;
   dataDir?: string;
@@ -73,6 +87,10 @@ export const CIFAR_OPTIONS: OptionSpec[] = [
   { name: 'init', type: 'string', help: 'initialization of conv and linear weights', choices: INIT_SCHEMES, default: 'he' },
   { name: 'seed', type: 'int', help: 'seed for init, data order and augmentation', default: 0, min: 0 },
   { name: 'full-grad-every', type: 'int', help: 'also measure the full-training-set loss and gradient every k epochs (0 = off)', default: 0, min: 0 },
+  { name: 'loss', type: 'string', help: 'training loss: ce = softmax cross-entropy; mse = ½·mean over samples of ‖logits − onehot‖² (the squared loss of the theory)', choices: CLASSIFIER_LOSSES, default: 'ce' },
+  { name: 'ntk-every', type: 'int', help: 'output-NTK check (batch norm in eval mode) at epoch 0, every k epochs and at the end (0 = off); with --loss mse also the PL ratio vs λ_min(K)/|S|', default: 0, min: 0 },
+  { name: 'ntk-samples', type: 'int', help: 'training images in the fixed seeded NTK subset S (K has (|S|·classes)² entries; one backward per output)', default: 16, min: 2, max: 4096 },
+  { name: 'ema-beta', type: 'number', help: 'β of the bias-corrected EMA smoothing the mini-batch curves in [0, 1) (summary and report only)', default: DEFAULT_EMA_BETA, min: 0 },
   { name: 'eval-batch-size', type: 'int', help: 'test images per forward pass', default: 256, min: 1, max: 65536 },
   { name: 'data-dir', type: 'string', help: 'folder with the CIFAR-10 binary batches (or cifar-10-batches-bin/ inside it)', placeholder: 'DIR' },
   { name: 'fit-window', type: 'range', help: 'epochs whose steps the fits use, inclusive (default 5 to 0.9·E)', placeholder: 'A:B' },
@@ -124,11 +142,21 @@ export function resolveCifarConfig(parsed: ParsedArgs): CifarRunConfig {
     init: v.init as InitScheme,
     seed: v.seed as number,
     fullGradEvery: v['full-grad-every'] as number,
+    loss: v.loss as ClassifierLoss,
+    ntkEvery: v['ntk-every'] as number,
+    ntkSamples: v['ntk-samples'] as number,
+    emaBeta: v['ema-beta'] as number,
     evalBatchSize: v['eval-batch-size'] as number,
     dataDir: v['data-dir'] as string | undefined,
     fitWindow: v['fit-window'] as [number, number] | undefined,
   };
   if (config.nesterov && config.momentum <= 0) throw new ConfigError('--nesterov needs --momentum > 0.');
+  if (!(config.emaBeta >= 0 && config.emaBeta < 1)) {
+    throw new ConfigError(`--ema-beta must be in [0, 1), got ${config.emaBeta}. Use e.g. 0.98 (the default) for heavy smoothing or 0.9 for light.`);
+  }
+  if (parsed.given.has('ntk-samples') && config.ntkEvery === 0) {
+    throw new ConfigError('--ntk-samples only sizes the NTK checks, which are off. Add --ntk-every k (e.g. --ntk-every 1) or drop --ntk-samples.');
+  }
   // The summary's fit window is in 0-based epochs of the step rows (the last one is E-1).
   if (config.fitWindow && config.fitWindow[1] > config.epochs - 1) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs - 1} (epochs count from 0).`);
@@ -143,7 +171,21 @@ export function checkWarmup(config: CifarRunConfig, totalSteps: number): void {
   }
 }
 
-/** The fields that determine a run's result (what its hash covers): not the preset name or eval batching. */
+/**
+ * The fields that determine a run's result (what its hash covers): not the preset name, eval
+ * batching or the analysis settings (fit window, EMA β). The loss and the NTK checks enter only
+ * when not at their defaults (ce, off), so runs configured before they existed keep their hashes.
+ */
 export function cifarIdentity(c: CifarRunConfig): Record<string, unknown> {
-  return { ...c, preset: undefined, evalBatchSize: undefined, fitWindow: undefined };
+  const ntkOn = c.ntkEvery > 0;
+  return {
+    ...c,
+    preset: undefined,
+    evalBatchSize: undefined,
+    fitWindow: undefined,
+    emaBeta: undefined,
+    loss: c.loss === 'ce' ? undefined : c.loss,
+    ntkEvery: ntkOn ? c.ntkEvery : undefined,
+    ntkSamples: ntkOn ? c.ntkSamples : undefined,
+  };
 }

@@ -12,18 +12,24 @@
 //   (loss weighted by batch size, ‖∇L‖² per step), training accuracy on those mini-batches,
 //   and the distance ‖θ − θ₀‖ after the epoch. Not a full-batch evaluation.
 // - `eval` with epoch e+1: test loss and accuracy after e+1 epochs (batch norm in eval mode).
-// Losses and gradients are of the cross-entropy alone; weight decay enters only the update, and
-// its term (wd/2)·‖θ‖² is logged separately as `weightDecayTerm`.
+// - `ntk` (with --ntk-every k, at epochs 0, k, 2k, … and E, after any `fullgrad` row of that
+//   epoch): the output NTK on a fixed seeded subset S with batch norm in eval mode
+//   (src/metrics/ntk-cnn.ts). It reads θ and the buffers and leaves them, the optimizer and the
+//   RNG streams as they were, so the other rows are the same bit for bit with or without it.
+// Losses and gradients are of the training loss alone (--loss: cross-entropy by default, or
+// ½·mean over samples of ‖logits − onehot‖²); weight decay enters only the update, and its term
+// (wd/2)·‖θ‖² is logged separately as `weightDecayTerm`.
 import { DivergenceError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { backward, noGrad } from '../../src/autograd/tape.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
-import { isStepRow, type EpochRow, type EvalRow, type FullGradRow, type MetricRow, type StepRow } from '../../src/metrics/schema.js';
+import { ntkSubset } from '../../src/metrics/ntk.js';
+import { classifierLoss, CnnNtkProbe, lossTargets, NtkSamples, type ClassifierLoss } from '../../src/metrics/ntk-cnn.js';
+import { isStepRow, type EpochRow, type EvalRow, type FullGradRow, type MetricRow, type NtkRow, type StepRow } from '../../src/metrics/schema.js';
 import { Arena, planArena } from '../../src/nn/arena.js';
 import { resnet, type ResNet } from '../../src/nn/conv-layers.js';
 import { build, type ParameterSet } from '../../src/nn/module.js';
 import { add, equal, full, mulScalar } from '../../src/ops/elementwise.js';
-import { softmaxCrossEntropy } from '../../src/ops/loss.js';
 import { argmax, sum } from '../../src/ops/reduce.js';
 import { cosineLr } from '../../src/optim/schedule.js';
 import { SGD } from '../../src/optim/sgd.js';
@@ -38,7 +44,12 @@ const PIXELS = 3 * SIDE * SIDE;
 export type CifarTrainConfig = Pick<
   CifarRunConfig,
   'depth' | 'widths' | 'epochs' | 'batchSize' | 'lr' | 'warmupSteps' | 'momentum' | 'weightDecay' | 'nesterov' | 'augment' | 'init' | 'seed' | 'fullGradEvery' | 'evalBatchSize'
->;
+> &
+  // Optional here (defaults: cross-entropy, no NTK checks, 16 samples) so older callers keep working.
+  Partial<Pick<CifarRunConfig, 'loss' | 'ntkEvery' | 'ntkSamples'>>;
+
+/** Default size of the NTK subset S when the config leaves it out. */
+export const DEFAULT_NTK_SAMPLES = 16;
 
 /** Normalisation and augmentation (harness/data/cifar.ts: normalizeCifar, augmentBatch). */
 export interface CifarDataOps {
@@ -61,7 +72,7 @@ export type CifarStepRow = StepRow & { weightDecayTerm: number };
 /** An epoch row of a CIFAR run: means over its `steps` mini-batch updates. */
 export type CifarEpochRow = EpochRow & { weightDecayTerm: number; steps: number };
 
-export type CifarRow = CifarStepRow | CifarEpochRow | EvalRow | FullGradRow;
+export type CifarRow = CifarStepRow | CifarEpochRow | EvalRow | FullGradRow | NtkRow;
 
 /**
  * Where a run stands inside an epoch: its data order, the steps done, and the running sums of
@@ -90,6 +101,8 @@ export interface CifarTrainHooks {
   midEpoch?(progress: EpochProgress, state: CifarTrainState): void | Promise<void>;
   /** Return true to stop before the next epoch (browser stop button). */
   shouldStop?(): boolean;
+  /** Progress messages (the NTK checks say what they measured). */
+  log?(message: string): void;
 }
 
 export interface CifarTrainState {
@@ -114,6 +127,13 @@ export interface CifarTrainState {
   resumeWithin?: EpochProgress;
   shuffleRng: Rng;
   augmentRng: Rng;
+  /** The output-NTK checks (--ntk-every > 0), with S on the GPU. */
+  ntk?: CnnNtkProbe;
+}
+
+/** The training loss of a config (cross-entropy unless --loss mse). */
+function lossKind(config: CifarTrainConfig): ClassifierLoss {
+  return config.loss ?? 'ce';
 }
 
 /** Multiply-accumulates of one forward pass of a CIFAR ResNet-(6n+2) on one 32×32 image. */
@@ -149,6 +169,15 @@ export function createCifarState(rt: Runtime, config: CifarTrainConfig, data: Ci
   const buffers = model.namedBuffers();
   const bnState = new Arena(rt, planArena(buffers.map(([name, b]) => ({ name, shape: b.shape })), rt), 'bn-state');
   const stepsPerEpoch = Math.ceil(data.train.count / config.batchSize);
+  let ntk: CnnNtkProbe | undefined;
+  if ((config.ntkEvery ?? 0) > 0) {
+    // S: a fixed seeded subset of the training images, normalised, never augmented.
+    const idx = ntkSubset(data.train.count, config.ntkSamples ?? DEFAULT_NTK_SAMPLES, config.seed);
+    const { images, labels } = gather(data.train, idx);
+    const x = ops.normalize(images, idx.length, data.stats.mean, data.stats.std);
+    const samples = new NtkSamples(rt, x, [idx.length, 3, SIDE, SIDE], labels, data.classCount, lossKind(config));
+    ntk = new CnnNtkProbe(samples, { every: config.ntkEvery!, epochs: config.epochs, coversTrainingSet: idx.length === data.train.count });
+  }
   return {
     rt,
     config,
@@ -165,10 +194,12 @@ export function createCifarState(rt: Runtime, config: CifarTrainConfig, data: Ci
     epochsDone: 0,
     shuffleRng: new Rng(config.seed, 'cifar-shuffle'),
     augmentRng: new Rng(config.seed, 'cifar-augment'),
+    ntk,
   };
 }
 
 export function disposeCifarState(s: CifarTrainState): void {
+  s.ntk?.dispose();
   s.initial.dispose();
   s.bnState.dispose();
   s.optimizer.dispose();
@@ -237,9 +268,11 @@ function encodeStep(s: CifarTrainState, indices: ArrayLike<number>, lr: number):
   const scalars = tidy(() => {
     const xt = fromData(x, [count, 3, SIDE, SIDE], s.rt);
     const yt = fromData(y, [count], s.rt);
+    const kind = lossKind(s.config);
+    const targets = kind === 'ce' ? yt : lossTargets(kind, y, s.data.classCount, s.rt);
     s.set.zeroGrad();
     const logits = s.model.forward(xt);
-    const loss = softmaxCrossEntropy(logits, yt);
+    const loss = classifierLoss(kind, logits, targets);
     backward(loss);
     return noGrad(() => [loss, arenaSumSquares(s.set.grads), sum(equal(argmax(logits, 1).indices, yt)), arenaSumSquares(s.set.params)]);
   });
@@ -263,10 +296,13 @@ async function evaluate(s: CifarTrainState): Promise<{ testLoss: number; testAcc
       const count = Math.min(per, test.count - start);
       const [l, c] = tidy(() =>
         noGrad(() => {
+          const labels = test.labels.subarray(start, start + count);
           const xt = fromData(s.testX.subarray(start * PIXELS, (start + count) * PIXELS), [count, 3, SIDE, SIDE], s.rt);
-          const yt = fromData(test.labels.subarray(start, start + count), [count], s.rt);
+          const yt = fromData(labels, [count], s.rt);
+          const kind = lossKind(s.config);
+          const targets = kind === 'ce' ? yt : lossTargets(kind, labels, s.data.classCount, s.rt);
           const logits = s.model.forward(xt);
-          return [mulScalar(softmaxCrossEntropy(logits, yt), count), sum(equal(argmax(logits, 1).indices, yt))];
+          return [mulScalar(classifierLoss(kind, logits, targets), count), sum(equal(argmax(logits, 1).indices, yt))];
         }),
       );
       lossSum = lossSum ? tidy(() => add(lossSum!, l)) : l;
@@ -298,8 +334,7 @@ export async function fullGradient(s: CifarTrainState): Promise<{ loss: number; 
     const { x, y } = trainBatch(s, range(start, count), false);
     const weighted = tidy(() => {
       const xt = fromData(x, [count, 3, SIDE, SIDE], s.rt);
-      const yt = fromData(y, [count], s.rt);
-      const loss = softmaxCrossEntropy(s.model.forward(xt), yt);
+      const loss = classifierLoss(lossKind(s.config), s.model.forward(xt), lossTargets(lossKind(s.config), y, s.data.classCount, s.rt));
       // The full loss is the count-weighted mean of the batch means; so is its gradient.
       backward(loss, full([], count / n, s.rt));
       return noGrad(() => mulScalar(loss, count / n));
@@ -315,6 +350,19 @@ export async function fullGradient(s: CifarTrainState): Promise<{ loss: number; 
 
 function fullGradDue(config: CifarTrainConfig, epoch: number): boolean {
   return config.fullGradEvery > 0 && epoch % config.fullGradEvery === 0;
+}
+
+/** The output-NTK row of epoch `epoch` (θ after that many epochs), when a check is due. */
+async function ntkRow(s: CifarTrainState, epoch: number, hooks: CifarTrainHooks): Promise<void> {
+  if (!s.ntk?.isCheckEpoch(epoch)) return;
+  const row = await s.ntk.measure(epoch, s.model, s.set, s.initial);
+  await hooks.onRow(row);
+  const n = Number(row.samples);
+  const pl = row.lossKind === 'mse' ? `, PL ratio ${Number(row.plRatio).toExponential(3)} vs bound λ_min/|S| ${Number(row.muBound).toExponential(3)}` : ' (cross-entropy: diagnostic only)';
+  hooks.log?.(
+    `NTK @ epoch ${epoch} (|S| ${n}, batch norm in eval mode): λ_min(K) ${Number(row.lambdaMin).toExponential(3)}, λ_max(K) ${Number(row.lambdaMax).toExponential(3)}${pl}; ` +
+      `identity err ${Number(row.identityRelErr).toExponential(1)}; ${(Number(row.timeMs) / 1000).toFixed(1)} s`,
+  );
 }
 
 /**
@@ -346,6 +394,7 @@ export async function trainCifar(
       s.resumeWithin = undefined;
     } else {
       if (fullGradDue(config, e)) await fullGradRow(e);
+      await ntkRow(s, e, hooks);
       // Drop any partly used Philox block, so that the state a checkpoint stores continues
       // exactly as an uninterrupted run does.
       s.shuffleRng.setState(s.shuffleRng.getState());
@@ -400,7 +449,10 @@ export async function trainCifar(
     s.epochsDone = e + 1;
     await hooks.afterEpoch?.(e + 1, s);
   }
-  if (fullGradDue(config, config.epochs) && s.epochsDone === config.epochs) await fullGradRow(config.epochs);
+  if (s.epochsDone === config.epochs) {
+    if (fullGradDue(config, config.epochs)) await fullGradRow(config.epochs);
+    await ntkRow(s, config.epochs, hooks);
+  }
 }
 
 export interface CifarTiming {
@@ -434,6 +486,7 @@ export function cifarTiming(rows: readonly MetricRow[], batchSize: number): Cifa
     intervals += times.length - 1;
   }
   const ms = intervals > 0 ? spanMs / intervals : NaN;
-  const last = rows.reduce((m, r) => Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0), 0);
+  // The run's clock; an `ntk` row's timeMs is the check's own duration, not a clock reading.
+  const last = rows.reduce((m, r) => (r.kind === 'ntk' ? m : Math.max(m, typeof (r as { timeMs?: unknown }).timeMs === 'number' ? (r as { timeMs: number }).timeMs : 0)), 0);
   return { msPerStep: ms, imagesPerSecond: ms > 0 ? (1000 * batchSize) / ms : NaN, intervals, wallSeconds: last / 1000 };
 }

@@ -381,6 +381,8 @@ export function theorySetSection(kind: string, runs: readonly SetRun[]): ReportS
 }
 
 registerSingleRunSections((rows) => {
+  // A CNN's output-NTK rows (fig3, model: 'cnn') get fig3's own theory section (cifar-lab.ts).
+  if (rows.some((r) => r.kind === 'ntk' && r.model === 'cnn')) return [];
   const t = summarizeTheory(rows);
   return t ? [theorySection(t)] : [];
 });

@@ -23,8 +23,8 @@ export function jsonFile(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number] }): RunSummary {
-  return summarizeRun(rows, { fitWindow: config.fitWindow });
+export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number]; emaBeta?: number }): RunSummary {
+  return summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta });
 }
 
 /** summary.json's content: the CLI's summary of the run's kind. */
