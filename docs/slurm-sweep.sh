@@ -6,7 +6,7 @@
 #   npm ci && node build.mjs            # build the bundle once, not in 8 tasks at the same time
 #   export SWEEP_DIR=/shared/$USER/lplr-sweeps/width-lr   # sbatch passes it on to the tasks
 #   jobid=$(sbatch --parsable docs/slurm-sweep.sh)
-#   sbatch --dependency=afterany:$jobid --wrap "npx lplr merge $SWEEP_DIR"
+#   sbatch --dependency=afterany:$jobid --wrap "node bin/lplr.mjs merge $SWEEP_DIR"
 #
 # Resubmitting the same script later skips finished runs and resumes interrupted ones.
 #
@@ -31,7 +31,9 @@ cd "${LPLR_CHECKOUT:-$SLURM_SUBMIT_DIR}" || exit 2
 export LPLR_CACHE_DIR=${LPLR_CACHE_DIR:-${TMPDIR:-/tmp}/lplr-cache-$USER}
 
 # Every task runs the same command; only the shard differs, and lplr takes it from the array.
-srun npx lplr sweep fig1 \
+# node runs lplr directly: under npx, npm forwards Slurm's SIGTERM a second time (lplr ignores a
+# repeat within 2 s, but a direct child also gets the signal promptly and exits with lplr's code).
+srun node bin/lplr.mjs sweep fig1 \
   --grid width=256,512,1024,2048 \
   --grid lr=0.001,0.0005 \
   --seeds 0-4 \

@@ -100,24 +100,51 @@ export function restoreArenas(tensors: Map<string, Float32Array>, arenas: ArenaG
   }
 }
 
+/** What a SIGINT/SIGTERM did: asked for a checkpoint and stop, was a duplicate and ignored, or forces exit. */
+export type SignalOutcome = 'stop' | 'ignored' | 'exit';
+
 /** Decides when to checkpoint: every `everyEpochs`, after `everyMinutes`, or when a stop was requested. */
 export class CheckpointPolicy {
   private last = performance.now();
   stopRequested = false;
+  private firstSignalAt: number | undefined;
   private handlers: [NodeJS.Signals, () => void][] = [];
 
+  /**
+   * `duplicateWindowMs`: repeats of a signal this soon after the first are ignored. Under
+   * Slurm, `srun npx lplr` delivers one SIGTERM twice (srun and npm both forward it), and
+   * quitting on the second would lose the checkpoint being written.
+   */
   constructor(
     readonly everyEpochs: number,
     readonly everyMinutes: number,
+    readonly duplicateWindowMs = 2000,
   ) {}
 
-  /** SIGINT/SIGTERM finish the current epoch, checkpoint and stop (a second signal exits at once). */
+  /**
+   * The policy's answer to a signal at time `now` (ms, performance.now() clock): the first
+   * asks to checkpoint after this epoch and stop; repeats within duplicateWindowMs are
+   * ignored; a later one means the user insists, and the process should exit at once.
+   */
+  handleSignal(sig: NodeJS.Signals, now = performance.now()): SignalOutcome {
+    if (this.firstSignalAt === undefined) {
+      this.firstSignalAt = now;
+      this.stopRequested = true;
+      process.stderr.write(`\nlplr: ${sig} received: checkpointing after this epoch (send it again after ${this.duplicateWindowMs / 1000} s to quit at once)\n`);
+      return 'stop';
+    }
+    if (now - this.firstSignalAt < this.duplicateWindowMs) {
+      process.stderr.write(`lplr: repeated ${sig} within ${this.duplicateWindowMs / 1000} s ignored; still checkpointing\n`);
+      return 'ignored';
+    }
+    return 'exit';
+  }
+
+  /** SIGINT/SIGTERM finish the current epoch (or step), checkpoint and stop; see handleSignal. */
   installSignalHandlers(): void {
     for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
       const h = () => {
-        if (this.stopRequested) process.exit(130);
-        this.stopRequested = true;
-        process.stderr.write(`\nlplr: ${sig} received: checkpointing after this epoch (send it again to quit at once)\n`);
+        if (this.handleSignal(sig) === 'exit') process.exit(130);
       };
       process.on(sig, h);
       this.handlers.push([sig, h]);
