@@ -54,7 +54,20 @@ export async function saveCheckpoint(runDir: string, arenas: ArenaGroup, record:
   writeJsonAtomic(path.join(dir, 'checkpoint.json'), full);
   // Older tensor files are garbage once the record points at the new one.
   for (const f of fs.readdirSync(dir)) if (f.startsWith('ckpt-') && f !== tensorFile && !f.endsWith('.tmp')) fs.rmSync(path.join(dir, f), { force: true });
+  loseDeviceForTest(arenas, record.nextEpoch);
   return path.join(dir, 'checkpoint.json');
+}
+
+/**
+ * Test hook: with LPLR_TEST_LOSE_DEVICE_AT=N in the environment, the device is destroyed right
+ * after the checkpoint that resumes at epoch N, so tests can drive the device-loss path of a
+ * real run (a device cannot be lost on demand otherwise). Without the variable it does nothing.
+ */
+function loseDeviceForTest(arenas: ArenaGroup, nextEpoch: number): void {
+  const at = process.env.LPLR_TEST_LOSE_DEVICE_AT;
+  if (at === undefined || Number(at) !== nextEpoch) return;
+  const arena = Object.values(arenas).find((a): a is Arena => a !== undefined);
+  arena?.rt.device.destroy();
 }
 
 export function hasCheckpoint(runDir: string): boolean {
@@ -183,8 +196,10 @@ export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: strin
     );
   }
   if (e instanceof GpuError || e instanceof LimitError) {
+    // The engine's device-loss message ends in a generic 'lplr resume RUN_DIR' hint; this one names the directory.
+    const problem = e.message.replace(/\s*[^.]*'lplr resume RUN_DIR'\.?$/, '');
     return new GpuError(
-      `${e.message} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}.`}`,
+      `${problem} ${lastCheckpoint ? `Finished work is kept: the last checkpoint is ${lastCheckpoint}; continue with 'lplr resume ${dir}'.` : `No checkpoint was taken yet; metrics so far are in ${metricsFile}. Start the run again with ${rerunCommand(dir)}.`}`,
     );
   }
   return e;
