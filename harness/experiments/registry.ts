@@ -443,8 +443,23 @@ export function rebuildAll(dir: string, overrides: Pick<SummaryConfig, 'fitWindo
   return { headline: Object.entries(parts).map(([k, v]) => `${k}: ${v.headline}`).join('\n'), reports };
 }
 
-export const EXPERIMENTS: Experiment<any>[] = [fig1, fig2, fig3, fig4, fig5, all, ntkExperiment];
+/**
+ * Tell the experiment's progress which adapter it runs on before it starts, so that a machine
+ * with no measured throughput yet still gets a (rough, labelled) ETA up front.
+ */
+function withAdapterEta<P>(e: Experiment<P>): Experiment<P> {
+  return {
+    ...e,
+    run(ctx, prepared) {
+      // No runtime when the experiment needs no GPU (e.g. fig2 --from).
+      if (ctx.rt) ctx.progress.setAdapter?.(ctx.rt.ctx.info);
+      return e.run(ctx, prepared);
+    },
+  };
+}
+
+export const EXPERIMENTS: Experiment<any>[] = ([fig1, fig2, fig3, fig4, fig5, all, ntkExperiment] as Experiment<any>[]).map((e) => withAdapterEta(e));
 
 export function registerExperiment(e: Experiment<any>): void {
-  EXPERIMENTS.push(e);
+  EXPERIMENTS.push(withAdapterEta(e));
 }

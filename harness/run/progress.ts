@@ -1,5 +1,10 @@
-// Progress on stderr: the work up front, then one line per tick with an ETA. On a TTY the
+// Progress on stderr: the work up front with an ETA, then one line per tick. On a TTY the
 // line rewrites itself; otherwise at most one line every few seconds (logs stay short).
+// The ETA up front comes from the throughput of an earlier run on this adapter, or, on a
+// fresh machine, from a conservative default for the adapter's class (software or GPU),
+// labelled as a rough estimate; the first timed epoch replaces it as soon as it exists.
+import type { AdapterDescription } from '../../src/gpu/device.js';
+
 export interface Progress {
   /** knownGflops: throughput measured by an earlier run on this adapter (for an ETA up front). */
   start(totalTicks: number, flopsPerTick?: number, knownGflops?: number): void;
@@ -8,9 +13,23 @@ export interface Progress {
   tick(done: number, detail: string): void;
   done(): void;
   log(message: string): void;
+  /** The adapter the work runs on: gives a rough ETA up front when no earlier run measured it. */
+  setAdapter?(info: Pick<AdapterDescription, 'isSoftware'>): void;
 }
 
-function fmtDuration(ms: number): string {
+/**
+ * Conservative GFLOP/s per adapter class, for an ETA before anything was measured on the
+ * adapter. Well below what the engine reaches (about 20-40 GFLOP/s on 2 llvmpipe cores; far more
+ * on any GPU) so that the first estimate errs long rather than short.
+ */
+export const DEFAULT_GFLOPS: Readonly<Record<'software' | 'gpu', number>> = Object.freeze({ software: 5, gpu: 200 });
+
+export function defaultThroughput(info: Pick<AdapterDescription, 'isSoftware'>): { gflops: number; adapterClass: 'software' | 'gpu' } {
+  const adapterClass = info.isSoftware ? 'software' : 'gpu';
+  return { gflops: DEFAULT_GFLOPS[adapterClass], adapterClass };
+}
+
+export function fmtDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
@@ -18,10 +37,25 @@ function fmtDuration(ms: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function createProgress(opts: { quiet?: boolean; label?: string; stream?: NodeJS.WriteStream } = {}): Progress {
+/** One epoch's duration: sub-second ones keep two significant digits. */
+function fmtEpoch(ms: number): string {
+  return ms < 10_000 ? `${Number((ms / 1000).toPrecision(2))}s` : fmtDuration(ms);
+}
+
+export interface ProgressOptions {
+  quiet?: boolean;
+  label?: string;
+  stream?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  /** Milliseconds clock (tests pass a fake one). */
+  now?: () => number;
+}
+
+export function createProgress(opts: ProgressOptions = {}): Progress {
   const out = opts.stream ?? process.stderr;
+  const now = opts.now ?? (() => performance.now());
   const tty = Boolean(out.isTTY);
   const label = opts.label ? `${opts.label} ` : '';
+  let adapter: Pick<AdapterDescription, 'isSoftware'> | undefined;
   let total = 0;
   let flops = 0;
   let t0 = 0;
@@ -30,49 +64,69 @@ export function createProgress(opts: { quiet?: boolean; label?: string; stream?:
   let firstTickDone = 0;
   let lastTickAt = 0;
   let lastDone = 0;
+  let timedEstimatePrinted = false;
+  const write = (line: string) => {
+    if (!opts.quiet) out.write(`${tty ? '\r\x1b[2K' : ''}${label}${line}\n`);
+  };
   return {
+    setAdapter(info) {
+      adapter = info;
+    },
     start(totalTicks, flopsPerTick = 0, knownGflops) {
       total = totalTicks;
       flops = flopsPerTick;
-      t0 = performance.now();
-      if (!opts.quiet && flops > 0) {
-        const eta = knownGflops ? `, ETA ${fmtDuration(((flops * totalTicks) / (knownGflops * 1e9)) * 1000)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter` : ', ETA after the first epochs';
-        out.write(`${label}work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP${eta}\n`);
-      }
+      t0 = now();
+      lastPrint = t0;
+      firstTickAt = 0;
+      timedEstimatePrinted = false;
+      if (flops <= 0) return;
+      const etaAt = (gflops: number) => fmtDuration(((flops * totalTicks) / (gflops * 1e9)) * 1000);
+      let eta: string;
+      if (knownGflops) eta = `ETA ${etaAt(knownGflops)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter`;
+      else if (adapter) {
+        const d = defaultThroughput(adapter);
+        eta = `ETA ~${etaAt(d.gflops)} (rough estimate: no run measured on this adapter yet; assumes ${d.gflops} GFLOP/s, a conservative figure for a ${d.adapterClass === 'software' ? 'software (CPU) adapter' : 'GPU'}; refined after the first epoch)`;
+      } else eta = 'ETA after the first epoch';
+      write(`work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP, ${eta}`);
     },
     gflops() {
-      const now = lastTickAt;
       // Short runs are dominated by fixed costs: only a span of 20 s or more is a throughput.
-      if (lastDone <= firstTickDone || flops <= 0 || now - firstTickAt < 20_000) return undefined;
-      return (flops * (lastDone - firstTickDone)) / ((now - firstTickAt) * 1e6);
+      if (lastDone <= firstTickDone || flops <= 0 || lastTickAt - firstTickAt < 20_000) return undefined;
+      return (flops * (lastDone - firstTickDone)) / ((lastTickAt - firstTickAt) * 1e6);
     },
     tick(done, detail) {
-      const now = performance.now();
-      lastTickAt = now;
+      const t = now();
+      lastTickAt = t;
       lastDone = done;
       if (firstTickAt === 0) {
-        // The first epoch includes pipeline compilation: estimate from the ones after it.
-        firstTickAt = now;
+        // The first epoch (of this process: a resumed run starts later) includes pipeline
+        // compilation, so the ETA from it is an upper bound; it is printed at once.
+        firstTickAt = t;
         firstTickDone = done;
-        if (flops > 0 && !opts.quiet) out.write(`${label}first epoch took ${fmtDuration(now - t0)} (includes shader compilation)\n`);
+        if (flops > 0 && done < total) write(`first epoch took ${fmtDuration(t - t0)} (includes shader compilation); ETA at most ${fmtDuration((total - done) * (t - t0))} from it`);
+      } else if (!timedEstimatePrinted && flops > 0 && done > firstTickDone && done < total) {
+        // The first epoch without compilation: the first real throughput.
+        timedEstimatePrinted = true;
+        const per = (t - firstTickAt) / (done - firstTickDone);
+        write(`epochs after the first take ${fmtEpoch(per)} each (${((flops / per) * 1e-6).toFixed(1)} GFLOP/s): ETA ${fmtDuration((total - done) * per)}`);
       }
-      const rate = done > firstTickDone ? (now - firstTickAt) / (done - firstTickDone) : now - t0;
+      const rate = done > firstTickDone ? (t - firstTickAt) / (done - firstTickDone) : t - t0;
       const eta = (total - done) * rate;
       const gflops = done > firstTickDone && flops > 0 ? ` ${((flops / rate) * 1e-6).toFixed(1)} GFLOP/s` : '';
       if (opts.quiet) return;
       const line = `${label}epoch ${done - 1}/${total - 1}  ${detail}  ETA ${fmtDuration(eta)}${gflops}`;
       if (tty) out.write(`\r\x1b[2K${line}`);
-      else if (now - lastPrint > 5000 || done === total) {
+      else if (t - lastPrint > 5000 || done === total) {
         out.write(`${line}\n`);
-        lastPrint = now;
+        lastPrint = t;
       }
     },
     done() {
       if (!opts.quiet && tty) out.write('\n');
-      if (!opts.quiet) out.write(`${label}finished in ${fmtDuration(performance.now() - t0)}\n`);
+      if (!opts.quiet) out.write(`${label}finished in ${fmtDuration(now() - t0)}\n`);
     },
     log(message) {
-      if (!opts.quiet) out.write(`${tty ? '\r\x1b[2K' : ''}${label}${message}\n`);
+      write(message);
     },
   };
 }
