@@ -72,5 +72,15 @@ describe('lplr run fig1 (tiny preset)', () => {
     for (const flag of ['--width', '--depth', '--epochs', '--lr', '--loss', '--init', '--digits', '--subset', '--seed', '--data-dir', '--dataset', '--init-from', '--out', '--preset', '--fit-window']) {
       expect(r.stdout).toContain(flag);
     }
+    const line = (flag: string) => r.stdout.split('\n').find((l) => l.trimStart().startsWith(`${flag} `)) ?? '';
+    // Options set by the preset show each preset's value (README: default W 256 on 2,000 samples; paper W 2048, all samples).
+    expect(line('--width')).toContain('(preset default: 256, paper: 2048, tiny: 16)');
+    expect(line('--depth')).toContain('(preset default: 5, paper: 5, tiny: 3)');
+    expect(line('--epochs')).toContain('(preset default: 250, paper: 250, tiny: 6)');
+    expect(line('--lr')).toContain('(preset default: 0.001, paper: 0.001, tiny: 0.01)');
+    expect(line('--init')).toContain('(preset default: he, paper: he, tiny: he)');
+    expect(line('--subset')).toContain('(preset default: 2000, paper: all, tiny: 64)');
+    // Every other option has its default.
+    for (const [flag, def] of [['--loss', 'mse'], ['--seed', '0'], ['--digits', '0,1'], ['--preset', 'default']]) expect(line(flag)).toContain(`(default: ${def})`);
   });
 });

@@ -50,17 +50,29 @@ export const MLP_PRESETS: Record<string, MlpPreset> = {
   },
 };
 
+/**
+ * "(preset default: 256, paper: 2048, tiny: 16)": options whose default comes from the preset
+ * have no single default for the help to print, so it lists each preset's value.
+ */
+function presetDefaults(key: keyof MlpRunConfig): string {
+  const parts = Object.entries(MLP_PRESETS).map(([name, p]) => {
+    const v = p.values[key];
+    return `${name}: ${v === null ? 'all' : String(v)}`;
+  });
+  return `(preset ${parts.join(', ')})`;
+}
+
 export const MLP_OPTIONS: OptionSpec[] = [
   { name: 'preset', type: 'string', help: 'pinned configuration', choices: Object.keys(MLP_PRESETS), default: 'default' },
-  { name: 'width', type: 'int', help: 'hidden width W', min: 1, max: 65536 },
-  { name: 'depth', type: 'int', help: 'number of linear layers D', min: 1, max: 64 },
-  { name: 'epochs', type: 'int', help: 'full-batch GD updates (epochs)', min: 0, max: 1_000_000 },
-  { name: 'lr', type: 'number', help: 'learning rate', min: 0 },
+  { name: 'width', type: 'int', help: `hidden width W ${presetDefaults('width')}`, min: 1, max: 65536 },
+  { name: 'depth', type: 'int', help: `number of linear layers D ${presetDefaults('depth')}`, min: 1, max: 64 },
+  { name: 'epochs', type: 'int', help: `full-batch GD updates (epochs) ${presetDefaults('epochs')}`, min: 0, max: 1_000_000 },
+  { name: 'lr', type: 'number', help: `learning rate ${presetDefaults('lr')}`, min: 0 },
   { name: 'loss', type: 'string', help: 'training loss (mse = ½·mean squared error, the theory\'s loss)', choices: ['mse', 'bce'], default: 'mse' },
-  { name: 'init', type: 'string', help: 'initialization', choices: INIT_SCHEMES },
+  { name: 'init', type: 'string', help: `initialization ${presetDefaults('init')}`, choices: INIT_SCHEMES },
   { name: 'depth-factor', type: 'number', help: 'enhanced init variance factor (default 1/D)', min: 0 },
   { name: 'digits', type: 'int-list', help: 'the two MNIST digits a,b (y=0 for a, 1 for b)', placeholder: 'A,B', default: [0, 1], min: 0, max: 9 },
-  { name: 'subset', type: 'string', help: "stratified seeded subset size, or 'all'", placeholder: 'N|all' },
+  { name: 'subset', type: 'string', help: `stratified seeded subset size, or 'all' ${presetDefaults('subset')}`, placeholder: 'N|all' },
   { name: 'seed', type: 'int', help: 'seed for init and subset', default: 0, min: 0 },
   { name: 'data-dir', type: 'string', help: 'folder with the official MNIST IDX files (gzipped or not)', placeholder: 'DIR' },
   { name: 'dataset', type: 'string', help: 'safetensors file with x [N,D] and y [N] (replaces MNIST)', placeholder: 'FILE' },
