@@ -1,9 +1,11 @@
 // The MLP lab through the CLI: every output file, determinism, validation before any device.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { serializeSafetensors } from '../src/io/safetensors.js';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'bin', 'lplr.mjs');
@@ -45,10 +47,68 @@ describe('lplr run fig1 (tiny preset)', () => {
     expect(epochRows(b)).toEqual(rows);
   });
 
+  it('--dataset runs record the file by content and no MNIST digits or subset', () => {
+    const file = path.join(tmp, 'data.safetensors');
+    const n = 24;
+    const d = 6;
+    fs.writeFileSync(
+      file,
+      serializeSafetensors([
+        { name: 'x', shape: [n, d], data: Float32Array.from({ length: n * d }, (_, i) => ((i * 7) % 11) / 11) },
+        { name: 'y', shape: [n], data: Float32Array.from({ length: n }, (_, i) => i % 2) },
+      ]),
+    );
+    const out = path.join(tmp, 'ds');
+    const r = lplr(['run', 'fig1', '--preset', 'tiny', '--dataset', file, '--out', out, '--quiet']);
+    expect(r.stderr).not.toMatch(/lplr:/);
+    expect(r.code).toBe(0);
+    const { config } = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(config.digits).toBeNull();
+    expect(config.subset).toBeNull();
+    const bytes = fs.readFileSync(file);
+    expect(config.dataContent).toEqual({ kind: 'dataset-file', bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  });
+
   it('refuses to overwrite a run without --force', () => {
     const r = lplr(['run', 'fig1', '--preset', 'tiny', '--out', path.join(tmp, 'a'), '--quiet']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/already exists and is not empty.*--force/);
+  });
+
+  it('a failing --force run leaves the previous run alone and fails before any device', () => {
+    const prev = path.join(tmp, 'prev');
+    fs.mkdirSync(prev, { recursive: true });
+    const files: Record<string, string> = {
+      'config.json': '{"experiment":"fig1"}\n',
+      'metrics.jsonl': '{"kind":"epoch","epoch":0,"loss":0.5}\n',
+      'summary.json': '{}\n',
+      'report.html': '<html></html>\n',
+    };
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(prev, name), text);
+    const bad = path.join(tmp, 'bad-mnist');
+    fs.mkdirSync(bad, { recursive: true });
+    // Right size for a 1-image file, wrong magic.
+    fs.writeFileSync(path.join(bad, 'train-images-idx3-ubyte'), Buffer.alloc(16 + 784, 0x2a));
+    fs.writeFileSync(path.join(bad, 'train-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 1, 0]));
+    // Without --quiet: the adapter line would show if a device were created first.
+    const r = lplr(['run', 'fig1', '--preset', 'tiny', '--data-dir', bad, '--out', prev, '--force']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^lplr: .*train-images-idx3-ubyte has IDX magic 0x2a2a2a2a/);
+    expect(fs.readdirSync(prev).sort()).toEqual(Object.keys(files).sort());
+    for (const [name, text] of Object.entries(files)) expect(fs.readFileSync(path.join(prev, name), 'utf8')).toBe(text);
+  });
+
+  it.each([
+    [['run', 'fig1', '--subset', '99999'], /^lplr: --subset 99999 exceeds the 12665 training samples of digits 0 and 1/],
+    [['run', 'fig4', '--preset', 'tiny', '--init-from', path.join(root, 'package.json')], /^lplr: .*package\.json/],
+  ])('%j fails with one stderr line and creates no run directory', (args, message) => {
+    const out = path.join(tmp, `never-${(args as string[]).length}-${Math.random().toString(36).slice(2)}`);
+    const r = lplr([...(args as string[]), '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   it.each([

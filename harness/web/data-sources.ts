@@ -7,7 +7,7 @@
 import { ConfigError, DataError } from '../../src/errors.js';
 import { channelStats, CIFAR_CLASSES, parseCifarBinary, concatCifar, selectClasses, type CifarData } from '../data/cifar-core.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
-import type { MlpRunConfig } from '../experiments/mlp-config.js';
+import { mnistDigits, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { parseDatasetBytes } from '../data/dataset-core.js';
 import { isGzip, parseIdxBytes } from '../data/idx-core.js';
 import { mnistFromIdx, selectBinaryDigits, type MnistData } from '../data/mnist-core.js';
@@ -98,9 +98,10 @@ export async function mnistFromPicked(files: readonly { name: string; arrayBuffe
 /** The binary-digit data of each run, selected from loaded MNIST (same samples and source text as the CLI). */
 export function mnistProvider(mnist: MnistData): DataProvider {
   return async (config: MlpRunConfig): Promise<LabData> => {
-    const d = selectBinaryDigits(mnist, 'train', { digits: config.digits, subset: config.subset ?? undefined, seed: config.seed });
+    const digits = mnistDigits(config);
+    const d = selectBinaryDigits(mnist, 'train', { digits, subset: config.subset ?? undefined, seed: config.seed });
     const which = config.subset ? `, stratified subset of ${d.n}` : `, all ${d.n}`;
-    return { x: d.x, y: d.y, n: d.n, d: d.d, source: `MNIST train, digits ${config.digits.join('/')}${which}` };
+    return { x: d.x, y: d.y, n: d.n, d: d.d, source: `MNIST train, digits ${digits.join('/')}${which}` };
   };
 }
 
