@@ -43,8 +43,26 @@ describe('lplr run fig1 (tiny preset)', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(a, 'summary.json'), 'utf8'));
     expect(summary.lStar.min.semiLog.n).toBeGreaterThan(1);
     expect(fs.readFileSync(path.join(a, 'report.html'), 'utf8')).toContain('Figure 1');
-    expect(lplr(['run', 'fig1', '--preset', 'tiny', '--out', b, '--quiet']).code).toBe(0);
+    // Same seed, stricter verdicts: the thresholds are recorded and applied, not part of the hash.
+    expect(lplr(['run', 'fig1', '--preset', 'tiny', '--out', b, '--quiet', '--threshold', 'linearR2Min=1.5']).code).toBe(0);
     expect(epochRows(b)).toEqual(rows);
+    const configB = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+    expect(configB.config.thresholds).toEqual({ linearR2Min: 1.5, plSlopeMin: 0, plSlopeMax: 1.2, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 5 });
+    expect(configB.configHash).toBe(config.configHash);
+    const summaryB = JSON.parse(fs.readFileSync(path.join(b, 'summary.json'), 'utf8'));
+    expect(summaryB.thresholds.linearR2Min).toBe(1.5);
+    // No R² exceeds 1: every linear-convergence verdict fails under the stricter rule.
+    const linear = summaryB.verdicts.filter((v: { name: string }) => v.name.startsWith('linear convergence'));
+    expect(linear.length).toBeGreaterThan(0);
+    expect(linear.every((v: { passed: boolean }) => !v.passed)).toBe(true);
+
+    // lplr report reads the thresholds back from config.json.
+    configB.config.thresholds.linearR2Min = 0.5;
+    fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(configB));
+    expect(lplr(['report', b]).code).toBe(0);
+    const rebuilt = JSON.parse(fs.readFileSync(path.join(b, 'summary.json'), 'utf8'));
+    expect(rebuilt.thresholds.linearR2Min).toBe(0.5);
+    expect(rebuilt.verdicts.find((v: { name: string }) => v.name.startsWith('linear convergence')).rule).toContain('R² ≥ 0.5');
   });
 
   it('--dataset runs record the file by content and no MNIST digits or subset', () => {
@@ -113,6 +131,7 @@ describe('lplr run fig1 (tiny preset)', () => {
 
   it.each([
     [['run', 'fig1', '--widht', '8'], /Unknown option --widht\. Did you mean --width\?/],
+    [['run', 'fig1', '--threshold', 'plR2=0.5'], /--threshold: unknown threshold 'plR2'\. Did you mean 'plR2Min'\?/],
     [['run', 'fig1', '--width', 'abc'], /--width expects an integer, got 'abc'/],
     [['run', 'fig1', '--lr', '-1'], /--lr must be >= 0/],
     [['run', 'fig1', '--loss', 'mae'], /--loss must be one of mse, bce/],
@@ -129,7 +148,7 @@ describe('lplr run fig1 (tiny preset)', () => {
   it('prints the options with defaults', () => {
     const r = lplr(['run', 'fig1', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--width', '--depth', '--epochs', '--lr', '--loss', '--init', '--digits', '--subset', '--seed', '--data-dir', '--dataset', '--init-from', '--out', '--preset', '--fit-window']) {
+    for (const flag of ['--width', '--depth', '--epochs', '--lr', '--loss', '--init', '--digits', '--subset', '--seed', '--data-dir', '--dataset', '--init-from', '--out', '--preset', '--fit-window', '--threshold']) {
       expect(r.stdout).toContain(flag);
     }
     const line = (flag: string) => r.stdout.split('\n').find((l) => l.trimStart().startsWith(`${flag} `)) ?? '';
@@ -140,7 +159,8 @@ describe('lplr run fig1 (tiny preset)', () => {
     expect(line('--lr')).toContain('(preset default: 0.001, paper: 0.001, tiny: 0.01)');
     expect(line('--init')).toContain('(preset default: he, paper: he, tiny: he)');
     expect(line('--subset')).toContain('(preset default: 2000, paper: all, tiny: 64)');
-    // Every other option has its default.
+    // Every other option has its default, and the thresholds list theirs.
     for (const [flag, def] of [['--loss', 'mse'], ['--seed', '0'], ['--digits', '0,1'], ['--preset', 'default']]) expect(line(flag)).toContain(`(default: ${def})`);
+    expect(line('--threshold')).toContain('linearR2Min=0.98, plSlopeMin=0, plSlopeMax=1.2, plR2Min=0.9, widthSpearmanMax=-0.9, minFitPoints=5');
   });
 });

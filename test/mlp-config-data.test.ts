@@ -1,5 +1,5 @@
 // The MLP lab's config: data identified by content in the config hash, files loaded and
-// checked before any device (and read once).
+// checked before any device (and read once), verdict thresholds in the config but not the hash.
 // No GPU: everything here runs in the prepare step.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -7,10 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../harness/cli/args.js';
-import { MLP_OPTIONS, mlpIdentity, OFFICIAL_MNIST_TRAIN, resolveMlpConfig, type MlpRunConfig } from '../harness/experiments/mlp-config.js';
-import { loadMlpInputs, resolveMlpConfigWithFiles } from '../harness/experiments/mlp-lab.js';
+import { MLP_OPTIONS, mlpIdentity, OFFICIAL_MNIST_TRAIN, parseThresholdFlags, resolveMlpConfig, type MlpRunConfig } from '../harness/experiments/mlp-config.js';
+import { loadMlpInputs, rejudgeRun, resolveMlpConfigWithFiles } from '../harness/experiments/mlp-lab.js';
 import { configHash } from '../harness/run/run-dir.js';
+import { ConfigError } from '../src/errors.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
+import { formatMetricRow, type MetricRow } from '../src/metrics/schema.js';
+import { summarizeRun } from '../src/metrics/summary.js';
+import { DEFAULT_THRESHOLDS } from '../src/metrics/verdicts.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-mlp-config-'));
 const args = (argv: string[]) => parseArgs(argv, MLP_OPTIONS);
@@ -98,8 +102,8 @@ describe('MNIST runs', () => {
   it('official MNIST keeps the hash runs had before data was fingerprinted', () => {
     const c = withFiles(['--preset', 'tiny']);
     expect(c.dataContent).toEqual(OFFICIAL_MNIST_TRAIN);
-    // The earlier identity: the resolved config minus the preset name (no data fields).
-    const { dataContent: _d, preset: _p, ...before } = c;
+    // The earlier identity: the resolved config minus the preset name (no thresholds, no data fields).
+    const { thresholds: _t, dataContent: _d, preset: _p, ...before } = c;
     expect(hashOf(c)).toBe(configHash(before));
   });
 
@@ -157,5 +161,56 @@ describe('loaded files', () => {
     expect(() => withFiles(['--preset', 'tiny', '--init-from', file])).toThrow(/lacks parameters 4\.weight, 4\.bias/);
     fs.writeFileSync(file, serializeSafetensors([...good, t('6.weight', [1, 1])]));
     expect(() => withFiles(['--preset', 'tiny', '--init-from', file])).toThrow(/has tensors this model does not: 6\.weight/);
+  });
+});
+
+describe('verdict thresholds', () => {
+  it('--threshold overrides the defaults, repeatable or comma-separated', () => {
+    const c = resolveMlpConfig(args(['--threshold', 'linearR2Min=0.95', '--threshold', 'plSlopeMax=1.5,minFitPoints=8']));
+    expect(c.thresholds).toEqual({ linearR2Min: 0.95, plSlopeMin: 0, plSlopeMax: 1.5, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 8 });
+    expect(resolveMlpConfig(args([])).thresholds).toEqual({ linearR2Min: 0.98, plSlopeMin: 0, plSlopeMax: 1.2, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 5 });
+  });
+
+  it.each([
+    ['linearR2=0.9', /unknown threshold 'linearR2'\. Did you mean 'linearR2Min'\?/],
+    ['plR2Min', /expects NAME=VALUE/],
+    ['plR2Min=abc', /plR2Min needs a finite number, got 'abc'/],
+    ['plR2Min=0.5,plR2Min=0.6', /plR2Min is given twice/],
+    ['plSlopeMin=2', /plSlopeMin < plSlopeMax/],
+  ])('rejects --threshold %s', (raw, message) => {
+    expect(() => parseThresholdFlags([raw])).toThrow(ConfigError);
+    expect(() => parseThresholdFlags([raw])).toThrow(message);
+  });
+
+  it('are not part of the config hash (they judge the trajectory, they do not change it)', () => {
+    const plain = resolveMlpConfig(args(['--preset', 'tiny']));
+    const strict = resolveMlpConfig(args(['--preset', 'tiny', '--threshold', 'linearR2Min=0.999']));
+    expect(hashOf(strict)).toBe(hashOf(plain));
+    expect(hashOf(resolveMlpConfig(args(['--preset', 'tiny', '--lr', '0.02'])))).not.toBe(hashOf(plain));
+  });
+
+  it('a reused run is judged again by the thresholds of the run that reuses it', () => {
+    const dir = path.join(tmp, 'reused');
+    fs.mkdirSync(dir, { recursive: true });
+    // A clean linear decay: R² of the semi-log fit is 1, so only a threshold above 1 fails it.
+    const rows: MetricRow[] = Array.from({ length: 41 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: 0.5 * 0.9 ** t + 1e-9, gradNormSq: 0.9 ** t, drift: 0, acc: 1, lr: 0.01, timeMs: t }) as MetricRow);
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), rows.map((r) => `${formatMetricRow(r)}\n`).join(''));
+    const config = resolveMlpConfig(args(['--preset', 'tiny', '--epochs', '40']));
+    const old = summarizeRun(rows, { thresholds: config.thresholds });
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(old));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ experiment: 'mlp', config, configHash: hashOf(config) }));
+    expect(rejudgeRun(dir, config, rows, old, 'same')).toBe(old);
+
+    const strict = { ...config, thresholds: { ...DEFAULT_THRESHOLDS, linearR2Min: 1.5 } };
+    const judged = rejudgeRun(dir, strict, rows, old, 'strict');
+    const linear = (s: typeof old) => s.verdicts.find((v) => v.name === 'linear convergence (L* = zero)')!;
+    expect(linear(old).passed).toBe(true);
+    expect(linear(judged).passed).toBe(false);
+    expect(linear(judged).rule).toContain('R² ≥ 1.5');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).thresholds.linearR2Min).toBe(1.5);
+    const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    expect(recorded.config.thresholds.linearR2Min).toBe(1.5);
+    expect(recorded.configHash).toBe(hashOf(config));
+    expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('strict');
   });
 });

@@ -43,7 +43,8 @@ export const reportVerb: Verb = {
       const cfgFile = path.join(dir, 'config.json');
       const config = fs.existsSync(cfgFile) ? readJson<{ config?: MlpRunConfig }>(cfgFile).config : undefined;
       const fitWindow = fitWindowFlag ?? config?.fitWindow;
-      const summary = summarizeRun(rows, { fitWindow });
+      // The verdict thresholds the run recorded (runs from before they were recorded: the defaults).
+      const summary = summarizeRun(rows, { fitWindow, thresholds: config?.thresholds });
       writeJsonAtomic(path.join(dir, 'summary.json'), summary);
       reports = [writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary)];
     } else if (kind === 'all') {

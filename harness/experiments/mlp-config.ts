@@ -1,6 +1,7 @@
 // The MLP lab's configuration: flags, presets, and the resolved config that identifies a
 // run (its hash names sweep directories and lets fig4/fig5 reuse a matching fig1 run).
-import { ConfigError } from '../../src/errors.js';
+import { closest, ConfigError } from '../../src/errors.js';
+import { DEFAULT_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../../src/metrics/verdicts.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 
@@ -33,6 +34,8 @@ export interface MlpRunConfig {
   ntkSamples: number;
   /** Upper bound on rows per forward/backward chunk (same gradient; exercises chunking). */
   maxRowsPerChunk?: number;
+  /** The verdict thresholds (defaults with the --threshold overrides), resolved in full. */
+  thresholds?: VerdictThresholds;
 }
 
 /** A fingerprint of the training data: sha256 over `bytes` bytes. */
@@ -87,6 +90,8 @@ function presetDefaults(key: keyof MlpRunConfig): string {
   return `(preset ${parts.join(', ')})`;
 }
 
+const THRESHOLD_NAMES = Object.keys(DEFAULT_THRESHOLDS) as (keyof VerdictThresholds)[];
+
 export const MLP_OPTIONS: OptionSpec[] = [
   { name: 'preset', type: 'string', help: 'pinned configuration', choices: Object.keys(MLP_PRESETS), default: 'default' },
   { name: 'width', type: 'int', help: `hidden width W ${presetDefaults('width')}`, min: 1, max: 65536 },
@@ -103,6 +108,13 @@ export const MLP_OPTIONS: OptionSpec[] = [
   { name: 'dataset', type: 'string', help: 'safetensors file with x [N,D] and y [N] (replaces MNIST)', placeholder: 'FILE' },
   { name: 'init-from', type: 'string', help: 'start from these parameters (safetensors, PyTorch names 0.weight, 0.bias, 2.weight, ...)', placeholder: 'FILE' },
   { name: 'fit-window', type: 'range', help: 'epochs used by the fits, inclusive (default 5 to 0.9·E)', placeholder: 'A:B' },
+  {
+    name: 'threshold',
+    type: 'string',
+    repeatable: true,
+    placeholder: 'NAME=VALUE',
+    help: `override a verdict threshold; repeatable or comma-separated (defaults: ${THRESHOLD_NAMES.map((k) => `${k}=${DEFAULT_THRESHOLDS[k]}`).join(', ')})`,
+  },
   { name: 'ntk-every', type: 'int', help: 'NTK and Hessian checks every k epochs (0 = off)', default: 0, min: 0 },
   { name: 'ntk-samples', type: 'int', help: 'samples in the fixed NTK subset', default: 1024, min: 2 },
   { name: 'max-rows-per-chunk', type: 'int', help: 'cap rows per forward/backward chunk (same gradient)', min: 1 },
@@ -166,6 +178,7 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
     ntkEvery: v['ntk-every'] as number,
     ntkSamples: v['ntk-samples'] as number,
     maxRowsPerChunk: v['max-rows-per-chunk'] as number | undefined,
+    thresholds: parseThresholdFlags(v.threshold),
   };
   if (config.fitWindow && config.fitWindow[1] > config.epochs) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
@@ -176,6 +189,37 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
   return config;
 }
 
+/**
+ * `--threshold NAME=VALUE` (repeatable, or comma-separated) over the defaults. Unknown names get
+ * a "did you mean"; a name given twice is refused rather than letting the last one win silently.
+ */
+export function parseThresholdFlags(raw: unknown): VerdictThresholds {
+  const items = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((r) => String(r).split(','));
+  const overrides: Partial<Record<keyof VerdictThresholds, number>> = {};
+  for (const item of items.map((i) => i.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9]+)=(.*)$/.exec(item);
+    if (!m) throw new ConfigError(`--threshold expects NAME=VALUE (e.g. --threshold linearR2Min=0.95), got '${item}'.`);
+    const [, name, text] = m;
+    if (!(THRESHOLD_NAMES as string[]).includes(name)) {
+      // A name missing its Min/Max ending is too far for closest(); a unique prefix match is meant.
+      const prefixed = THRESHOLD_NAMES.filter((k) => k.toLowerCase().startsWith(name.toLowerCase()));
+      const hint = closest(name, THRESHOLD_NAMES) ?? (prefixed.length === 1 ? prefixed[0] : undefined);
+      throw new ConfigError(`--threshold: unknown threshold '${name}'.${hint ? ` Did you mean '${hint}'?` : ''} Known: ${THRESHOLD_NAMES.join(', ')}.`);
+    }
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`--threshold ${name} needs a finite number, got '${text}'.`);
+    const key = name as keyof VerdictThresholds;
+    if (overrides[key] !== undefined) throw new ConfigError(`--threshold ${name} is given twice (${overrides[key]} and ${value}); give it once.`);
+    overrides[key] = value;
+  }
+  try {
+    return resolveThresholds(overrides);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`--threshold: ${e.message}`);
+    throw e;
+  }
+}
+
 /** True when `c` is (by content) the official MNIST training split. */
 function isOfficialMnist(c: DataContent): boolean {
   return c.kind === OFFICIAL_MNIST_TRAIN.kind && c.bytes === OFFICIAL_MNIST_TRAIN.bytes && c.sha256 === OFFICIAL_MNIST_TRAIN.sha256;
@@ -183,13 +227,15 @@ function isOfficialMnist(c: DataContent): boolean {
 
 /**
  * The fields that determine a run's result (what its directory hash covers).
+ * - Verdict thresholds are left out: they judge the trajectory but do not change it, so runs
+ *   that differ only in thresholds share a hash and are reused (their verdicts recomputed).
  * - Data is identified by content where the files were read (dataContent): the paths are left
  *   out, and the official MNIST training split counts as the default data, however it was found,
  *   so such runs keep the hash they had before data was fingerprinted. A config resolved without
  *   the files (no dataContent) keeps the paths, so two different files never share a hash.
  */
 export function mlpIdentity(c: MlpRunConfig): Record<string, unknown> {
-  const id: Record<string, unknown> = { ...c, preset: undefined };
+  const id: Record<string, unknown> = { ...c, preset: undefined, thresholds: undefined };
   if (c.dataContent) {
     id.dataDir = undefined;
     id.dataset = undefined;

@@ -8,11 +8,13 @@ import type { Runtime } from '../../src/gpu/runtime.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { exportSafetensors } from '../../src/nn/module.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
+import { DEFAULT_THRESHOLDS } from '../../src/metrics/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { mlp } from '../../src/nn/layers.js';
 import { DATASET_FORMAT_HINT, parseDatasetBytes, type DatasetFile } from '../data/dataset-core.js';
 import { binaryMnist, loadMnist, type MnistData } from '../data/mnist.js';
-import { MetricsWriter, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { MetricsWriter, canonicalJson, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
+import { writeMlpReport } from '../run/reports.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
 import { CheckpointPolicy, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
@@ -201,6 +203,26 @@ export function resolveMlpConfigWithFiles(parsed: ParsedArgs): MlpRunConfig {
   return { ...config, dataContent: loadMlpInputs(config).content };
 }
 
+/**
+ * A finished run's summary judged by `config`'s thresholds. Runs that differ only in thresholds
+ * share a hash (mlpIdentity), so a reused or skipped run can carry another invocation's verdicts:
+ * those are recomputed from its metrics, and its summary.json, config.json and report.html
+ * rewritten so that the directory states the thresholds its verdicts used.
+ */
+export function rejudgeRun(dir: string, config: MlpRunConfig, rows: MetricRow[], summary: RunSummary, title: string): RunSummary {
+  const wanted = config.thresholds ?? DEFAULT_THRESHOLDS;
+  if (canonicalJson(summary.thresholds) === canonicalJson(wanted)) return summary;
+  const rejudged = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: wanted });
+  writeJsonAtomic(path.join(dir, 'summary.json'), rejudged);
+  const cfgFile = path.join(dir, 'config.json');
+  if (fs.existsSync(cfgFile)) {
+    const doc = readJson<{ config?: MlpRunConfig }>(cfgFile);
+    if (doc.config) writeJsonAtomic(cfgFile, { ...doc, config: { ...doc.config, thresholds: wanted } });
+  }
+  writeMlpReport(dir, title, { ...config, thresholds: wanted }, rows, rejudged);
+  return rejudged;
+}
+
 export function describeMlpRun(rt: Runtime, config: MlpRunConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return describeRun(rt, 'mlp', config, configHash(mlpIdentity(config)), extra);
 }
@@ -314,7 +336,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     const measured = progress.gflops();
     if (measured) recordThroughput(rt.ctx.info, 'mlp', measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
-    const summary = summarizeRun(rows, { fitWindow: config.fitWindow });
+    const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     return { dir, config, rows, summary };
   } finally {

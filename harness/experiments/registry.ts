@@ -13,7 +13,7 @@ import { copyRun } from '../run/grid.js';
 import { ensureRun, executeSweep, runSpec, type SweepRunSpec } from '../run/sweep.js';
 import { writeIndexReport, writeMlpReport, writeSetReport, type IndexEntry, type SetRun } from '../run/reports.js';
 import { MLP_OPTIONS, mlpIdentity, type MlpRunConfig } from './mlp-config.js';
-import { resolveMlpConfigWithFiles } from './mlp-lab.js';
+import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
 import { ntkExperiment, theoryMeasure } from './ntk.js';
@@ -75,7 +75,7 @@ async function runOrReuse(
     title,
     opts,
   );
-  return { rows: res.rows, summary: res.summary, reused: res.reusedFrom };
+  return { rows: res.rows, summary: rejudgeRun(dir, config, res.rows, res.summary, title), reused: res.reusedFrom };
 }
 
 const FIG1_TITLE = 'Figure 1 — linear convergence of full-batch GD';
@@ -124,12 +124,17 @@ const fig2: Experiment<Fig2Prepared> = {
     if (p.from) {
       rows = readMetrics(path.join(p.from, 'metrics.jsonl')) as MetricRow[];
       const srcConfig = readJson<{ config?: MlpRunConfig }>(path.join(p.from, 'config.json')).config;
-      if (srcConfig) config = { ...srcConfig, fitWindow: p.config.fitWindow ?? srcConfig.fitWindow };
+      // This invocation's fit window (when given) and thresholds judge the copied run.
+      if (srcConfig) config = { ...srcConfig, fitWindow: p.config.fitWindow ?? srcConfig.fitWindow, thresholds: p.config.thresholds };
       copyRun(p.from, ctx.dir);
+      // The copy states the thresholds its new verdicts use (they are outside the hash; a changed
+      // fit window is not recorded, since the window is part of the copied run's hash).
+      const cfgFile = path.join(ctx.dir, 'config.json');
+      if (srcConfig) writeJsonAtomic(cfgFile, { ...readJson<Record<string, unknown>>(cfgFile), config: { ...srcConfig, thresholds: p.config.thresholds } });
     } else {
       rows = (await runOrReuse(ctx, config, ctx.dir, 'Figure 2 — local PL check', { reuse: false })).rows;
     }
-    const summary = summarizeRun(rows, { fitWindow: config.fitWindow });
+    const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
     writeJsonAtomic(path.join(ctx.dir, 'summary.json'), summary);
     writeMlpReport(ctx.dir, FIG2_TITLE, config, rows, summary, { focus: 'fig2' });
     return { headline: fig2Headline(summary), summary };
@@ -180,7 +185,8 @@ async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]): Promise<Set
   );
   return runs.map((r) => {
     const dir = path.resolve(ctx.dir, r.dir);
-    return { label: r.label, dir, config: r.config, rows: readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[], summary: readJson<RunSummary>(path.join(dir, 'summary.json')) };
+    const rows = readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[];
+    return { label: r.label, dir, config: r.config, rows, summary: rejudgeRun(dir, r.config, rows, readJson<RunSummary>(path.join(dir, 'summary.json')), r.label) };
   });
 }
 
@@ -237,7 +243,8 @@ function fig4Summary(dir: string, results: readonly SetRun[]) {
 
 function fig5Summary(dir: string, results: readonly SetRun[]) {
   const points = results.map((r) => ({ width: r.config.width, finalLoss: r.summary.final.loss }));
-  const verdict = widthEffectVerdict(points);
+  // The members' summaries carry the thresholds of this set (rejudgeRun, or a rebuild's overrides).
+  const verdict = widthEffectVerdict(points, results[0]?.summary.thresholds);
   return {
     experiment: 'fig5',
     runs: results.map((r) => ({
