@@ -170,10 +170,15 @@ export async function createGpuContext(source: AdapterSource): Promise<GpuContex
   };
 }
 
-export function noAdapterError(details: string): AdapterError {
+/**
+ * The error for "no adapter": what to install on a CPU-only Linux machine and which
+ * backends to try instead (`alternatives`, without the one that just failed).
+ */
+export function noAdapterError(details: string, alternatives: readonly string[] = ['vulkan', 'opengles']): AdapterError {
+  const pick = alternatives.length ? `--backend ${alternatives.join('|')}` : '--backend';
   return new AdapterError(
     `No WebGPU adapter is available (${details}). On Linux without a GPU install Mesa's software ` +
       `renderer: 'apt-get install -y libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri'. ` +
-      `To choose a backend explicitly use --backend vulkan|opengles or LPLR_BACKEND.`,
+      `To choose another backend use ${pick} or LPLR_BACKEND, or leave both unset to pick one automatically.`,
   );
 }

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tty from 'node:tty';
 import { pathToFileURL } from 'node:url';
-import { AdapterError, ConfigError } from '../errors.js';
+import { AdapterError, ConfigError, closest } from '../errors.js';
 import { type AcquiredAdapter, type AdapterSource, type FeatureLevel, noAdapterError } from './device.js';
 
 export const KNOWN_BACKENDS = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'swiftshader'] as const;
@@ -49,6 +49,24 @@ function loadWebgpu(): Promise<WebgpuModule> {
     return m as WebgpuModule;
   });
   return webgpuModule;
+}
+
+/** Backends Dawn can offer only on one platform. */
+const PLATFORM_OF: Partial<Record<BackendName, { platform: NodeJS.Platform; name: string }>> = {
+  metal: { platform: 'darwin', name: 'macOS' },
+  d3d12: { platform: 'win32', name: 'Windows' },
+  d3d11: { platform: 'win32', name: 'Windows' },
+};
+
+/** The backends worth trying on `platform`, native first. */
+export function backendsFor(platform: NodeJS.Platform = process.platform): BackendName[] {
+  return KNOWN_BACKENDS.filter((b) => {
+    const only = PLATFORM_OF[b];
+    if (only) return only.platform === platform;
+    // Dawn has no OpenGL backend on macOS, and SwiftShader's ICD path is the Linux one.
+    if (platform === 'darwin') return b === 'vulkan';
+    return b !== 'swiftshader' || platform === 'linux';
+  });
 }
 
 function nativeBackend(): BackendName {
@@ -241,10 +259,22 @@ export function captureNativeStderr<T>(call: () => T): T {
 
 export function nodeAdapterSource(options: NodeAdapterOptions = {}): AdapterSource {
   return async (): Promise<AcquiredAdapter> => {
-    const explicit = options.backend ?? process.env.LPLR_BACKEND;
+    const explicit = options.backend ?? (process.env.LPLR_BACKEND || undefined);
+    const from = options.backend !== undefined ? '' : ' (from LPLR_BACKEND)';
     const adapterName = options.adapter ?? process.env.LPLR_ADAPTER;
+    const usable = backendsFor();
     if (explicit !== undefined && !(KNOWN_BACKENDS as readonly string[]).includes(explicit)) {
-      throw new ConfigError(`Unknown backend '${explicit}'. Use one of: ${KNOWN_BACKENDS.join(', ')}.`);
+      const hint = closest(explicit, KNOWN_BACKENDS);
+      throw new ConfigError(
+        `Unknown backend '${explicit}'${from}.${hint ? ` Did you mean '${hint}'?` : ''} Use one of: ${usable.join(', ')}, or leave it unset to pick one automatically.`,
+      );
+    }
+    const only = explicit ? PLATFORM_OF[explicit as BackendName] : undefined;
+    if (only && only.platform !== process.platform) {
+      throw new ConfigError(
+        `Backend '${explicit}'${from} exists only on ${only.name}; this machine runs ${process.platform}. ` +
+          `Use --backend ${usable.join('|')}, or leave it unset to pick one automatically.`,
+      );
     }
     let backend: string;
     if (explicit) {
@@ -263,7 +293,10 @@ export function nodeAdapterSource(options: NodeAdapterOptions = {}): AdapterSour
     const adapter = await request;
     if (!adapter) {
       gpu = undefined;
-      throw noAdapterError(`Dawn backend '${backend}' offered none`);
+      throw noAdapterError(
+        `Dawn backend '${backend}' offered none`,
+        usable.filter((b) => b !== backend),
+      );
     }
     return {
       adapter,
