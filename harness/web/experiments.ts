@@ -200,7 +200,9 @@ export function isCifarExperiment(e: AnyWebExperiment): e is CifarWebExperiment 
 /** An MLP experiment (fig1, fig2, fig4, fig5) by name; Figure 3 is lookupWebExperiment's. */
 export function findWebExperiment(name: string): WebExperiment {
   const e = lookupWebExperiment(name);
-  if (isCifarExperiment(e)) throw new ConfigError(`${name} trains a ResNet on CIFAR-10, not an MLP; use it in the page (lookupWebExperiment) or with 'npx lplr run ${name}'.`);
+  if (isCifarExperiment(e)) {
+    throw new ConfigError(`${name} trains a ResNet on CIFAR-10, not an MLP, so it has no MLP settings. Run it in the page (pick ${name} and the CIFAR-10 files), with 'npx lplr run ${name}', or compare the two with 'npx lplr verify-browser ${name}'.`);
+  }
   return e;
 }
 
