@@ -24,6 +24,7 @@ import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } 
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { CIFAR_OPTIONS, checkWarmup, cifarIdentity, resolveCifarConfig, type CifarRunConfig } from './cifar-config.js';
 import {
+  CIFAR_ROWS_DESCRIPTION,
   createCifarState,
   disposeCifarState,
   loadBnState,
@@ -189,9 +190,7 @@ export async function runCifar(
         stepsPerEpoch: state.stepsPerEpoch,
         totalSteps: state.totalSteps,
         gflopPerStep: stepFlops / 1e9,
-        rows:
-          'step: mini-batch loss and ‖∇L‖² before each update; epoch e: means over that epoch’s steps, drift after it; eval e: test set after e epochs; fullgrad e: whole training set at the start of epoch e; ' +
-          'ntk e: output NTK on the fixed subset S at the start of epoch e, batch norm in eval mode. Losses exclude weight decay (weightDecayTerm).',
+        rows: CIFAR_ROWS_DESCRIPTION,
       }));
       writer = new MetricsWriter(metricsFile, 0);
     }

@@ -48,6 +48,11 @@ export type CifarTrainConfig = Pick<
   // Optional here (defaults: cross-entropy, no NTK checks, 16 samples) so older callers keep working.
   Partial<Pick<CifarRunConfig, 'loss' | 'ntkEvery' | 'ntkSamples'>>;
 
+/** config.json's description of the rows (the CLI and the page write the same). */
+export const CIFAR_ROWS_DESCRIPTION =
+  'step: mini-batch loss and ‖∇L‖² before each update; epoch e: means over that epoch’s steps, drift after it; eval e: test set after e epochs; fullgrad e: whole training set at the start of epoch e; ' +
+  'ntk e: output NTK on the fixed subset S at the start of epoch e, batch norm in eval mode. Losses exclude weight decay (weightDecayTerm).';
+
 /** Default size of the NTK subset S when the config leaves it out. */
 export const DEFAULT_NTK_SAMPLES = 16;
 

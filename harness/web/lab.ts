@@ -11,7 +11,7 @@ import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData } from '../experiments/mlp-train.js';
 import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
 import { checkWarmup } from '../experiments/cifar-config.js';
-import { createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarTrainData } from '../experiments/cifar-train.js';
+import { CIFAR_ROWS_DESCRIPTION, createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarTrainData } from '../experiments/cifar-train.js';
 import type { LiveRun, PlannedRun } from './experiments.js';
 import { applyKernelChoices, recordKernelChoices } from './kernel-choices.js';
 import { sha256Hex } from './run-files.js';
@@ -143,7 +143,7 @@ const cifarTrainer: Trainer<CifarRunConfig, MetricRow, CifarLabData> = (rt, conf
       stepsPerEpoch: state.stepsPerEpoch,
       totalSteps: state.totalSteps,
       gflopPerStep: stepFlops / 1e9,
-      rows: 'step: mini-batch loss and ‖∇L‖² before each update; epoch e: means over that epoch’s steps, drift after it; eval e: test set after e epochs; fullgrad e: whole training set at the start of epoch e. Losses exclude weight decay (weightDecayTerm).',
+      rows: CIFAR_ROWS_DESCRIPTION,
     },
     initialDigest: async () => parameterDigest(await state.initial.readAll()),
     async train(hooks, _rowsSoFar, startTimeMs) {
