@@ -58,6 +58,8 @@ export interface GpuContext {
   takeError(): GpuError | undefined;
   /** Queue an error found asynchronously (e.g. shader compilation messages). */
   reportError(err: GpuError): void;
+  /** Set by the runtime: what ran last ('after kernels a:main, b:main'), for errors that arrive outside its error scopes and for device loss. */
+  setWorkContext?(describe: () => string): void;
   destroy(): void;
 }
 
@@ -126,18 +128,23 @@ export async function createGpuContext(source: AdapterSource): Promise<GpuContex
 
   const pending: GpuError[] = [];
   let destroyed = false;
+  let workContext: () => string = () => '';
+  const context = () => {
+    const text = workContext();
+    return text ? ` ${text}` : '';
+  };
   device.addEventListener('uncapturederror', (event) => {
     // Handled here (surfaced as a GpuError): without preventDefault Dawn also prints the
     // raw "validation: ..." text to stdout, where it would corrupt --json output.
     event.preventDefault();
     const e = (event as GPUUncapturedErrorEvent).error;
-    pending.push(new GpuError(`WebGPU error: ${e.message}`));
+    pending.push(new GpuError(`WebGPU error${context()}: ${e.message}`));
   });
   device.lost.then((lost) => {
     if (destroyed) return;
     pending.push(
       new GpuError(
-        `The GPU device was lost (${lost.reason}: ${lost.message}). ` +
+        `The GPU device was lost${context()} (${lost.reason}: ${lost.message}). ` +
           `Finished work is in the last checkpoint; resume with 'lplr resume RUN_DIR'.`,
       ),
     );
@@ -160,6 +167,9 @@ export async function createGpuContext(source: AdapterSource): Promise<GpuContex
     takeError: () => pending.shift(),
     reportError: (err) => {
       pending.unshift(err);
+    },
+    setWorkContext: (describe) => {
+      workContext = describe;
     },
     destroy() {
       if (destroyed) return;

@@ -74,6 +74,12 @@ export class Runtime {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private batchDispatches = 0;
+  /** Kernels ('shader:entry') encoded in the open batch, to name them in its errors. */
+  private readonly batchKernels = new Set<string>();
+  /** Kernels of the last submitted batch (context for device loss and unscoped errors). */
+  private lastBatchKernels: string[] = [];
+  /** Error-scope results of submitted batches not yet known. */
+  private readonly scopeChecks = new Set<Promise<void>>();
   private uniformRing: GPUBuffer;
   private uniformData: Uint8Array<ArrayBuffer>;
   private uniformUsed = 0;
@@ -92,6 +98,7 @@ export class Runtime {
     const slots = 4096;
     this.uniformRing = this.createRaw(slots * UNIFORM_SLOT, USAGE.UNIFORM | USAGE.COPY_DST, 'uniform-ring');
     this.uniformData = new Uint8Array(slots * UNIFORM_SLOT);
+    ctx.setWorkContext?.(() => (this.lastBatchKernels.length ? `after kernels ${listKernels(this.lastBatchKernels)}` : ''));
   }
 
   private dummy: GPUBuffer | undefined;
@@ -249,9 +256,25 @@ export class Runtime {
 
   // ---------------------------------------------------------------- dispatch
 
+  /**
+   * Open a batch: its command encoder and two error scopes (validation, out-of-memory) that
+   * stay pushed until flush() submits it, so that any error raised while encoding or
+   * submitting the batch is reported with the kernels it contains. Scopes nest: code that
+   * pushes its own scope around a flushed batch (checkPipeline, bench/user-kernel) still
+   * pops its own.
+   */
+  private beginBatch(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.device.pushErrorScope('out-of-memory');
+      this.encoder = this.device.createCommandEncoder({ label: 'lplr-batch' });
+    }
+    return this.encoder;
+  }
+
   private ensurePass(): GPUComputePassEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'lplr-batch' });
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    const encoder = this.beginBatch();
+    if (!this.pass) this.pass = encoder.beginComputePass();
     return this.pass;
   }
 
@@ -260,8 +283,7 @@ export class Runtime {
       this.pass.end();
       this.pass = undefined;
     }
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'lplr-batch' });
-    return this.encoder;
+    return this.beginBatch();
   }
 
   /** Reserve a uniform slot and fill it; returns its byte offset. */
@@ -297,12 +319,16 @@ export class Runtime {
         );
       }
     }
-    const pipeline = this.pipeline(spec);
     const uOffset = this.uniformSlot(uniform);
+    // Pipeline and bind group are created inside the batch's error scopes.
+    this.beginBatch();
+    const name = `${spec.shader}:${spec.entry ?? 'main'}`;
+    this.batchKernels.add(name);
+    const pipeline = this.pipeline(spec);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformRing, offset: uOffset, size: UNIFORM_SLOT } }];
     storage.forEach((r, i) => entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
-    const name = `${spec.shader}:${spec.entry ?? 'main'}`;
+    // Labelled with the kernel name, which Dawn quotes in its messages.
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: name });
     if (this.dispatchListener) {
       // Profiling: one pass per dispatch so timestamps bracket exactly one kernel.
       const encoder = this.ensureEncoder();
@@ -356,14 +382,38 @@ export class Runtime {
     this.encoder = undefined;
     this.batchDispatches = 0;
     this.stats.submits++;
+    const kernels = [...this.batchKernels];
+    this.batchKernels.clear();
+    if (kernels.length) this.lastBatchKernels = kernels;
+    // Popped in reverse order of beginBatch's pushes.
+    const outOfMemory = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    const check: Promise<void> = Promise.all([validation, outOfMemory]).then(
+      ([v, m]) => {
+        this.scopeChecks.delete(check);
+        if (v) this.ctx.reportError(new GpuError(kernelErrorMessage('validation', v.message, kernels)));
+        else if (m) this.ctx.reportError(new GpuError(kernelErrorMessage('out-of-memory', m.message, kernels)));
+      },
+      () => {
+        // The device was lost or destroyed: device.lost reports that.
+        this.scopeChecks.delete(check);
+      },
+    );
+    this.scopeChecks.add(check);
     const err = this.ctx.takeError();
     if (err) throw err;
+  }
+
+  /** Wait until the error scopes of every submitted batch have answered. */
+  private async settleScopes(): Promise<void> {
+    while (this.scopeChecks.size) await Promise.all([...this.scopeChecks]);
   }
 
   /** Wait for all submitted work; surfaces asynchronous WebGPU errors. */
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    await this.settleScopes();
     const err = this.ctx.takeError();
     if (err) throw err;
   }
@@ -378,12 +428,14 @@ export class Runtime {
     try {
       await staging.mapAsync(GPUMapModeFlags.READ, 0, size);
     } catch (e) {
+      await this.settleScopes();
       const err = this.ctx.takeError();
       throw err ?? new GpuError(`Reading a buffer back failed: ${String(e)}`);
     }
     const out = staging.getMappedRange(0, size).slice(0);
     staging.unmap();
     this.staging.push(staging);
+    await this.settleScopes();
     const err = this.ctx.takeError();
     if (err) throw err;
     return out.byteLength === region.size ? out : out.slice(0, region.size);
@@ -423,6 +475,28 @@ export class Runtime {
 }
 
 const GPUMapModeFlags = { READ: 0x0001 };
+
+/** 'a:main, b:main and 3 more' */
+function listKernels(kernels: readonly string[]): string {
+  const shown = kernels.slice(0, 6).join(', ');
+  return kernels.length > 6 ? `${shown} and ${kernels.length - 6} more` : shown;
+}
+
+/**
+ * A batch's WebGPU error with the kernel it came from: the one whose label Dawn quotes
+ * (bind groups carry 'shader:entry', pipelines 'shader.wgsl:entry'), else the batch's list.
+ */
+export function kernelErrorMessage(kind: 'validation' | 'out-of-memory', message: string, kernels: readonly string[]): string {
+  const quoted = kernels.filter((k) => {
+    const [shader, entry] = k.split(':');
+    return message.includes(`"${k}"`) || message.includes(`"${shader}.wgsl:${entry}"`);
+  });
+  const where = quoted.length ? `Kernel ${listKernels(quoted)}` : kernels.length ? `A batch running kernels ${listKernels(kernels)}` : 'A copy or clear';
+  if (kind === 'out-of-memory') {
+    return `${where} ran out of GPU memory: ${message} Use a smaller width or batch, or a GPU with more memory.`;
+  }
+  return `${where} failed WebGPU validation: ${message} This is a bug in lplr or in a custom kernel's bindings; please report it with this message.`;
+}
 
 export function fmtBytes(n: number): string {
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
