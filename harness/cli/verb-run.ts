@@ -11,7 +11,7 @@ import { RUN_OPTIONS } from '../experiments/mlp-config.js';
 import { EXPERIMENTS, type Experiment } from '../experiments/registry.js';
 import { RunStopped } from '../experiments/mlp-lab.js';
 import { createProgress } from '../run/progress.js';
-import { defaultRunDir, prepareRunDir, writeJsonAtomic } from '../run/run-dir.js';
+import { claimRunDir, defaultRunDir, writeJsonAtomic } from '../run/run-dir.js';
 import { helpText, parseArgs, type ParsedArgs } from './args.js';
 import type { Verb } from './verb.js';
 
@@ -44,17 +44,27 @@ export const runVerb: Verb = {
     if (args.positionals.length) throw new ConfigError(`Unexpected argument '${args.positionals[0]}'. Options start with --.`);
     // Everything that can be validated is validated before a device exists.
     const prepared = exp.prepare(args);
-    const outArg = (args.values.out as string | undefined) ?? defaultRunDir(exp.name);
-    const existed = fs.existsSync(outArg);
-    const dir = prepareRunDir(outArg, Boolean(args.values.force));
+    const givenOut = args.values.out as string | undefined;
+    // defaultRunDir creates a fresh directory itself; a given --out may already exist.
+    const existed = givenOut !== undefined && fs.existsSync(givenOut);
+    const claim = claimRunDir(givenOut ?? defaultRunDir(exp.name), Boolean(args.values.force));
+    const dir = claim.dir;
     // What `lplr resume` needs to run the same thing again.
     writeJsonAtomic(path.join(dir, 'invocation.json'), { experiment: exp.name, argv: argv.slice(1), cwd: process.cwd(), startedAt: new Date().toISOString() });
+    // A run that failed or was stopped before producing anything (bad data file, no adapter,
+    // limits) leaves no half-made directory behind, and gives back what --force replaced;
+    // one with finished work keeps it for resume.
+    const settle = (finished: boolean) => {
+      if (finished || producedWork(dir)) return claim.commit();
+      if (!existed) fs.rmSync(dir, { recursive: true, force: true });
+      claim.rollback();
+    };
     try {
-      return await executeExperiment(exp, prepared, args, dir, false);
+      const code = await executeExperiment(exp, prepared, args, dir, false);
+      settle(code === 0);
+      return code;
     } catch (e) {
-      // A run that failed before producing anything (bad data file, no adapter, limits)
-      // leaves no half-made directory behind; one with finished work keeps it for resume.
-      if (!existed && !producedWork(dir)) fs.rmSync(dir, { recursive: true, force: true });
+      settle(false);
       throw e;
     }
   },

@@ -116,18 +116,55 @@ export function readMetrics(file: string): Record<string, unknown>[] {
   return rows;
 }
 
-/** Create (or, with force, reuse) a run directory. Refuses to overwrite an existing run. */
-export function prepareRunDir(dir: string, force: boolean): string {
+/** A run directory being claimed; with --force the previous contents wait aside until the new run has produced something. */
+export interface ClaimedRunDir {
+  dir: string;
+  /** The new run produced work (or finished): delete the previous contents for good. */
+  commit(): void;
+  /** The new run failed before producing anything: put the previous contents back. */
+  rollback(): void;
+}
+
+/**
+ * Create (or, with force, take over) a run directory. Refuses to overwrite an existing run
+ * without force. With force the old contents are moved to a sibling folder rather than
+ * deleted, so a run that fails before producing anything (no adapter, bad data) gives the
+ * previous run back.
+ */
+export function claimRunDir(dir: string, force: boolean): ClaimedRunDir {
   const abs = path.resolve(dir);
+  let aside: string | undefined;
   if (fs.existsSync(abs)) {
     const entries = fs.readdirSync(abs);
     if (entries.length > 0 && !force) {
       throw new ConfigError(`Output directory ${dir} already exists and is not empty. Choose another --out, or add --force to overwrite it.`);
     }
-    if (force) for (const e of entries) fs.rmSync(path.join(abs, e), { recursive: true, force: true });
+    if (entries.length > 0) {
+      aside = `${abs}.replaced-${process.pid}-${Date.now()}`;
+      fs.renameSync(abs, aside);
+    }
   }
   fs.mkdirSync(abs, { recursive: true });
-  return abs;
+  return {
+    dir: abs,
+    commit() {
+      if (aside) fs.rmSync(aside, { recursive: true, force: true });
+      aside = undefined;
+    },
+    rollback() {
+      if (!aside) return;
+      fs.rmSync(abs, { recursive: true, force: true });
+      fs.renameSync(aside, abs);
+      aside = undefined;
+    },
+  };
+}
+
+/** Create (or, with force, empty) a run directory at once. Refuses to overwrite an existing run. */
+export function prepareRunDir(dir: string, force: boolean): string {
+  const claim = claimRunDir(dir, force);
+  claim.commit();
+  return claim.dir;
 }
 
 /**
