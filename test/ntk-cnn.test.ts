@@ -205,8 +205,8 @@ describe('output NTK of a CNN (batch norm in eval mode)', () => {
     try {
       const rows = N * CLASSES;
       const whole = await inEvalMode(model, async () => outputKernel(model, set, samples));
-      // 120 columns per pass: 168 parameters (plus alignment padding) take several passes.
-      const split = await inEvalMode(model, async () => outputKernel(model, set, samples, { maxJacobianBytes: rows * 4 * 120 }));
+      // 120 columns per pass in blocks of 40: 168 parameters (plus alignment padding) take several passes.
+      const split = await inEvalMode(model, async () => outputKernel(model, set, samples, { maxJacobianBytes: rows * 4 * 120, blockColumns: 40 }));
       expect(whole.passes).toBe(1);
       expect(split.passes).toBeGreaterThan(2);
       const a = await whole.kernel.read();
@@ -286,6 +286,9 @@ describe('ntk-cnn helpers', () => {
     }
     for (const c of covered) expect(c.every((v) => v === 1)).toBe(true);
     expect(passes.length).toBe(Math.ceil(5133 / 700));
+    const narrow = planJacobian(chunks, rows, rows * 4 * 300, rows * 4 * 700, 64);
+    expect(narrow.flat().every((b) => b.count <= 64)).toBe(true);
+    expect(narrow.flat().reduce((s, b) => s + b.count, 0)).toBe(5133);
     expect(() => planJacobian([10], 1000, 100, 100)).toThrow(/Lower --ntk-samples/);
   });
 
