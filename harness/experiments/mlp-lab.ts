@@ -16,7 +16,7 @@ import { binaryMnist, loadMnist, type MnistData } from '../data/mnist.js';
 import { MetricsWriter, canonicalJson, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
-import { CheckpointPolicy, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { mlpIdentity, mnistDigits, resolveMlpConfig, type DataContent, type MlpRunConfig } from './mlp-config.js';
@@ -264,7 +264,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     if (opts.resume) {
       const { record, tensors } = readCheckpoint(dir);
       if (record.configHash !== hash) {
-        throw new ConfigError(`The checkpoint in ${dir} belongs to another configuration (hash ${record.configHash}, this one ${hash}). Resume without changing options.`);
+        throw checkpointConfigMismatch(dir, record.configHash, hash, config, mlpIdentity);
       }
       restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
       // Same kernels as before the interruption, so the resumed run is bitwise identical.
