@@ -2,14 +2,16 @@
 // form, check the adapter is named, read every chart's series back out of uPlot and compare
 // it point by point with the run's rows, find each shown series' colour inside its plot area,
 // download the three files and compare the metrics with a Node run of the same preset, stop
-// and resume from the buttons, and show what to enable when WebGPU is missing.
+// and resume from the buttons, and show what to enable when WebGPU is missing. Figure 3: the
+// tiny preset on CIFAR-10 batch files given to the page's file picker, its charts read back
+// point by point against the rows (the smoothing recomputed here).
 // Skipped (with a message) where /usr/bin/chromium is not installed.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { parseMetricsJsonl, type EpochRow } from '../src/metrics/schema.js';
+import { isEvalRow, isStepRow, parseMetricsJsonl, type EpochRow } from '../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../src/metrics/summary.js';
 import { runMlp } from '../harness/experiments/mlp-lab.js';
 import { resolveMlpConfig, MLP_OPTIONS } from '../harness/experiments/mlp-config.js';
@@ -17,10 +19,11 @@ import { parseArgs } from '../harness/cli/args.js';
 import { createProgress } from '../harness/run/progress.js';
 import { readJson } from '../harness/run/run-dir.js';
 import { buildWebBundle } from '../harness/web/bundle.js';
-import { chromiumPath, launchChromium, openLabPage } from '../harness/web/chromium.js';
+import { chromiumPath, launchChromium, openLabPage, pageUrl } from '../harness/web/chromium.js';
 import { relativeDifference } from '../harness/web/compare.js';
 import { startLabServer, type LabServer } from '../harness/web/server.js';
 import { VERIFY_TOLERANCES } from '../harness/web/verify.js';
+import { writeCifarBatches } from './helpers/cifar-batches.js';
 import { useGpu } from './helpers/gpu.js';
 
 const hasChromium = chromiumPath() !== undefined;
@@ -245,5 +248,86 @@ describe.skipIf(!hasChromium)('browser page', () => {
     } finally {
       await context.close();
     }
+  });
+});
+
+/** Bias-corrected EMA, written out here as the reference: m_t = β·m_{t−1} + (1 − β)·x_t, shown as m_t / (1 − β^(t+1)). */
+function emaReference(values: readonly number[], beta: number): number[] {
+  let m = 0;
+  return values.map((x, t) => {
+    m = beta * m + (1 - beta) * x;
+    return m / (1 - beta ** (t + 1));
+  });
+}
+
+describe.skipIf(!hasChromium)('browser page: Figure 3 on picked CIFAR-10 files', () => {
+  let server: LabServer;
+  let browser: Browser;
+  let page: Page;
+  let tmp: string;
+  let batchFiles: string[];
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-web-page-fig3-'));
+    batchFiles = writeCifarBatches(tmp);
+    // llvmpipe through ANGLE: it compiles the ResNet's kernels about twice as fast as SwiftShader.
+    const [files, launched] = await Promise.all([buildWebBundle(), launchChromium('same-as-node')]);
+    browser = launched;
+    server = await startLabServer({ files });
+    page = await openLabPage(browser, pageUrl(server.url, 'same-as-node'));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('fig3 tiny runs from the form on files given to the file picker; the charts hold its rows point by point', { timeout: 300_000 }, async () => {
+    await page.selectOption('#experiment', 'fig3');
+    await page.selectOption('#preset', 'tiny');
+    // Convolutions of at most 4 channels: one variant of conv2d_texture.wgsl to compile, not two
+    // (the wider one takes Chromium tens of seconds on CPU adapters).
+    await page.fill('[data-option="widths"]', '4,4,4');
+    // CIFAR-10 is never served with the page: the form switches to the file picker.
+    expect(await page.isChecked('#data-files')).toBe(true);
+    await page.setInputFiles('#mnist-files', batchFiles);
+    await page.click('#run');
+    await page.waitForFunction(() => window.__lplr.done || window.__lplr.error !== null, undefined, { timeout: 280_000 });
+    expect(await page.evaluate(() => window.__lplr.error)).toBeNull();
+    // 18 of the 20 training records are of classes 0..4: 3 steps of 8 per epoch, 2 epochs.
+    expect(await page.textContent('#status')).toMatch(/^Done — epoch 2\/2, step 6,/);
+
+    const { rows, summary } = await page.evaluate(async () => {
+      const files = await window.__lplr.files(0);
+      return { rows: window.__lplr.fig3Runs[0].rows, summary: files['summary.json'] };
+    });
+    const { smoothed } = JSON.parse(summary) as RunSummary;
+    expect(smoothed).not.toBeNull();
+    const steps = rows.filter(isStepRow).sort((a, b) => a.step - b.step);
+    expect(steps.map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5]);
+    const epochs = rows.filter((r): r is EpochRow => r.kind === 'epoch');
+    const evals = rows.filter(isEvalRow);
+    expect(epochs.map((r) => r.epoch)).toEqual([0, 1]);
+    expect(evals.map((r) => r.epoch)).toEqual([1, 2]);
+
+    const charts = await dumpCharts(page);
+    expect(Object.keys(charts)).toEqual(expect.arrayContaining(['fig3-loss', 'fig3-gap', 'fig3-pl', 'curves-loss']));
+    // Raw mini-batch losses, and their smoothing computed here.
+    expectPoints(seriesPoints(charts['fig3-loss'], 'mini-batch loss'), steps.map((r) => [r.step, r.loss]));
+    const beta = smoothed!.beta;
+    const emaLoss = emaReference(steps.map((r) => r.loss), beta);
+    const emaGrad = emaReference(steps.map((r) => r.gradNormSq), beta);
+    expectPoints(seriesPoints(charts['fig3-loss'], 'EMA'), steps.map((r, i) => [r.step, emaLoss[i]]));
+    // Smoothed gap with L* = the smallest smoothed loss; the log axis leaves out its zero.
+    const lStar = Math.min(...emaLoss);
+    const gaps = steps.map((r, i) => [r.step, emaLoss[i] - lStar] as [number, number]);
+    expectPoints(seriesPoints(charts['fig3-gap'], 'smoothed gap, L* = min'), gaps.filter(([, g]) => g > 0));
+    const { startStep, endStep } = smoothed!.window;
+    const pl = steps.flatMap((r, i) => (r.step >= startStep && r.step <= endStep && gaps[i][1] > 0 ? [[gaps[i][1], emaGrad[i]] as [number, number]] : []));
+    expect(pl.length).toBeGreaterThan(2);
+    expectPoints(seriesPoints(charts['fig3-pl'], 'steps in window, L* = min'), pl);
+    // Epoch means and the test evaluations on the training curves.
+    expectPoints(seriesPoints(charts['curves-loss'], 'training loss'), epochs.map((r) => [r.epoch, r.loss]));
+    expectPoints(seriesPoints(charts['curves-loss'], 'test loss'), evals.map((r) => [r.epoch, r.testLoss]));
   });
 });
