@@ -42,8 +42,22 @@ export interface MemoryStats {
   liveBytes: number;
   /** Bytes in the pool's free lists. */
   pooledBytes: number;
-  /** Bytes of every buffer created and not yet destroyed (live + pooled + internal). */
+  /** Bytes held by kernel caches outside the pool (e.g. the texture matmul's staging textures); trim() drops them. */
+  cachedBytes: number;
+  /** Bytes of every buffer and texture created and not yet destroyed (live + pooled + cached + internal). */
   allocatedBytes: number;
+}
+
+/**
+ * GPU memory a kernel family keeps for reuse outside the buffer pool (staging textures,
+ * uniform blocks). Registered with Runtime.registerCache so that memoryStats() counts it
+ * and trim() can release it.
+ */
+export interface KernelCache {
+  /** Bytes of the buffers and textures it holds now. */
+  bytes(): number;
+  /** Destroy all of it. Called after the encoded work was submitted (destroy waits for it). */
+  drop(): void;
 }
 
 export type DispatchListener = (name: string, encoder: GPUComputePassEncoder | undefined) => void;
@@ -86,6 +100,7 @@ export class Runtime {
   private readonly stats: DispatchStats = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCreated: 0 };
   private mem = { live: 0, pooled: 0, allocated: 0 };
   private readonly staging: GPUBuffer[] = [];
+  private readonly caches = new Map<string, KernelCache>();
   /** Per-dispatch hooks (profiler). When set, every dispatch gets its own pass. */
   dispatchListener: DispatchListener | undefined;
   /** Records kernel choices (e.g. matmul variants) so that a run can log and reuse them. */
@@ -117,7 +132,14 @@ export class Runtime {
   }
 
   memoryStats(): MemoryStats {
-    return { liveBytes: this.mem.live, pooledBytes: this.mem.pooled, allocatedBytes: this.mem.allocated };
+    let cachedBytes = 0;
+    for (const cache of this.caches.values()) cachedBytes += cache.bytes();
+    return { liveBytes: this.mem.live, pooledBytes: this.mem.pooled, cachedBytes, allocatedBytes: this.mem.allocated + cachedBytes };
+  }
+
+  /** Count `cache` in memoryStats() and release it in trim(); `name` replaces an earlier registration. */
+  registerCache(name: string, cache: KernelCache): void {
+    this.caches.set(name, cache);
   }
 
   // ---------------------------------------------------------------- buffers
@@ -176,9 +198,10 @@ export class Runtime {
     this.mem.allocated -= size;
   }
 
-  /** Destroy the pool's free buffers. */
+  /** Destroy the pool's free buffers and empty the kernel caches. */
   trim(): void {
     this.flush();
+    for (const cache of this.caches.values()) cache.drop();
     for (const list of this.free.values()) for (const b of list) {
       const size = this.bufferSizes.get(b)!;
       b.destroy();
@@ -459,6 +482,7 @@ export class Runtime {
     this.pipelines.clear();
     this.modules.clear();
     this.free.clear();
+    this.caches.clear();
     // Tear the device down once the queue has drained: with Dawn in Node, destroying the
     // device and dropping the instance while work from device creation is in flight
     // crashed the process at exit (SIGSEGV/SIGABRT in test/engine-exit.test.ts).

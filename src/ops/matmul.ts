@@ -388,6 +388,8 @@ function encodeSplitK(j: Job): void {
 
 const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
 const UNIFORM_USAGE = 0x0040;
+/** GPUBufferUsage.COPY_SRC (spec value; the globals may not exist before the Node bindings load). */
+const COPY_SRC_USAGE = 0x0004;
 /** Staging textures kept per runtime before they are dropped (and re-created on demand). */
 const TEXTURE_CACHE_BYTES = 768 << 20;
 const PARAM_CACHE_ENTRIES = 1024;
@@ -405,13 +407,34 @@ interface TextureState {
   zeros?: GPUBuffer;
   /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
   params: Map<string, GPUBuffer>;
+  paramBytes: number;
 }
 const textureStates = new WeakMap<Runtime, TextureState>();
 
 function textureState(rt: Runtime): TextureState {
   let s = textureStates.get(rt);
-  if (!s) textureStates.set(rt, (s = { textures: [], textureBytes: 0, params: new Map() }));
+  if (!s) {
+    const state: TextureState = { textures: [], textureBytes: 0, params: new Map(), paramBytes: 0 };
+    textureStates.set(rt, (s = state));
+    // Counted in rt.memoryStats().cachedBytes; rt.trim() releases all of it.
+    rt.registerCache('matmul-texture', {
+      bytes: () => state.textureBytes + state.paramBytes + (state.zeros?.size ?? 0),
+      drop: () => dropTextureState(state),
+    });
+  }
   return s;
+}
+
+/** Destroy the staging textures, uniform blocks and zero rows (work using them was submitted). */
+function dropTextureState(s: TextureState): void {
+  for (const t of s.textures) t.texture.destroy();
+  s.textures = [];
+  s.textureBytes = 0;
+  for (const b of s.params.values()) b.destroy();
+  s.params.clear();
+  s.paramBytes = 0;
+  s.zeros?.destroy();
+  s.zeros = undefined;
 }
 
 /**
@@ -467,12 +490,14 @@ function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
     rt.flush();
     for (const old of s.params.values()) old.destroy();
     s.params.clear();
+    s.paramBytes = 0;
   }
   const size = Math.max(16, Math.ceil((words.length * 4) / 16) * 16);
   buf = rt.device.createBuffer({ label: 'matmul-params', size, usage: UNIFORM_USAGE, mappedAtCreation: true });
   new Uint32Array(buf.getMappedRange()).set(words);
   buf.unmap();
   s.params.set(key, buf);
+  s.paramBytes += size;
   return buf;
 }
 
@@ -492,8 +517,13 @@ function computePass(rt: Runtime, name: string, spec: KernelSpec, entries: GPUBi
 function zeroBuffer(rt: Runtime, bytes: number): GPUBuffer {
   const s = textureState(rt);
   if (!s.zeros || s.zeros.size < bytes) {
-    if (s.zeros) rt.destroyStorage(s.zeros);
-    s.zeros = rt.createStorage(Math.max(bytes, 64 << 10), 'matmul-zeros');
+    if (s.zeros) {
+      // Work already encoded may still copy from it.
+      rt.flush();
+      s.zeros.destroy();
+    }
+    // Only ever a copy source; a cache buffer (cachedBytes), not a live tensor.
+    s.zeros = rt.device.createBuffer({ label: 'matmul-zeros', size: Math.ceil(Math.max(bytes, 64 << 10) / 4) * 4, usage: COPY_SRC_USAGE });
   }
   return s.zeros;
 }
