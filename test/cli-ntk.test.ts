@@ -69,3 +69,13 @@ describe('lplr run ntk and --ntk-every', () => {
     for (const run of runs) expect(rowsOf(path.join(dir, 'runs', run)).filter((x) => x.kind === 'ntk').map((x) => x.epoch)).toEqual([0, 3, 6]);
   });
 });
+
+describe('lplr run ntk checks its files before a device exists', () => {
+  it('a --subset larger than the data is one line, exit 2, and no directory', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-ntk-bad-')), 'run');
+    const r = lplr(['run', 'ntk', '--subset', '99999', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^lplr: --subset 99999 exceeds the 12665 training samples of digits 0 and 1/)]);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});

@@ -196,7 +196,11 @@ export function loadMlpData(config: MlpRunConfig): MlpData & { source: string } 
  * (dataContent), which its hash covers instead of the paths.
  */
 export function resolveMlpConfigWithFiles(parsed: ParsedArgs): MlpRunConfig {
-  const config = resolveMlpConfig(parsed);
+  return checkMlpFiles(resolveMlpConfig(parsed));
+}
+
+/** The file checks of resolveMlpConfigWithFiles for a config resolved (and adjusted) elsewhere. */
+export function checkMlpFiles(config: MlpRunConfig): MlpRunConfig {
   for (const [flag, file] of [['data-dir', config.dataDir], ['dataset', config.dataset], ['init-from', config.initFrom]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new ConfigError(`--${flag} ${file} does not exist. Check the path.`);
   }

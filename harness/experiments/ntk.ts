@@ -21,7 +21,7 @@ import { hasCheckpoint } from '../run/checkpoint.js';
 import { registerSetSections, registerSingleRunSections, writeMlpReport, type SetRun } from '../run/reports.js';
 import { writeJsonAtomic } from '../run/run-dir.js';
 import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
-import { runMlp } from './mlp-lab.js';
+import { checkMlpFiles, runMlp } from './mlp-lab.js';
 import type { MlpTrainState } from './mlp-train.js';
 import type { Experiment } from './registry.js';
 
@@ -413,7 +413,8 @@ export function resolveNtkConfig(args: ParsedArgs): MlpRunConfig {
     }
   }
   if (config.loss !== 'mse') throw new ConfigError('lplr run ntk needs --loss mse: the NTK bound is for the squared loss.');
-  return config;
+  // Files are checked with the final widths and subset (NTK_DEFAULTS may have changed them).
+  return checkMlpFiles(config);
 }
 
 export const ntkExperiment: Experiment<MlpRunConfig> = {
