@@ -502,6 +502,8 @@ export async function ensureRun(
   const resume = ctx.resume && hasCheckpoint(dir);
   const measure = opts.measure ?? ctx.measureFor?.(config, (m) => ctx.progress.log(m));
   const rt = await ctx.runtime();
+  // A rough ETA from the adapter class until this machine's throughput is known.
+  ctx.progress.setAdapter?.(rt.ctx.info);
   const res = await runMlp(rt, config, dir, ctx.progress, { ...ctx.runOptions, measure, resume });
   writeMlpReport(dir, title, config, res.rows, res.summary);
   return { outcome: resume ? 'resumed' : 'ran', rows: res.rows, summary: res.summary };
