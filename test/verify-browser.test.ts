@@ -190,6 +190,11 @@ describe('fig3: row-by-row comparison and judgement', () => {
     expect(field('eval', 'testAcc').value).toBeCloseTo(1 / 4, 12);
     expect(field('eval', 'testLoss').judged).toBe(true);
     expect(c.fields.map((d) => d.kind).filter((k, i, all) => all.indexOf(k) === i)).toEqual(['step', 'epoch', 'eval', 'fullgrad']);
+    // Without a tolerance nothing is above it; with one, the first row that is.
+    expect(field('step', 'loss').firstAbove).toBeNull();
+    const strict = compareRows(fig3Stream(2), b, CIFAR_JUDGED_FIELDS, 5e-6);
+    expect(strict.fields.find((d) => d.kind === 'step' && d.field === 'loss')!.firstAbove).toBe(1);
+    expect(strict.fields.find((d) => d.kind === 'step' && d.field === 'gradNormSq')!.firstAbove).toBeNull();
   });
 
   test('rows on one side only, and a field one side lacks, are found', () => {
@@ -213,6 +218,9 @@ describe('fig3: row-by-row comparison and judgement', () => {
   test('a tampered step, epoch, fullgrad or eval row fails; a tampered accuracy is only reported', () => {
     const fails = (rows: MetricRow[], tolerance = 1e-4) => judgeCifarRun(node, page(rows), { tolerance, epochs: 2 }).failures.join('\n');
     expect(fails(tamper(node.rows, 'step', 3, 'loss', (v) => v * (1 + 2e-4)))).toMatch(/step rows: loss differs by 2\.00e-4 \(relative\) at step 3, above 0\.0001/);
+    // A drift that grows: the largest difference, and where it first exceeded the tolerance.
+    const drifting = tamper(tamper(node.rows, 'step', 1, 'loss', (v) => v * (1 + 2e-4)), 'step', 4, 'loss', (v) => v * (1 + 5e-3));
+    expect(fails(drifting)).toMatch(/step rows: loss differs by 4\.98e-3 \(relative\) at step 4, above 0\.0001; first above it at step 1/);
     expect(fails(tamper(node.rows, 'step', 3, 'loss', (v) => v * (1 + 2e-5)))).toBe('');
     expect(fails(tamper(node.rows, 'step', 3, 'loss', (v) => v * (1 + 2e-5)), 1e-6)).toMatch(/step rows: loss differs by 2\.00e-5/);
     expect(fails(tamper(node.rows, 'epoch', 1, 'gradNormSq', (v) => v * 1.01))).toMatch(/epoch rows: ‖∇L‖² differs by 9\.90e-3 \(relative\) at epoch 1/);

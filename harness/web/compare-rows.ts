@@ -17,6 +17,8 @@ export interface FieldDifference {
   at: number;
   /** Rows of this kind compared. */
   rows: number;
+  /** Step or epoch of the first row whose difference exceeds the tolerance given to compareRows (null: none does). */
+  firstAbove: number | null;
   /** Whether it counts toward pass or fail. */
   judged: boolean;
 }
@@ -53,9 +55,10 @@ function numericFields(row: MetricRow): string[] {
 
 /**
  * Compare the rows of streams a and b. `judged` lists, per kind, the fields whose differences
- * count toward pass or fail (FieldDifference.judged).
+ * count toward pass or fail (FieldDifference.judged); `tolerance` marks where each field first
+ * exceeds it (where two runs start to drift apart).
  */
-export function compareRows(a: readonly MetricRow[], b: readonly MetricRow[], judged: Readonly<Record<string, readonly string[]>>): RowsComparison {
+export function compareRows(a: readonly MetricRow[], b: readonly MetricRow[], judged: Readonly<Record<string, readonly string[]>>, tolerance = Infinity): RowsComparison {
   const ka = keyed(a);
   const kb = keyed(b);
   const byField = new Map<string, FieldDifference>();
@@ -77,12 +80,13 @@ export function compareRows(a: readonly MetricRow[], b: readonly MetricRow[], ju
       const id = `${ra.kind}.${field}`;
       let d = byField.get(id);
       if (!d) {
-        d = { kind: ra.kind, field, value: 0, at: NaN, rows: 0, judged: judged[ra.kind]?.includes(field) ?? false };
+        d = { kind: ra.kind, field, value: 0, at: NaN, rows: 0, firstAbove: null, judged: judged[ra.kind]?.includes(field) ?? false };
         byField.set(id, d);
       }
       const va = (ra as unknown as Record<string, unknown>)[field];
       const vb = (rb as unknown as Record<string, unknown>)[field];
       const diff = typeof va === 'number' && typeof vb === 'number' ? relativeDifference(va, vb) : Infinity;
+      if (d.firstAbove === null && !(diff <= tolerance)) d.firstAbove = position(ra);
       if (Number.isNaN(d.at) || diff > d.value) {
         d.value = diff;
         d.at = position(ra);

@@ -242,7 +242,7 @@ export function judgeCifarRun(
   opts: { tolerance: number; epochs: number; summary?: SummaryConfig },
 ): RunVerification {
   const browserRows: MetricRow[] = page ? parseMetricsJsonl(page.metrics, `browser run ${node.label} metrics.jsonl`) : [];
-  const rows = compareRows(node.rows, browserRows, CIFAR_JUDGED_FIELDS);
+  const rows = compareRows(node.rows, browserRows, CIFAR_JUDGED_FIELDS, opts.tolerance);
   const comparison = { ...compareStreams(node.rows, browserRows, opts.summary), a: smoothedFitNumbers(node.rows, opts.summary), b: smoothedFitNumbers(browserRows, opts.summary) };
   const { tolerance } = opts;
   const failures = identityFailures(node, page);
@@ -251,7 +251,9 @@ export function judgeCifarRun(
   if (epochRows.a !== opts.epochs || epochRows.b !== opts.epochs) failures.push(`epoch rows: Node ${epochRows.a}, browser ${epochRows.b}, expected ${opts.epochs}`);
   for (const d of rows.fields) {
     if (d.judged && !(d.value <= tolerance)) {
-      failures.push(`${d.kind} rows: ${fieldName(d.field)} differs by ${d.value.toExponential(2)} (relative) at ${rowPlace(d.kind, d.at)}, above ${tolerance}`);
+      // Where the difference first exceeds the tolerance tells a drift that grows step by step from a single bad row.
+      const first = d.firstAbove !== null && d.firstAbove !== d.at ? `; first above it at ${rowPlace(d.kind, d.firstAbove)}` : '';
+      failures.push(`${d.kind} rows: ${fieldName(d.field)} differs by ${d.value.toExponential(2)} (relative) at ${rowPlace(d.kind, d.at)}, above ${tolerance}${first}`);
     }
   }
   return verification(node, page, { comparison, fitBasis: 'smoothed steps', rows, failures });
