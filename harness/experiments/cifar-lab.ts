@@ -390,7 +390,8 @@ export function cifarTheorySections(rows: readonly MetricRow[]): ReportSection[]
     `Output NTK of the ResNet: K = J·Jᵀ with J the Jacobian of the ${C} logits of each of the |S| = ${n} images of a fixed seeded training subset ` +
     `with respect to all ${num(first, 'parameters')} parameters (K is ${n * C} × ${n * C}), materialized on the engine with one backward pass per output, ` +
     `at the start of epochs ${ntk.map((r) => r.epoch).join(', ')}. Batch norm is in evaluation mode (running statistics) for K, the loss L_S and its gradient on S, ` +
-    'so each image’s outputs depend on that image alone; the training steps normalize with mini-batch statistics, so K describes the evaluation-mode network, not exactly the function SGD takes steps on.';
+    'so each image’s outputs depend on that image alone; the training steps normalize with mini-batch statistics, so K describes the evaluation-mode network, not exactly the function SGD takes steps on. ' +
+    initialStatsCaveat(ntk);
   if (lossKind === 'mse') {
     const theory = summarizeTheory(ntk);
     if (!theory) return [];
@@ -407,6 +408,19 @@ export function cifarTheorySections(rows: readonly MetricRow[]): ReportSection[]
     return [section];
   }
   return [ceDiagnosticSection(ntk, setup)];
+}
+
+/**
+ * K_0 is measured with the batch-norm running statistics at their initial values (mean 0,
+ * variance 1), not statistics of the data: the evaluation-mode network at θ_0 is not the one the
+ * first steps train, and comparisons with K_0 inherit that. Says so, with L_S at the first two checks.
+ */
+function initialStatsCaveat(ntk: NtkRow[]): string {
+  const text =
+    'At epoch 0 the running statistics still hold their initial values (mean 0, variance 1) rather than statistics of the data, so the evaluation-mode network at θ_0 is not the normalized one the first steps train; ' +
+    'K_0 and everything measured against it (slack vs K_0, λ_min(K_t)/λ_min(K_0), kernel drift) inherit that';
+  const [a, b] = ntk;
+  return a && b && a.epoch === 0 ? `${text} (here L_S = ${fmtNumber(num(a, 'loss'))} at epoch 0, ${fmtNumber(num(b, 'loss'))} at epoch ${b.epoch}).` : `${text}.`;
 }
 
 /** With cross-entropy: spectrum, stability and drift of K, the backprop cross-check; no PL claims. */
