@@ -134,6 +134,22 @@ describe('lplr run fig3', () => {
       expect(JSON.parse(fs.readFileSync(path.join(plain, 'summary.json'), 'utf8')).smoothed.beta).toBe(0.98);
     });
 
+    it('lplr report rebuilds a fig3 run with its own EMA β and throughput: the same summary.json', () => {
+      const checked = path.join(tmp, 'mse-ntk');
+      const before = fs.readFileSync(path.join(checked, 'summary.json'), 'utf8');
+      fs.rmSync(path.join(checked, 'summary.json'));
+      fs.rmSync(path.join(checked, 'report.html'));
+      const r = lplr(['report', checked]);
+      expect(r.code, r.stderr).toBe(0);
+      const after = fs.readFileSync(path.join(checked, 'summary.json'), 'utf8');
+      expect(JSON.parse(after)).toEqual(JSON.parse(before));
+      expect(JSON.parse(after).smoothed.beta).toBe(0.5);
+      expect(JSON.parse(after).timing).toBeDefined();
+      const html = fs.readFileSync(path.join(checked, 'report.html'), 'utf8');
+      expect(html).toContain('Figure 3');
+      expect(html).toContain('id="cifar-theory"');
+    });
+
     it('an invalid --ema-beta says what to use', () => {
       const bad = lplr(['run', 'fig3', '--preset', 'tiny', '--data-dir', data, '--ema-beta', '1', '--out', path.join(tmp, 'bad')]);
       expect(bad.code).toBe(2);

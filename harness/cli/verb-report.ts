@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { summarizeRun } from '../../src/metrics/summary.js';
+import { FIG3_REPORT_TITLE, summarizeCifarRun } from '../experiments/cifar-lab.js';
+import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
@@ -41,12 +43,21 @@ export const reportVerb: Verb = {
     if (kind === 'run') {
       const rows = readMetrics(path.join(dir, 'metrics.jsonl')) as MetricRow[];
       const cfgFile = path.join(dir, 'config.json');
-      const config = fs.existsSync(cfgFile) ? readJson<{ config?: MlpRunConfig }>(cfgFile).config : undefined;
-      const fitWindow = fitWindowFlag ?? config?.fitWindow;
-      // The verdict thresholds the run recorded (runs from before they were recorded: the defaults).
-      const summary = summarizeRun(rows, { fitWindow, thresholds: config?.thresholds });
-      writeJsonAtomic(path.join(dir, 'summary.json'), summary);
-      reports = [writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary)];
+      const recorded = fs.existsSync(cfgFile) ? readJson<{ experiment?: string; config?: unknown }>(cfgFile) : undefined;
+      if (recorded?.experiment === 'fig3') {
+        // A fig3 run: its smoothed fits with the run's EMA β, and its throughput.
+        const config = recorded.config as CifarRunConfig;
+        const summary = summarizeCifarRun(rows, config, fitWindowFlag ?? config.fitWindow);
+        writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+        reports = [writeMlpReport(dir, FIG3_REPORT_TITLE, config, rows, summary)];
+      } else {
+        const config = recorded?.config as MlpRunConfig | undefined;
+        const fitWindow = fitWindowFlag ?? config?.fitWindow;
+        // The verdict thresholds the run recorded (runs from before they were recorded: the defaults).
+        const summary = summarizeRun(rows, { fitWindow, thresholds: config?.thresholds });
+        writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+        reports = [writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary)];
+      }
     } else if (kind === 'all') {
       reports = rebuildAll(dir, { fitWindow: fitWindowFlag }).reports;
     } else {

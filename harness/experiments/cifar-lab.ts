@@ -271,13 +271,25 @@ export async function runCifar(
     const measured = progress.gflops();
     if (measured) recordThroughput(rt.ctx.info, 'resnet', measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
-    const summary: CifarRunSummary = { ...summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta }), timing: cifarTiming(rows, config.batchSize) };
+    const summary = summarizeCifarRun(rows, config);
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     return { dir, config, rows, summary };
   } finally {
     disposeCifarState(state);
   }
 }
+
+/** A fig3 run's summary from its rows: the smoothed fits with the run's EMA β, plus throughput. */
+export function summarizeCifarRun(
+  rows: readonly MetricRow[],
+  config: Pick<CifarRunConfig, 'fitWindow' | 'emaBeta' | 'batchSize'>,
+  fitWindow = config.fitWindow,
+): CifarRunSummary {
+  return { ...summarizeRun(rows as MetricRow[], { fitWindow, emaBeta: config.emaBeta }), timing: cifarTiming(rows as MetricRow[], config.batchSize) };
+}
+
+/** The title of a fig3 run's report (the CLI's and `lplr report`'s). */
+export const FIG3_REPORT_TITLE = 'Figure 3 — ResNet with mini-batch SGD on 5-class CIFAR-10';
 
 // ------------------------------------------------------------------ report sections
 
@@ -521,7 +533,7 @@ export const fig3: Experiment<Fig3Prepared> = {
     const resume = Boolean(ctx.resume) && hasCheckpoint(dir);
     fs.mkdirSync(dir, { recursive: true });
     const res = await runCifar(ctx.rt, config, loaded, dir, ctx.progress, { ...ctx.runOptions, resume });
-    writeMlpReport(dir, 'Figure 3 — ResNet with mini-batch SGD on 5-class CIFAR-10', config, res.rows, res.summary);
+    writeMlpReport(dir, FIG3_REPORT_TITLE, config, res.rows, res.summary);
     const s = res.summary;
     const sm = s.smoothed?.lStar.min;
     const acc = s.final.testAcc;
