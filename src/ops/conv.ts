@@ -325,13 +325,30 @@ interface TextureCache {
   bytes: number;
   /** Uniform blocks by content (shapes repeat): created mapped, never rewritten. */
   params: Map<string, GPUBuffer>;
+  paramBytes: number;
 }
 const textureCaches = new WeakMap<Runtime, TextureCache>();
 
 function textureCache(rt: Runtime): TextureCache {
   let c = textureCaches.get(rt);
-  if (!c) textureCaches.set(rt, (c = { textures: [], bytes: 0, params: new Map() }));
+  if (!c) {
+    const cache: TextureCache = { textures: [], bytes: 0, params: new Map(), paramBytes: 0 };
+    textureCaches.set(rt, (c = cache));
+    // Counted in rt.memoryStats().cachedBytes; rt.trim() releases all of it.
+    rt.registerCache('conv2d-texture', { bytes: () => cache.bytes + cache.paramBytes, drop: () => dropTextures(cache, true) });
+  }
   return c;
+}
+
+/** Destroy the staging textures (and the uniform blocks); work reading them was submitted. */
+function dropTextures(c: TextureCache, params: boolean): void {
+  for (const t of c.textures) t.texture.destroy();
+  c.textures = [];
+  c.bytes = 0;
+  if (!params) return;
+  for (const b of c.params.values()) b.destroy();
+  c.params.clear();
+  c.paramBytes = 0;
 }
 
 /** llvmpipe compiles a shader variant per power-of-two-ness of a bound texture's size: avoid them. */
@@ -353,9 +370,7 @@ function stagingTexture(rt: Runtime, role: TextureRole, width: number, height: n
   if (c.bytes + w * h * 16 > TEXTURE_CACHE_BYTES) {
     // Encoded work still reads the old textures: submit it before dropping them.
     rt.flush();
-    for (const t of c.textures) t.texture.destroy();
-    c.textures = [];
-    c.bytes = 0;
+    dropTextures(c, false);
   }
   const texture = rt.device.createTexture({
     label: `conv2d-${role}`,
@@ -377,8 +392,10 @@ function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
     rt.flush();
     for (const old of c.params.values()) old.destroy();
     c.params.clear();
+    c.paramBytes = 0;
   }
   buf = rt.device.createBuffer({ label: 'conv2d-params', size: Math.ceil((words.length * 4) / 16) * 16, usage: UNIFORM_USAGE, mappedAtCreation: true });
+  c.paramBytes += buf.size;
   // Signed fields (tap steps) are stored as their two's complement.
   new Int32Array(buf.getMappedRange()).set(words);
   buf.unmap();
