@@ -29,7 +29,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'width', type: 'int', help: 'matmul MLP shapes and mlp-step: hidden width', min: 1 },
   { name: 'depth', type: 'int', help: 'mlp-step: linear layers; resnet-step: ResNet depth (6n+2)', min: 1 },
   { name: 'trials', type: 'int', help: 'timed trials per case (the median is reported)', default: 5, min: 5 },
-  { name: 'warmup', type: 'int', help: 'untimed runs before the trials', default: 1, min: 1 },
+  { name: 'warmup', type: 'int', help: 'untimed runs before the trials (at least 2 are made: the first compiles)', default: 2, min: 2 },
   { name: 'min-trial-ms', type: 'number', help: 'without timestamps: repeat short work inside a trial until it lasts this long', default: 20, min: 0 },
   { name: 'max-run-s', type: 'number', help: 'skip a case whose warm-up run takes longer (0 = never; --quick and all: 20)', min: 0 },
   { name: 'peers', type: 'bool', help: 'matmul: run the TF.js and PyTorch peers (--no-peers to skip)', default: true },
