@@ -140,7 +140,12 @@ describe(`kill and resume (seed ${SEED})`, () => {
     const dir = path.join(tmp, 'terminated');
     const killed = await killMidRun(dir, 'SIGTERM', 2);
     expect(killed.code).toBe(130);
-    expect(killed.stderr).toMatch(/repeated SIGTERM within 2 s ignored; still checkpointing/);
+    // Whether the second signal lands while the checkpoint is written depends on scheduling
+    // (two pending SIGTERMs also merge into one): either way the run must checkpoint and stop
+    // with 130. The ignore window itself is tested in reliability-signals.test.ts.
+    if (!/repeated SIGTERM within 2 s ignored; still checkpointing/.test(killed.stderr)) {
+      expect(killed.stderr).toMatch(/SIGTERM received: checkpointing after this epoch/);
+    }
     const record = readRecord(dir);
     // The checkpoint was taken after the signal (the last cadence one resumes before rowsAtKill - 1)...
     expect(record.nextEpoch).toBeGreaterThanOrEqual(killed.rowsAtKill);

@@ -59,7 +59,7 @@ const PLATFORM_OF: Partial<Record<BackendName, { platform: NodeJS.Platform; name
 };
 
 /** The backends worth trying on `platform`, native first. */
-export function backendsFor(platform: NodeJS.Platform = process.platform): BackendName[] {
+export function backendsFor(platform: string = process.platform): BackendName[] {
   return KNOWN_BACKENDS.filter((b) => {
     const only = PLATFORM_OF[b];
     if (only) return only.platform === platform;
