@@ -14,7 +14,7 @@ import { chromiumPath } from '../harness/web/chromium.js';
 import { compareStreams, relativeDifference } from '../harness/web/compare.js';
 import { compareRows } from '../harness/web/compare-rows.js';
 import { metricsJsonl } from '../harness/web/run-files.js';
-import { CIFAR_JUDGED_FIELDS, formatVerifyReport, judgeCifarRun, judgeRun, verifyBrowser, verifyPlan, type VerifyReport } from '../harness/web/verify.js';
+import { CIFAR_CROSS_ADAPTER, CIFAR_JUDGED_FIELDS, formatVerifyReport, judgeCifarRun, judgeRun, verifyBrowser, verifyPlan, type VerifyReport } from '../harness/web/verify.js';
 import { writeCifarBatches } from './helpers/cifar-batches.js';
 
 const hasChromium = chromiumPath() !== undefined;
@@ -232,6 +232,29 @@ describe('fig3: row-by-row comparison and judgement', () => {
     expect(judgeCifarRun(node, page(node.rows), { tolerance: 1, epochs: 3 }).failures.join()).toMatch(/expected 3/);
     expect(judgeCifarRun(node, { ...page(node.rows), initialDigest: 'other' }, { tolerance: 1, epochs: 2 }).failures).toContain('the initial parameters differ');
     expect(judgeCifarRun(node, undefined, { tolerance: 1, epochs: 2 }).passed).toBe(false);
+  });
+});
+
+describe('fig3 on different adapters: the first steps row by row, then the run by its statistics', () => {
+  const node = { label: 'fig3', configHash: 'h', initialDigest: 'd', chunks: 0, rows: fig3Stream(2) };
+  const page = (rows: MetricRow[]) => ({ label: 'fig3', configHash: 'h', initialDigest: 'd', chunks: 0, metrics: metricsJsonl(rows) });
+  const fails = (rows: MetricRow[]) => judgeCifarRun(node, page(rows), { tolerance: 1e-4, epochs: 2, crossAdapter: true }).failures.join('\n');
+
+  test('later steps may drift apart (SGD amplifies last-bit differences); the first steps may not', () => {
+    const late = tamper(node.rows, 'step', CIFAR_CROSS_ADAPTER.strictSteps + 1, 'loss', (v) => v * 1.01);
+    expect(fails(late)).toBe('');
+    // The same drift fails the row-by-row rule of the same adapter.
+    expect(judgeCifarRun(node, page(late), { tolerance: 1e-4, epochs: 2 }).passed).toBe(false);
+    expect(fails(tamper(node.rows, 'step', 2, 'gradNormSq', (v) => v * (1 + 2e-4)))).toMatch(/step rows before step 4: ‖∇L‖² differs by 2\.00e-4 .* at step 2/);
+  });
+
+  test('the final loss, the smoothed rate and the test accuracy must agree', () => {
+    expect(fails(tamper(node.rows, 'epoch', 1, 'loss', (v) => v * 1.05))).toMatch(/final epoch loss: .*allowed 3 %/);
+    expect(fails(tamper(node.rows, 'eval', 2, 'testAcc', (v) => v - 0.1))).toMatch(/final test accuracy: .*allowed ±0\.05/);
+    // Steps after the strict ones decay much faster on one side: a different rate.
+    const faster = node.rows.map((r) => (r.kind === 'step' && r.step >= CIFAR_CROSS_ADAPTER.strictSteps ? { ...r, loss: r.loss * 0.5 ** (r.step - 3) } : r));
+    expect(fails(faster)).toMatch(/smoothed rate 1 − ρ: .*allowed 25 %/);
+    expect(fails(node.rows)).toBe('');
   });
 });
 

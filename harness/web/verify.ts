@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
 import type { AdapterDescription } from '../../src/gpu/device.js';
-import { parseMetricsJsonl, type MetricRow } from '../../src/metrics/schema.js';
+import { isEpochRow, isEvalRow, isStepRow, parseMetricsJsonl, type MetricRow } from '../../src/metrics/schema.js';
 import type { SummaryConfig } from '../../src/metrics/summary.js';
 import { parseArgs } from '../cli/args.js';
 import { loadMnist } from '../data/mnist.js';
@@ -20,7 +20,7 @@ import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import { loadCifarRunData } from '../experiments/cifar-lab.js';
 import { loadWebBundle } from './bundle.js';
 import { CHROMIUM_PATH, chromiumPath, launchChromium, openLabPage, pageUrl, runInPage, type ChromiumAdapterMode } from './chromium.js';
-import { compareStreams, type StreamComparison } from './compare.js';
+import { compareStreams, relativeDifference, type StreamComparison } from './compare.js';
 import { compareRows, smoothedFitNumbers, type FieldDifference, type RowsComparison } from './compare-rows.js';
 import { mnistProvider } from './data-sources.js';
 import { experimentOptions, isCifarExperiment, lookupWebExperiment, type PlannedRun } from './experiments.js';
@@ -53,6 +53,23 @@ export const CIFAR_JUDGED_FIELDS: Readonly<Record<string, readonly string[]>> = 
   fullgrad: ['loss', 'gradNormSq'],
   eval: ['testLoss'],
 };
+
+/**
+ * fig3 on different adapters: mini-batch SGD amplifies last-bit differences between two
+ * compilers' float code step by step (measured on the shared CIFAR batches: ‖∇L‖² first 1e-4
+ * apart at step 6, 0.9 apart by step 400, while the curves stay alike). So only the first steps
+ * are held to the per-row tolerance, and the whole run to statistical agreement.
+ */
+export const CIFAR_CROSS_ADAPTER = {
+  /** Step rows 0 .. strictSteps-1: same data, init, lr and kernels give the same numbers. */
+  strictSteps: 4,
+  /** Final epoch's mean loss, relative difference. Measured 0.7 % on the tiny preset. */
+  finalLossRel: 0.03,
+  /** 1 − ρ of the smoothed per-step fit (L* = min), relative difference. Measured 6 %. */
+  rateRel: 0.25,
+  /** Final test accuracy, absolute difference. Measured 0.016. */
+  testAccAbs: 0.05,
+} as const;
 
 /** How long the browser run may take unless told otherwise. */
 export const DEFAULT_BROWSER_TIMEOUT_MS = 600_000;
@@ -239,10 +256,11 @@ function shortList(items: readonly string[], shown = 6): string {
 export function judgeCifarRun(
   node: SideRun & { rows: readonly MetricRow[] },
   page: PageRun | undefined,
-  opts: { tolerance: number; epochs: number; summary?: SummaryConfig },
+  opts: { tolerance: number; epochs: number; summary?: SummaryConfig; crossAdapter?: boolean },
 ): RunVerification {
   const browserRows: MetricRow[] = page ? parseMetricsJsonl(page.metrics, `browser run ${node.label} metrics.jsonl`) : [];
   const rows = compareRows(node.rows, browserRows, CIFAR_JUDGED_FIELDS, opts.tolerance);
+  if (opts.crossAdapter) return judgeCifarAcrossAdapters(node, page, browserRows, rows, opts);
   const comparison = { ...compareStreams(node.rows, browserRows, opts.summary), a: smoothedFitNumbers(node.rows, opts.summary), b: smoothedFitNumbers(browserRows, opts.summary) };
   const { tolerance } = opts;
   const failures = identityFailures(node, page);
@@ -255,6 +273,45 @@ export function judgeCifarRun(
       const first = d.firstAbove !== null && d.firstAbove !== d.at ? `; first above it at ${rowPlace(d.kind, d.firstAbove)}` : '';
       failures.push(`${d.kind} rows: ${fieldName(d.field)} differs by ${d.value.toExponential(2)} (relative) at ${rowPlace(d.kind, d.at)}, above ${tolerance}${first}`);
     }
+  }
+  return verification(node, page, { comparison, fitBasis: 'smoothed steps', rows, failures });
+}
+
+/** judgeCifarRun on different adapters: the first steps row by row, then the run's statistics (CIFAR_CROSS_ADAPTER). */
+function judgeCifarAcrossAdapters(
+  node: SideRun & { rows: readonly MetricRow[] },
+  page: PageRun | undefined,
+  browserRows: MetricRow[],
+  rows: RowsComparison,
+  opts: { tolerance: number; epochs: number; summary?: SummaryConfig },
+): RunVerification {
+  const a = smoothedFitNumbers(node.rows, opts.summary);
+  const b = smoothedFitNumbers(browserRows, opts.summary);
+  const comparison = { ...compareStreams(node.rows, browserRows, opts.summary), a, b };
+  const failures = identityFailures(node, page);
+  if (rows.unmatched.length > 0) failures.push(`rows on one side only: ${shortList(rows.unmatched)}`);
+  const epochRows = rows.counts.epoch ?? { a: 0, b: 0 };
+  if (epochRows.a !== opts.epochs || epochRows.b !== opts.epochs) failures.push(`epoch rows: Node ${epochRows.a}, browser ${epochRows.b}, expected ${opts.epochs}`);
+  const early = (list: readonly MetricRow[]) => list.filter((r) => isStepRow(r) && r.step < CIFAR_CROSS_ADAPTER.strictSteps);
+  const first = compareRows(early(node.rows), early(browserRows), { step: CIFAR_JUDGED_FIELDS.step }, opts.tolerance);
+  for (const d of first.fields) {
+    if (d.judged && !(d.value <= opts.tolerance)) {
+      failures.push(`step rows before step ${CIFAR_CROSS_ADAPTER.strictSteps}: ${fieldName(d.field)} differs by ${d.value.toExponential(2)} (relative) at ${rowPlace(d.kind, d.at)}, above ${opts.tolerance}`);
+    }
+  }
+  const lastOf = <T extends MetricRow>(list: readonly MetricRow[], is: (r: MetricRow) => r is T): T | undefined => [...list].reverse().find(is);
+  const [ea, eb] = [lastOf(node.rows, isEpochRow), lastOf(browserRows, isEpochRow)];
+  if (ea && eb) {
+    const d = relativeDifference(eb.loss, ea.loss);
+    if (!(d <= CIFAR_CROSS_ADAPTER.finalLossRel)) failures.push(`final epoch loss: Node ${ea.loss}, browser ${eb.loss} (${(d * 100).toFixed(2)} % apart, allowed ${CIFAR_CROSS_ADAPTER.finalLossRel * 100} %)`);
+  }
+  const rateDiff = relativeDifference(1 - b.rho, 1 - a.rho);
+  if (!(rateDiff <= CIFAR_CROSS_ADAPTER.rateRel)) {
+    failures.push(`smoothed rate 1 − ρ: Node ${(1 - a.rho).toExponential(3)}, browser ${(1 - b.rho).toExponential(3)} (${(rateDiff * 100).toFixed(1)} % apart, allowed ${CIFAR_CROSS_ADAPTER.rateRel * 100} %)`);
+  }
+  const [va, vb] = [lastOf(node.rows, isEvalRow), lastOf(browserRows, isEvalRow)];
+  if (va && vb && !(Math.abs(va.testAcc - vb.testAcc) <= CIFAR_CROSS_ADAPTER.testAccAbs)) {
+    failures.push(`final test accuracy: Node ${va.testAcc}, browser ${vb.testAcc} (allowed ±${CIFAR_CROSS_ADAPTER.testAccAbs})`);
   }
   return verification(node, page, { comparison, fitBasis: 'smoothed steps', rows, failures });
 }
@@ -377,7 +434,7 @@ export async function verifyBrowser(opts: VerifyOptions): Promise<VerifyReport> 
 
   const runs = nodeSides.map((n, i) =>
     planned.kind === 'cifar'
-      ? judgeCifarRun(n, browser.runs[i], { tolerance, epochs, summary: n.summary })
+      ? judgeCifarRun(n, browser.runs[i], { tolerance, epochs, summary: n.summary, crossAdapter: opts.mode === 'default' })
       : judgeRun(n, browser.runs[i], { tolerance, epochs, fitWindow: n.summary.fitWindow as [number, number] | undefined }),
   );
   if (!sameKernels(node.kernels, browser.kernels) && runs[0]) {
@@ -431,7 +488,10 @@ function fieldLines(rows: RowsComparison): string[] {
 }
 
 export function formatVerifyReport(r: VerifyReport): string {
-  const judged = r.kind === 'cifar'
+  const c = CIFAR_CROSS_ADAPTER;
+  const judged = r.kind === 'cifar' && r.mode === 'default'
+    ? `the first ${c.strictSteps} step rows' loss and ‖∇L‖² within ${r.tolerance} relative; then, since SGD amplifies last-bit differences step by step, the run's statistics: final epoch loss within ${c.finalLossRel * 100} %, smoothed 1 − ρ within ${c.rateRel * 100} %, final test accuracy within ±${c.testAccAbs} (use --same-adapter for a row-by-row check of every step)`
+    : r.kind === 'cifar'
     ? `relative difference per row of the mini-batch and full-set loss and ‖∇L‖² (step, epoch, fullgrad rows) and the test loss (eval rows) at most ${r.tolerance}; other fields reported only`
     : `relative difference per epoch of loss and ‖∇L‖² at most ${r.tolerance}`;
   const lines = [
