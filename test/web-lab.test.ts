@@ -22,7 +22,7 @@ import { classifyMnistFileName, dataLoaderFor, fetchMnist, mnistFromBytes, mnist
 import { experimentOptions, findWebExperiment } from '../harness/web/experiments.js';
 import { applyKernelChoices, recordKernelChoices } from '../harness/web/kernel-choices.js';
 import { Lab, type LabRun } from '../harness/web/lab.js';
-import { mlpConfigHash, runFiles } from '../harness/web/run-files.js';
+import { mlpConfigHash, runFiles, runSummary } from '../harness/web/run-files.js';
 import { startLabServer } from '../harness/web/server.js';
 import { mlpIdentity } from '../harness/experiments/mlp-config.js';
 import { useGpu } from './helpers/gpu.js';
@@ -140,6 +140,20 @@ describe('config hash', () => {
   ])('equals the CLI configHash for %s …', async (...argv) => {
     const config = plan('fig1', argv)[0].config;
     expect(await mlpConfigHash(config)).toBe(configHash(mlpIdentity(config)));
+  });
+});
+
+describe('verdict thresholds in the page', () => {
+  test('--threshold reaches the page summary and its verdicts, as in the CLI', () => {
+    const rows = Array.from({ length: 30 }, (_, t) => ({ kind: 'epoch' as const, epoch: t, loss: 0.4 * 0.9 ** t + 0.002 * Math.sin(t), gradNormSq: 0.3 * 0.9 ** t, drift: 0.01 * t, acc: 0.9, lr: 0.01, timeMs: t }));
+    const config = plan('fig1', ['--preset', 'tiny', '--threshold', 'linearR2Min=0.999999'])[0].config as MlpRunConfig;
+    expect(config.thresholds?.linearR2Min).toBe(0.999999);
+    const strict = runSummary(rows, config);
+    const loose = runSummary(rows, plan('fig1', ['--preset', 'tiny'])[0].config as MlpRunConfig);
+    expect(strict.thresholds.linearR2Min).toBe(0.999999);
+    const linear = (s: typeof strict) => s.verdicts.filter((v) => /linear/i.test(v.name)).map((v) => v.passed);
+    expect(linear(loose)).toContain(true);
+    expect(linear(strict).every((p) => !p)).toBe(true);
   });
 });
 

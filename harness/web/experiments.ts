@@ -171,7 +171,7 @@ const fig5: WebExperiment = {
     if (live.length === 0) return [];
     const withSummaries = live.map((r) => ({ label: r.label, width: r.config.width, summary: runSummary(r.rows, r.config) }));
     // The width verdict is about final losses, so it waits for every run to finish.
-    const verdicts = runs.every((r) => r.done) ? [widthEffectVerdict(withSummaries.map((r) => ({ width: r.width, finalLoss: r.summary.final.loss })))] : [];
+    const verdicts = runs.every((r) => r.done) ? [widthEffectVerdict(withSummaries.map((r) => ({ width: r.width, finalLoss: r.summary.final.loss })), live[0].config.thresholds)] : [];
     return [widthAblationSection(withSummaries, verdicts, { id: 'fig5', title: fig5.title })];
   },
 };

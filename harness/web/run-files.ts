@@ -5,6 +5,7 @@
 import type { AdapterDescription, GpuLimitsInUse } from '../../src/gpu/device.js';
 import { formatMetricRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
+import type { VerdictThresholds } from '../../src/metrics/verdicts.js';
 import { cifarIdentity, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { mlpIdentity, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { cifarTiming, type CifarTiming } from '../experiments/cifar-train.js';
@@ -23,8 +24,9 @@ export function jsonFile(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number]; emaBeta?: number }): RunSummary {
-  return summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta });
+/** The CLI's summary: the run's fit window, EMA β and verdict thresholds (--threshold). */
+export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number]; emaBeta?: number; thresholds?: VerdictThresholds }): RunSummary {
+  return summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta, thresholds: config.thresholds });
 }
 
 /** summary.json's content: the CLI's summary of the run's kind. */
