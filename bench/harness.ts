@@ -22,6 +22,8 @@ export interface TimingOptions {
   timing?: 'auto' | Timing;
   /** Under wall timing, repeat the work inside a trial until it lasts about this long (ms). */
   minTrialMs?: number;
+  /** Told about each measured cell as soon as it is done (progress of a long benchmark). */
+  onCell?: (cell: Cell) => void;
 }
 
 export interface Measurement {
@@ -177,16 +179,19 @@ export async function measureCell(
   opts: TimingOptions,
   setup?: { dispose(): void },
 ): Promise<Cell> {
+  let cell: Cell;
   try {
     const m = await measure(rt, run, opts);
-    return okCell(impl, work / (m.medianMs * 1e6), m);
+    cell = okCell(impl, work / (m.medianMs * 1e6), m);
   } catch (err) {
-    if (err instanceof BenchSkip) return missingCell(impl, 'skipped', err.message);
-    if (err instanceof LplrError) return missingCell(impl, 'failed', err.message);
-    throw err;
+    if (err instanceof BenchSkip) cell = missingCell(impl, 'skipped', err.message);
+    else if (err instanceof LplrError) cell = missingCell(impl, 'failed', err.message);
+    else throw err;
   } finally {
     setup?.dispose();
   }
+  opts.onCell?.(cell);
+  return cell;
 }
 
 export function cellValue(c: CaseResult, impl: string): number | null {

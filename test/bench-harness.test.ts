@@ -52,9 +52,12 @@ describe('measure', () => {
       }
     };
     await expect(measure(rt, slow, { warmup: 1, trials: 5, maxRunS: 0.005 })).rejects.toBeInstanceOf(BenchSkip);
-    const cell = await measureCell(rt, 'slow', 1e9, slow, { warmup: 1, trials: 5, maxRunS: 0.005 });
+    const told: unknown[] = [];
+    const cell = await measureCell(rt, 'slow', 1e9, slow, { warmup: 1, trials: 5, maxRunS: 0.005, onCell: (c) => told.push(c) });
     expect(cell).toMatchObject({ impl: 'slow', status: 'skipped', value: null });
     expect(cell.note).toMatch(/over --max-run-s 0.005/);
+    // Progress: each cell is reported as soon as it is done, skipped ones included.
+    expect(told).toEqual([cell]);
   });
 });
 

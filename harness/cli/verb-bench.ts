@@ -117,6 +117,7 @@ export const benchVerb: Verb = {
     }
     if (args.given.has('kernel') && which !== 'matmul') throw new ConfigError("--kernel checks a matmul kernel: use 'lplr bench matmul --kernel FILE'.");
     const mode: Mode = which === 'all' ? 'all' : v.quick ? 'quick' : 'full';
+    let currentBench = '';
     const kernel = v.kernel ? loadUserKernel(String(v.kernel), String(v.entry), v.tile as string | undefined) : undefined;
     const benches: BenchName[] = which === 'all' ? [...BENCHES] : [which as BenchName];
     const timing: TimingOptions = {
@@ -124,6 +125,9 @@ export const benchVerb: Verb = {
       warmup: v.warmup as number,
       maxRunS: (v['max-run-s'] as number | undefined) ?? (mode === 'full' ? 0 : 20),
       minTrialMs: v['min-trial-ms'] as number,
+      // A full run takes many minutes on a CPU adapter: say what finished as it goes (stderr).
+      onCell: (cell) =>
+        process.stderr.write(`  ${currentBench}: ${cell.impl} ${cell.value === null ? cell.status : `${cell.value.toPrecision(4)}`} (${cell.medianMs === null ? cell.note ?? '' : `${cell.medianMs.toFixed(1)} ms`})\n`),
     };
     const json = Boolean(v.json);
     // With --json, stdout carries only the JSON report.
@@ -136,6 +140,7 @@ export const benchVerb: Verb = {
       print(`adapter: ${info.description || info.device || info.vendor} (${info.backend}, ${info.featureLevel}${info.isSoftware ? ', software' : ''}); timestamp queries: ${rt.ctx.hasTimestamps ? 'yes' : 'no'}`);
       const results: BenchResult[] = [];
       for (const bench of benches) {
+        currentBench = bench;
         const plan = planFor(bench, mode);
         const sizes = (v.sizes as number[] | undefined) ?? plan.sizes;
         const width = (v.width as number | undefined) ?? plan.width ?? PAPER_WIDTH;
