@@ -52,8 +52,12 @@ describe('CheckpointPolicy signals', () => {
       clock.mockReturnValue(3500);
       process.emit('SIGTERM', 'SIGTERM');
       expect(exit).toHaveBeenCalledWith(130);
-    } finally {
+      // While the stopped run winds down its handlers stay: a late repeat must not meet the
+      // default action (death by signal instead of exit 130).
       policy.removeSignalHandlers();
+      expect(process.listenerCount('SIGTERM')).toBe(listenersBefore + 1);
+    } finally {
+      policy.removeSignalHandlers(true);
     }
     expect(process.listenerCount('SIGTERM')).toBe(listenersBefore);
   });

@@ -164,7 +164,11 @@ export class CheckpointPolicy {
     }
   }
 
-  removeSignalHandlers(): void {
+  removeSignalHandlers(evenWhenStopping = false): void {
+    // After a signal asked to stop, the handlers stay until the process exits (with 130): a
+    // repeat arriving while the run winds down would otherwise meet the default action and
+    // kill the process by signal instead. (In-process callers that go on can force removal.)
+    if (this.stopRequested && !evenWhenStopping) return;
     for (const [sig, h] of this.handlers) process.off(sig, h);
     this.handlers = [];
   }
