@@ -184,6 +184,39 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // vec4 view of binding 1, for cols4 / cols8 only (x's size is a multiple of 4 there).
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 
+/** Four running results side by side: Kahan sums (OP_SUM/OP_SUMSQ) or max/min. */
+struct Acc4 {
+  value: vec4<f32>,
+  comp: vec4<f32>,
+}
+
+fn start4() -> Acc4 {
+  return Acc4(vec4<f32>(identity()), vec4<f32>(0.0));
+}
+
+/** `a` with the row `raw` folded in; `one` is cols's opaque 1.0 (it keeps Kahan's compensation). */
+fn add4(a: Acc4, raw: vec4<f32>, one: f32) -> Acc4 {
+  var v = raw;
+  if (OP == 1u) {
+    v = v * v;
+  }
+  if (OP <= 1u) {
+    let yv = v - a.comp;
+    let tv = a.value + yv;
+    return Acc4(tv, (tv * one - a.value) - yv);
+  }
+  return Acc4(vec4<f32>(combine(a.value.x, v.x), combine(a.value.y, v.y), combine(a.value.z, v.z), combine(a.value.w, v.w)), a.comp);
+}
+
+/** Write the 4 results of `a` (scaled for sums) to out[at .. at + 3]. */
+fn store4(at: u32, a: Acc4) {
+  let res = a.value * select(1.0, p.scale, OP <= 1u);
+  out[at] = res.x;
+  out[at + 1u] = res.y;
+  out[at + 2u] = res.z;
+  out[at + 3u] = res.w;
+}
+
 @compute @workgroup_size(64)
 fn cols4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = (gid.x + gid.y * nwg.x * 64u) * 4u;
@@ -192,28 +225,12 @@ fn cols4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   }
   let oo = o / p.inner;
   let ii = o % p.inner;
-  var acc = vec4<f32>(identity());
-  var comp = vec4<f32>(0.0);
+  var acc = start4();
   let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
   for (var r = 0u; r < p.R; r++) {
-    var v = x4[((oo * p.R + r) * p.inner + ii) / 4u];
-    if (OP == 1u) {
-      v = v * v;
-    }
-    if (OP <= 1u) {
-      let yv = v - comp;
-      let tv = acc + yv;
-      comp = (tv * one - acc) - yv;
-      acc = tv;
-    } else {
-      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
-    }
+    acc = add4(acc, x4[((oo * p.R + r) * p.inner + ii) / 4u], one);
   }
-  let res = acc * select(1.0, p.scale, OP <= 1u);
-  out[o] = res.x;
-  out[o + 1u] = res.y;
-  out[o + 2u] = res.z;
-  out[o + 3u] = res.w;
+  store4(o, acc);
 }
 
 @compute @workgroup_size(64)
@@ -224,43 +241,16 @@ fn cols8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   }
   let oo = o / p.inner;
   let ii = o % p.inner;
-  var acc = vec4<f32>(identity());
-  var comp = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(identity());
-  var comp2 = vec4<f32>(0.0);
+  var acc = start4();
+  var acc2 = start4();
   let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
   for (var r = 0u; r < p.R; r++) {
     let base = ((oo * p.R + r) * p.inner + ii) / 4u;
-    var v = x4[base];
-    var v2 = x4[base + 1u];
-    if (OP == 1u) {
-      v = v * v;
-      v2 = v2 * v2;
-    }
-    if (OP <= 1u) {
-      let yv = v - comp;
-      let tv = acc + yv;
-      comp = (tv * one - acc) - yv;
-      acc = tv;
-      let yv2 = v2 - comp2;
-      let tv2 = acc2 + yv2;
-      comp2 = (tv2 * one - acc2) - yv2;
-      acc2 = tv2;
-    } else {
-      acc2 = vec4<f32>(combine(acc2.x, v2.x), combine(acc2.y, v2.y), combine(acc2.z, v2.z), combine(acc2.w, v2.w));
-      acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
-    }
+    acc = add4(acc, x4[base], one);
+    acc2 = add4(acc2, x4[base + 1u], one);
   }
-  let res = acc * select(1.0, p.scale, OP <= 1u);
-  out[o] = res.x;
-  out[o + 1u] = res.y;
-  out[o + 2u] = res.z;
-  out[o + 3u] = res.w;
-  let res2 = acc2 * select(1.0, p.scale, OP <= 1u);
-  out[o + 4u] = res2.x;
-  out[o + 5u] = res2.y;
-  out[o + 6u] = res2.z;
-  out[o + 7u] = res2.w;
+  store4(o, acc);
+  store4(o + 4u, acc2);
 }
 
 // Rows walked between barriers in cols_tiled.
@@ -279,8 +269,7 @@ fn cols_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
   let c = wg.y;
   let r0 = c * p.chunk;
   let r1 = min(p.R, r0 + p.chunk);
-  var acc = vec4<f32>(identity());
-  var comp = vec4<f32>(0.0);
+  var acc = start4();
   let one = bitcast<f32>(p._p0 | 0x3f800000u); // see cols
   let rowStep = p.inner / 4u;
   var at = ((oo * p.R + r0) * p.inner + ii) / 4u;
@@ -291,31 +280,15 @@ fn cols_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     }
     let stop = min(r1, r + ROWS_PER_SYNC);
     for (; r < stop; r++) {
-      var v = x4[at];
+      acc = add4(acc, x4[at], one);
       at += rowStep;
-      if (OP == 1u) {
-        v = v * v;
-      }
-      if (OP <= 1u) {
-        let yv = v - comp;
-        let tv = acc + yv;
-        comp = (tv * one - acc) - yv;
-        acc = tv;
-      } else {
-        acc = vec4<f32>(combine(acc.x, v.x), combine(acc.y, v.y), combine(acc.z, v.z), combine(acc.w, v.w));
-      }
     }
     // Keeps the workgroup's lanes on the same few rows: on CPU adapters, which run a
     // workgroup's lanes in turns between barriers, the rows stay in cache for every turn.
     workgroupBarrier();
   }
   if (live) {
-    let res = acc * select(1.0, p.scale, OP <= 1u);
-    let base = c * outputs + o;
-    out[base] = res.x;
-    out[base + 1u] = res.y;
-    out[base + 2u] = res.z;
-    out[base + 3u] = res.w;
+    store4(c * outputs + o, acc);
   }
 }
 
