@@ -37,20 +37,13 @@ import {
   type CifarTrainData,
   type EpochProgress,
   type CifarTrainState,
+  type CifarDataInfo,
 } from './cifar-train.js';
 import { RunStopped } from './mlp-lab.js';
 import { theorySection } from './ntk.js';
 import type { Experiment } from './registry.js';
 
-export interface CifarDataInfo {
-  trainFiles: { path: string; records: number }[];
-  testFiles: { path: string; records: number }[];
-  classes: { id: number; name: string; train: number; test: number }[];
-  trainImages: number;
-  testImages: number;
-  mean: number[];
-  std: number[];
-}
+export type { CifarDataInfo };
 
 function countPerClass(d: CifarData, k: number): number[] {
   const counts = new Array<number>(k).fill(0);

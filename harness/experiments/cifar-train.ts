@@ -62,6 +62,17 @@ export interface CifarDataOps {
   augment(x: Float32Array, count: number, rng: Rng): Float32Array;
 }
 
+/** What config.json says about a fig3 run's data (paths: files for the CLI, names or URLs in the page). */
+export interface CifarDataInfo {
+  trainFiles: { path: string; records: number }[];
+  testFiles: { path: string; records: number }[];
+  classes: { id: number; name: string; train: number; test: number }[];
+  trainImages: number;
+  testImages: number;
+  mean: number[];
+  std: number[];
+}
+
 export interface CifarTrainData {
   /** Training images of the selected classes, labels 0..classCount-1. */
   train: CifarData;

@@ -11,7 +11,7 @@ import type { MlpRunConfig } from '../experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData } from '../experiments/mlp-train.js';
 import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
 import { checkWarmup } from '../experiments/cifar-config.js';
-import { CIFAR_ROWS_DESCRIPTION, createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarTrainData } from '../experiments/cifar-train.js';
+import { CIFAR_ROWS_DESCRIPTION, createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarDataInfo, type CifarTrainData } from '../experiments/cifar-train.js';
 import type { LiveRun, PlannedRun } from './experiments.js';
 import { applyKernelChoices, recordKernelChoices } from './kernel-choices.js';
 import { sha256Hex } from './run-files.js';
@@ -94,16 +94,7 @@ const mlpTrainer: Trainer = (rt, config, data) => {
   };
 };
 
-/** What the CLI's config.json says about a fig3 run's data (cifar-lab.ts's CifarDataInfo; paths are file names or URLs here). */
-export interface CifarDataInfo {
-  trainFiles: { path: string; records: number }[];
-  testFiles: { path: string; records: number }[];
-  classes: { id: number; name: string; train: number; test: number }[];
-  trainImages: number;
-  testImages: number;
-  mean: number[];
-  std: number[];
-}
+export type { CifarDataInfo };
 
 /** The data of one fig3 run: the selected classes of the chosen batch files. */
 export interface CifarLabData {
