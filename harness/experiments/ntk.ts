@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/errors.js';
 import { Arena } from '../../src/nn/arena.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
 import { centralDifferenceHvp, defaultHvpStep, hessianExtremes, MAX_HESSIAN_ITERATIONS, parameterGradientOracle } from '../../src/metrics/hessian.js';
-import { frobeniusSq, gatherRows, inputGram, ntkCheck, ntkSubset } from '../../src/metrics/ntk.js';
+import { frobeniusSq, gatherRows, inputGram, ntkCheck, ntkSpectrumFields, ntkSubset } from '../../src/metrics/ntk.js';
 import type { HessianRow, MetricRow, NtkRow } from '../../src/metrics/schema.js';
 import { predictedContraction, summarizeTheory, theoryWidthPoint, type TheorySummary } from '../../src/metrics/theory.js';
 import { mseLoss } from '../../src/ops/loss.js';
@@ -97,16 +97,7 @@ export class TheoryProbe {
       epoch,
       samples: n,
       coversTrainingSet: st.covers,
-      loss: check.loss,
-      gradNormSq: check.identity.gradNormSq,
-      quadForm: check.identity.quadForm,
-      identityRelErr: check.identity.relError,
-      lambdaMin: check.lambdaMin,
-      lambdaMax: check.lambdaMax,
-      cond: check.lambdaMax / check.lambdaMin,
-      lanczosIterations: check.lanczos.iterations,
-      lanczosResidualMin: check.lanczos.residualMin,
-      lanczosConverged: check.lanczos.converged ? 1 : 0,
+      ...ntkSpectrumFields(check.loss, check),
       muBound: check.muBound,
       muBound0: st.lambdaMin0 / n,
       plRatio: check.plRatio,

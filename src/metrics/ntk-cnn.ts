@@ -30,7 +30,7 @@ import { matmul } from '../ops/matmul.js';
 import { empty, fromData, type Tensor, tidy } from '../tensor.js';
 import { lanczosGpu, type LanczosOptions, type LanczosResult } from './eigen.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from './norms.js';
-import { frobeniusSq, ntkIdentity, type IdentityCheck } from './ntk.js';
+import { frobeniusSq, ntkIdentity, ntkSpectrumFields, type IdentityCheck } from './ntk.js';
 import type { NtkRow } from './schema.js';
 
 export type ClassifierLoss = 'ce' | 'mse';
@@ -381,16 +381,7 @@ export class CnnNtkProbe {
       kernelSize: n * this.samples.classes,
       parameters: set.count(),
       coversTrainingSet: this.opts.coversTrainingSet ? 1 : 0,
-      loss: check.lossValue,
-      gradNormSq: check.identity.gradNormSq,
-      quadForm: check.identity.quadForm,
-      identityRelErr: check.identity.relError,
-      lambdaMin: check.lambdaMin,
-      lambdaMax: check.lambdaMax,
-      cond: check.lambdaMax / check.lambdaMin,
-      lanczosIterations: check.lanczos.iterations,
-      lanczosResidualMin: check.lanczos.residualMin,
-      lanczosConverged: check.lanczos.converged ? 1 : 0,
+      ...ntkSpectrumFields(check.lossValue, check),
       lambdaMin0: base.lambdaMin0,
       lambdaMinRatio: check.lambdaMin / base.lambdaMin0,
       kernelDrift: Math.sqrt(Math.max(kernelDriftSq, 0) / base.k0FroSq),

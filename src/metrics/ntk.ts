@@ -177,6 +177,28 @@ export function gatherRows(data: Float32Array, cols: number, indices: ArrayLike<
   return out;
 }
 
+/**
+ * The fields every `kind: "ntk"` row carries about one check (MLP and CNN alike): the loss on S,
+ * the backprop identity, the spectrum and how Lanczos got there.
+ */
+export function ntkSpectrumFields(
+  loss: number,
+  c: { identity: IdentityCheck; lambdaMin: number; lambdaMax: number; lanczos: LanczosResult },
+): Record<string, number> {
+  return {
+    loss,
+    gradNormSq: c.identity.gradNormSq,
+    quadForm: c.identity.quadForm,
+    identityRelErr: c.identity.relError,
+    lambdaMin: c.lambdaMin,
+    lambdaMax: c.lambdaMax,
+    cond: c.lambdaMax / c.lambdaMin,
+    lanczosIterations: c.lanczos.iterations,
+    lanczosResidualMin: c.lanczos.residualMin,
+    lanczosConverged: c.lanczos.converged ? 1 : 0,
+  };
+}
+
 export interface NtkCheck {
   samples: number;
   /** L_S = (1/2n)·Σ r_i² in float64 from the read-back residuals. */
