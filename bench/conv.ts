@@ -75,17 +75,7 @@ function gemmOperands(pass: ConvPass, g: Conv2dGeometry): { a: number[]; b: numb
   return { a: [M, C], b: [M, K], transA: true, transB: false };
 }
 
-/**
- * Warm-up runs per cell: at least two. The first run of a cell whose kernels no earlier cell
- * used includes compiling their pipelines, and under wall timing the last warm-up run sets
- * how often short work repeats inside a trial; timed from a compiling run, a few-ms cell
- * would run once per trial and carry a whole GPU sync, unlike cells whose pipelines were
- * compiled by an earlier shape.
- */
-export const CONV_MIN_WARMUP = 2;
-
-export async function benchConv(rt: Runtime, options: ConvBenchOptions): Promise<BenchResult> {
-  const opts: ConvBenchOptions = { ...options, warmup: Math.max(options.warmup, CONV_MIN_WARMUP) };
+export async function benchConv(rt: Runtime, opts: ConvBenchOptions): Promise<BenchResult> {
   const cases: CaseResult[] = [];
   let engineVariant = '';
   for (const batch of opts.sizes) {
