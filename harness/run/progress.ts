@@ -2,7 +2,9 @@
 // line rewrites itself; otherwise at most one line every few seconds (logs stay short).
 // The ETA up front comes from the throughput of an earlier run on this adapter, or, on a
 // fresh machine, from a conservative default for the adapter's class (software or GPU),
-// labelled as a rough estimate; the first timed epoch replaces it as soon as it exists.
+// labelled as a rough estimate. The first epoch of a process includes shader compilation (18 s
+// of a 48 s run here, cold), so no ETA is derived from it: the next one comes from the epochs
+// after it, as soon as the second epoch is done.
 import type { AdapterDescription } from '../../src/gpu/device.js';
 
 export interface Progress {
@@ -85,8 +87,8 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
       if (knownGflops) eta = `ETA ${etaAt(knownGflops)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter`;
       else if (adapter) {
         const d = defaultThroughput(adapter);
-        eta = `ETA ~${etaAt(d.gflops)} (rough estimate: no run measured on this adapter yet; assumes ${d.gflops} GFLOP/s, a conservative figure for a ${d.adapterClass === 'software' ? 'software (CPU) adapter' : 'GPU'}; refined after the first epoch)`;
-      } else eta = 'ETA after the first epoch';
+        eta = `ETA ~${etaAt(d.gflops)} (rough estimate: no run measured on this adapter yet; assumes ${d.gflops} GFLOP/s, a conservative figure for a ${d.adapterClass === 'software' ? 'software (CPU) adapter' : 'GPU'}; refined after the second epoch)`;
+      } else eta = 'ETA after the second epoch';
       write(`work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP, ${eta}`);
     },
     gflops() {
@@ -100,21 +102,24 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
       lastDone = done;
       if (firstTickAt === 0) {
         // The first epoch (of this process: a resumed run starts later) includes pipeline
-        // compilation, so the ETA from it is an upper bound; it is printed at once.
+        // compilation, which can be most of it: an ETA from it could be off by 100x, so none is
+        // given until an epoch after it is timed.
         firstTickAt = t;
         firstTickDone = done;
-        if (flops > 0 && done < total) write(`first epoch took ${fmtDuration(t - t0)} (includes shader compilation); ETA at most ${fmtDuration((total - done) * (t - t0))} from it`);
+        if (flops > 0 && done < total) write(`first epoch took ${fmtDuration(t - t0)} (includes shader compilation); ETA after the second epoch`);
       } else if (!timedEstimatePrinted && flops > 0 && done > firstTickDone && done < total) {
         // The first epoch without compilation: the first real throughput.
         timedEstimatePrinted = true;
         const per = (t - firstTickAt) / (done - firstTickDone);
         write(`epochs after the first take ${fmtEpoch(per)} each (${((flops / per) * 1e-6).toFixed(1)} GFLOP/s): ETA ${fmtDuration((total - done) * per)}`);
       }
-      const rate = done > firstTickDone ? (t - firstTickAt) / (done - firstTickDone) : t - t0;
-      const eta = (total - done) * rate;
-      const gflops = done > firstTickDone && flops > 0 ? ` ${((flops / rate) * 1e-6).toFixed(1)} GFLOP/s` : '';
+      // Until a tick after the first, there is no rate worth an ETA (see above).
+      const timed = done > firstTickDone;
+      const rate = timed ? (t - firstTickAt) / (done - firstTickDone) : NaN;
+      const eta = timed ? `  ETA ${fmtDuration((total - done) * rate)}` : '';
+      const gflops = timed && flops > 0 ? ` ${((flops / rate) * 1e-6).toFixed(1)} GFLOP/s` : '';
       if (opts.quiet) return;
-      const line = `${label}epoch ${done - 1}/${total - 1}  ${detail}  ETA ${fmtDuration(eta)}${gflops}`;
+      const line = `${label}epoch ${done - 1}/${total - 1}  ${detail}${eta}${gflops}`;
       if (tty) out.write(`\r\x1b[2K${line}`);
       else if (t - lastPrint > 5000 || done === total) {
         out.write(`${line}\n`);
