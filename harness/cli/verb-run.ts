@@ -13,6 +13,7 @@ import { RunStopped } from '../experiments/mlp-lab.js';
 import { createProgress } from '../run/progress.js';
 import { claimRunDir, defaultRunDir, writeJsonAtomic } from '../run/run-dir.js';
 import { helpText, parseArgs, type ParsedArgs } from './args.js';
+import { formatRunSummary } from './summary-lines.js';
 import type { Verb } from './verb.js';
 
 function listExperiments(): string {
@@ -116,7 +117,10 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
       if (args.values.json) process.stdout.write(`${JSON.stringify({ dir, summary: result.summary })}\n`);
       else {
         const written = fs.readdirSync(dir).filter((f) => f !== 'invocation.json' && f !== 'checkpoints').sort();
-        process.stdout.write(`${result.headline}\nwrote ${path.relative(process.cwd(), dir) || '.'}/ (${written.join(', ')})\n`);
+        // A directory outside the working directory is named in full, not as ../../x.
+        const rel = path.relative(process.cwd(), dir);
+        const shown = rel === '' ? '.' : rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel) ? dir : rel;
+        process.stdout.write(`${formatRunSummary(result.headline, result.verdicts ?? [])}\nwrote ${shown}/ (${written.join(', ')})\n`);
       }
       return 0;
     } catch (e) {

@@ -430,8 +430,7 @@ export const ntkExperiment: Experiment<MlpRunConfig> = {
     const r = theory.rate;
     const headline =
       `λ_min(K_0)/|S| = ${fmt(theory.initial.muBound)}, PL slack ${fmt(theory.slack.min, 3)}–${fmt(theory.slack.max, 3)}× (median ${fmt(theory.slack.median, 3)}×)` +
-      (r ? `; predicted ρ ≤ ${r.predicted.toPrecision(8)}, observed ${r.observed.toPrecision(6)} (exponent ×${fmt(r.speedupFactor, 3)})` : '') +
-      `; ${theory.verdicts.map((v) => `${v.name}: ${v.passed ? 'yes' : 'no'}`).join(', ')}`;
-    return { headline, summary: { run: res.summary, theory } };
+      (r ? `\npredicted ρ ≤ ${r.predicted.toPrecision(8)}, observed ${r.observed.toPrecision(6)} (exponent ×${fmt(r.speedupFactor, 3)})` : '');
+    return { headline, summary: { run: res.summary, theory }, verdicts: theory.verdicts };
   },
 };

@@ -32,8 +32,11 @@ export interface ExperimentContext {
 }
 
 export interface ExperimentResult {
+  /** The numbers to print at the end (one or more short lines, no verdicts). */
   headline: string;
   summary: unknown;
+  /** The verdicts to print under the headline, one line each (see harness/cli/summary-lines.ts). */
+  verdicts?: readonly Verdict[];
 }
 
 export interface Experiment<P = unknown> {
@@ -50,10 +53,6 @@ export interface Experiment<P = unknown> {
 function fmtRate(s: RunSummary): string {
   const f = s.lStar.min.semiLog;
   return `ρ=${Number.isFinite(f.rho) ? f.rho.toFixed(5) : '?'}/epoch (R² ${Number.isFinite(f.r2) ? f.r2.toFixed(3) : '?'})`;
-}
-
-function passed(verdicts: Verdict[]): string {
-  return verdicts.map((v) => `${v.name}: ${v.passed ? 'yes' : 'no'}`).join(', ');
 }
 
 /**
@@ -82,12 +81,12 @@ const FIG1_TITLE = 'Figure 1 — linear convergence of full-batch GD';
 const FIG2_TITLE = 'Figure 2 — local PL check: ‖∇L‖² vs gap';
 
 function fig1Headline(s: RunSummary): string {
-  return `final loss ${s.final.loss.toExponential(4)}, ${fmtRate(s)}; ${passed(s.verdicts)}`;
+  return `final loss ${s.final.loss.toExponential(4)}, ${fmtRate(s)}`;
 }
 
 function fig2Headline(s: RunSummary): string {
   const ll = s.lStar.min.logLog;
-  return `log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)}); ${passed(s.verdicts)}`;
+  return `log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)})`;
 }
 
 const fig1: Experiment<MlpRunConfig> = {
@@ -97,7 +96,7 @@ const fig1: Experiment<MlpRunConfig> = {
   prepare: (args) => resolveMlpConfigWithFiles(args),
   async run(ctx, config) {
     const res = await runOrReuse(ctx, config, ctx.dir, FIG1_TITLE, { reuse: false });
-    return { headline: fig1Headline(res.summary), summary: res.summary };
+    return { headline: fig1Headline(res.summary), summary: res.summary, verdicts: res.summary.verdicts };
   },
 };
 
@@ -137,7 +136,7 @@ const fig2: Experiment<Fig2Prepared> = {
     const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
     writeJsonAtomic(path.join(ctx.dir, 'summary.json'), summary);
     writeMlpReport(ctx.dir, FIG2_TITLE, config, rows, summary, { focus: 'fig2' });
-    return { headline: fig2Headline(summary), summary };
+    return { headline: fig2Headline(summary), summary, verdicts: summary.verdicts };
   },
 };
 
@@ -261,12 +260,11 @@ function fig5Summary(dir: string, results: readonly SetRun[]) {
 }
 
 function setHeadline(kind: SetKind, summary: SetSummary): string {
-  const v = summary.verdicts.map((x) => `${x.name}: ${x.passed ? 'yes' : 'no'}`).join(', ');
   if (kind === 'fig4') {
     const rho = (label: string) => summary.runs.find((r) => r.label === label)?.rho ?? NaN;
-    return `He ρ=${rho('he').toFixed(5)}, enhanced ρ=${rho('enhanced').toFixed(5)} per epoch; ${v}`;
+    return `He ρ=${rho('he').toFixed(5)}, enhanced ρ=${rho('enhanced').toFixed(5)} per epoch`;
   }
-  return `final loss by width: ${summary.runs.map((r) => `${r.width}: ${r.finalLoss.toExponential(3)}`).join(', ')}; ${v}`;
+  return `final loss by width: ${summary.runs.map((r) => `${r.width}: ${r.finalLoss.toExponential(3)}`).join(', ')}`;
 }
 
 /** summary.json of fig4 or fig5 (the member fields common to both, as setHeadline reads them). */
@@ -277,11 +275,11 @@ export interface SetSummary {
 }
 
 /** Write a set's summary.json and report.html from its finished member runs. */
-export function finishSet(kind: SetKind, dir: string, results: SetRun[]): { summary: SetSummary; headline: string } {
+export function finishSet(kind: SetKind, dir: string, results: SetRun[]): { summary: SetSummary; headline: string; verdicts: Verdict[] } {
   const summary = kind === 'fig4' ? fig4Summary(dir, results) : fig5Summary(dir, results);
   writeJsonAtomic(path.join(dir, 'summary.json'), summary);
   writeSetReport(dir, kind, SET_TITLES[kind], results, summary.verdicts);
-  return { summary: summary as SetSummary, headline: setHeadline(kind, summary as SetSummary) };
+  return { summary: summary as SetSummary, headline: setHeadline(kind, summary as SetSummary), verdicts: summary.verdicts };
 }
 
 const fig4: Experiment<MlpRunConfig> = {
@@ -362,7 +360,11 @@ const all: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
     const summaries = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.summary]));
     writeJsonAtomic(path.join(ctx.dir, 'summary.json'), summaries);
     writeAllIndex(ctx.dir, results, { experiment: 'all', config: p.base, widths: p.widths });
-    return { headline: Object.entries(results).map(([k, r]) => `${k}: ${r.headline}`).join('\n'), summary: summaries };
+    // Each part's headline verdicts (as on the index page), named by part.
+    const verdicts = Object.entries(results).flatMap(([k, r]) =>
+      headlineVerdicts({ verdicts: [...(r.verdicts ?? [])] }, k === 'fig1' || k === 'fig2').map((v) => ({ ...v, name: `${k}: ${v.name}` })),
+    );
+    return { headline: Object.entries(results).map(([k, r]) => `${k}: ${r.headline}`).join('\n'), summary: summaries, verdicts };
   },
 };
 
