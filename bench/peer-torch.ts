@@ -1,9 +1,11 @@
 // Peer: PyTorch on the CPU (2 threads), when `python3 -c "import torch"` works. Records the
-// BLAS library actually loaded (mapped into the process, or compiled in per
-// torch.__config__), the thread count and OPENBLAS_CORETYPE; a run on the reference
-// (netlib) BLAS is kept but marked as an invalid baseline, since it is an order of
-// magnitude slower than any tuned BLAS and would flatter every ratio.
+// BLAS libraries actually loaded (mapped into the process, with what they report about
+// themselves, or compiled in per torch.__config__), the thread count and OPENBLAS_CORETYPE;
+// bench/blas-kind.ts decides which BLAS that was. A run on the reference (netlib) BLAS is kept
+// but marked as an invalid baseline, since it is an order of magnitude slower than any tuned
+// BLAS and would flatter every ratio.
 import { spawnSync } from 'node:child_process';
+import { classifyBlas, type LoadedBlas } from './blas-kind.js';
 import { parsePeerOutput, PEER_MARK, type PeerMatmulCase, type PeerOutput } from './peer-tfjs.js';
 
 export const TORCH_THREADS = 2;
@@ -31,26 +33,54 @@ config = torch.__config__.show()
 m = re.search(r"BLAS_INFO=([^,\s]+)", config)
 blas_info = m.group(1) if m else "unknown"
 libs = []
+seen = set()
 try:
     for line in open("/proc/self/maps"):
         parts = line.split()
         if len(parts) >= 6:
             p = parts[-1]
-            if re.search(r"(openblas|mkl|blis|libblas|libcblas|flexiblas|atlas|armpl)", os.path.basename(p).lower()) and p not in libs:
+            if re.search(r"(openblas|mkl|blis|libblas|libcblas|flexiblas|atlas|armpl)", os.path.basename(p).lower()) and p not in seen:
+                seen.add(p)
                 libs.append(p)
 except OSError:
     pass
-def is_reference(p):
-    b = os.path.basename(p).lower()
-    return re.match(r"lib(c)?blas\.so", b) is not None and not re.search(r"openblas|mkl|blis|flexiblas|atlas", p.lower())
-reference = any(is_reference(p) for p in libs) or blas_info in ("generic", "blas", "ref", "reference")
-if libs:
-    blas = ", ".join(libs)
-else:
-    blas = "%s (compiled into libtorch, BLAS_INFO=%s)" % (blas_info, blas_info)
-info = {"torch": torch.__version__, "blasInfo": blas_info, "blasLibraries": libs, "blas": blas,
-        "threads": torch.get_num_threads(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "referenceBlas": reference}
+def probe(p):
+    # What the library says about itself; RTLD_NOLOAD: only libraries already loaded are asked.
+    d = {"path": p}
+    real = os.path.realpath(p)
+    if real != p:
+        d["realpath"] = real
+    try:
+        import ctypes
+        lib = ctypes.CDLL(p, mode=getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LAZY", 1))
+    except Exception:
+        return d
+    def text(sym):
+        try:
+            f = getattr(lib, sym)
+        except AttributeError:
+            return None
+        f.restype = ctypes.c_char_p
+        f.argtypes = []
+        v = f()
+        return v.decode("utf-8", "replace") if v else None
+    for key, sym in (("openblasConfig", "openblas_get_config"), ("openblasCore", "openblas_get_corename"), ("blisVersion", "bli_info_get_version_str")):
+        v = text(sym)
+        if v:
+            d[key] = v
+    try:
+        f = lib.mkl_get_version_string
+        buf = ctypes.create_string_buffer(256)
+        f.restype = None
+        f(buf, ctypes.c_int(256))
+        if buf.value:
+            d["mklVersion"] = buf.value.decode("utf-8", "replace")
+    except AttributeError:
+        pass
+    return d
+loaded = [probe(p) for p in libs]
+info = {"torch": torch.__version__, "blasInfo": blas_info, "blasLibraries": loaded,
+        "threads": torch.get_num_threads(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
 results = []
 for c in spec["cases"]:
     a = torch.rand(*c["a"])
@@ -81,10 +111,8 @@ for c in spec["cases"]:
         results.append({"name": c["name"], "status": "ok", "medianMs": med, "trialsMs": trials})
     except Exception as e:
         results.append({"name": c["name"], "status": "failed", "medianMs": None, "note": str(e)})
-status = "invalid" if reference else "ok"
-detail = "torch %s, %d threads, BLAS %s, OPENBLAS_CORETYPE=%s%s" % (torch.__version__, torch.get_num_threads(), blas,
-          os.environ.get("OPENBLAS_CORETYPE", "(unset)"), " - reference BLAS: not a valid baseline" if reference else "")
-emit({"peer": {"name": "torch-cpu", "status": status, "detail": detail, "info": info}, "results": results})
+# Which BLAS that was (and so whether the peer is a valid baseline) is decided in bench/blas-kind.ts.
+emit({"peer": {"name": "torch-cpu", "status": "ok", "detail": "", "info": info}, "results": results})
 `;
 
 export interface TorchSpec {
@@ -112,5 +140,28 @@ export function runTorchPeer(spec: TorchSpec, python = process.env.LPLR_PYTHON ?
     };
   }
   const out = parsePeerOutput('torch-cpu', child.stdout ?? '', child.stderr ?? '', child.status, child.signal, spec.cases);
-  return { ...out, peer: { ...out.peer, name: 'torch-cpu' } };
+  return { ...out, peer: judgeTorchPeer({ ...out.peer, name: 'torch-cpu' }) };
+}
+
+interface TorchInfo {
+  torch: string;
+  blasInfo: string;
+  blasLibraries: LoadedBlas[];
+  threads: number;
+  OPENBLAS_CORETYPE?: string | null;
+}
+
+/**
+ * The peer's status and detail line from what its process reported: the BLAS it ran on
+ * (classifyBlas) and, for the reference BLAS only, status 'invalid'. Peers that failed or were
+ * unavailable pass through unchanged.
+ */
+export function judgeTorchPeer(peer: PeerOutput['peer']): PeerOutput['peer'] {
+  const info = peer.info as TorchInfo | undefined;
+  if (peer.status !== 'ok' || !info || !Array.isArray(info.blasLibraries)) return peer;
+  const blas = classifyBlas(info.blasLibraries, info.blasInfo);
+  const detail =
+    `torch ${info.torch}, ${info.threads} threads, BLAS: ${blas.description}, OPENBLAS_CORETYPE=${info.OPENBLAS_CORETYPE ?? '(unset)'}` +
+    (blas.valid ? '' : ' - reference BLAS: not a valid baseline');
+  return { ...peer, status: blas.valid ? 'ok' : 'invalid', detail, info: { ...info, blas: blas.description, blasKind: blas.kind, referenceBlas: !blas.valid } };
 }
