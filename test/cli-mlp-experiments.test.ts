@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { findChromium } from '../harness/report/png.js';
+import { missing } from './helpers/requirements.js';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'bin', 'lplr.mjs');
@@ -135,10 +136,7 @@ describe('lplr run all, fig2, fig4, fig5 (tiny preset)', () => {
     expect(r.stdout).toContain(path.join(dir, 'report.html'));
     expect(json(dir, 'summary.json')).toEqual(summary);
     // ... and with --png writes the figure's charts.
-    if (!chromium) {
-      console.warn('skipping the --png check of lplr report: no Chromium (apt-get install -y chromium, or set CHROMIUM_PATH)');
-      return;
-    }
+    if (missing('Chromium (for the --png check of lplr report)', chromium !== undefined, "install it with 'apt-get install -y chromium', or set CHROMIUM_PATH")) return;
     const pngs = ['fig4-gap.png', 'fig4-loss.png'].map((f) => path.join(dir, 'figures', f));
     for (const f of pngs) expect(r.stdout).toContain(f);
     expectPngs(pngs);

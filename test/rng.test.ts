@@ -3,7 +3,7 @@
 // moments, and the determinism of initial parameters (SHA-256 fixture, also on SwiftShader).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { build, type ParameterSet } from '../src/nn/module.js';
 import { mlp } from '../src/nn/layers.js';
 import { bundleLibrary } from './fixtures/lib-bundle.js';
 import { useGpu } from './helpers/gpu.js';
+import { noSwiftShader } from './helpers/requirements.js';
 
 // ------------------------------------------------------------ independent Philox (BigInt)
 
@@ -170,19 +171,10 @@ describe('Philox4x32-10', () => {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.join(HERE, 'fixtures', 'init-sha256.json');
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 interface InitFixture {
   model: string;
   sha256: string;
-}
-
-function hasVulkanLoader(): boolean {
-  const ldconfig = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' });
-  if (ldconfig.status === 0) return /libvulkan\.so\.1\b/.test(ldconfig.stdout);
-  return ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) =>
-    existsSync(path.join(d, 'libvulkan.so.1')),
-  );
 }
 
 async function initialParameterHash(set: ParameterSet): Promise<string> {
@@ -210,12 +202,8 @@ describe('initial parameters are deterministic', () => {
   });
 
   it('the same hash on SwiftShader (child process, LPLR_BACKEND=swiftshader)', async (ctx) => {
-    if (!existsSync(SWIFTSHADER_ICD)) {
-      ctx.skip(`SwiftShader is not installed (${SWIFTSHADER_ICD} missing; 'apt-get install chromium' provides it)`);
-      return;
-    }
-    if (!hasVulkanLoader()) {
-      ctx.skip("SwiftShader needs the Vulkan loader libvulkan.so.1 ('apt-get install libvulkan1')");
+    if (noSwiftShader()) {
+      ctx.skip('SwiftShader or the Vulkan loader is missing (apt-get install -y chromium libvulkan1)');
       return;
     }
     const lib = await bundleLibrary();

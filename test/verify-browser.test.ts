@@ -10,15 +10,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, DataError } from '../src/errors.js';
 import type { EpochRow, EvalRow, MetricRow, StepRow } from '../src/metrics/schema.js';
 import { parseKernelList, verifyBrowserVerb } from '../harness/cli/verb-verify-browser.js';
-import { chromiumPath } from '../harness/web/chromium.js';
 import { compareStreams, relativeDifference } from '../harness/web/compare.js';
 import { compareRows } from '../harness/web/compare-rows.js';
 import { metricsJsonl } from '../harness/web/run-files.js';
 import { CIFAR_CROSS_ADAPTER, CIFAR_JUDGED_FIELDS, formatVerifyReport, judgeCifarRun, judgeRun, verifyBrowser, verifyPlan, type VerifyReport } from '../harness/web/verify.js';
 import { writeCifarBatches } from './helpers/cifar-batches.js';
+import { noChromium } from './helpers/requirements.js';
 
-const hasChromium = chromiumPath() !== undefined;
-if (!hasChromium) console.warn('verify-browser run skipped: /usr/bin/chromium is not installed (apt-get install -y chromium).');
+const hasChromium = !noChromium();
 
 /** A made-up GD-like stream: loss 0.5·0.9^t + 0.01, gradient norm proportional to the gap. */
 function stream(epochs: number): EpochRow[] {

@@ -19,15 +19,15 @@ import { parseArgs } from '../harness/cli/args.js';
 import { createProgress } from '../harness/run/progress.js';
 import { readJson } from '../harness/run/run-dir.js';
 import { buildWebBundle } from '../harness/web/bundle.js';
-import { chromiumPath, launchChromium, openLabPage, pageUrl } from '../harness/web/chromium.js';
+import { launchChromium, openLabPage, pageUrl } from '../harness/web/chromium.js';
 import { relativeDifference } from '../harness/web/compare.js';
 import { startLabServer, type LabServer } from '../harness/web/server.js';
 import { VERIFY_TOLERANCES } from '../harness/web/verify.js';
 import { writeCifarBatches } from './helpers/cifar-batches.js';
 import { useGpu } from './helpers/gpu.js';
+import { noChromium } from './helpers/requirements.js';
 
-const hasChromium = chromiumPath() !== undefined;
-if (!hasChromium) console.warn('web-page tests skipped: /usr/bin/chromium is not installed (apt-get install -y chromium).');
+const hasChromium = !noChromium();
 
 interface ChartDump {
   data: (number | null)[][];
