@@ -4,9 +4,12 @@
 // is no directory listing and no way to name any other file; paths with dot segments,
 // backslashes or NUL bytes are refused outright. Data is sent with no-store headers (a
 // changed file is never served stale), the bundle with no-cache (revalidated each load).
+// Requests must name this server in their Host header (see hostAllowed): a page elsewhere
+// cannot read it through a DNS name rebound to 127.0.0.1.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { mnistCacheDir } from '../data/cache.js';
@@ -106,6 +109,35 @@ export function routeKey(rawUrl: string): string | undefined {
   return decoded === '/' ? '/index.html' : decoded;
 }
 
+/** The host name of a Host header value, lower-cased, without port and IPv6 brackets; undefined when malformed. */
+function hostName(header: string): string | undefined {
+  const h = header.trim().toLowerCase();
+  const bracketed = /^\[([0-9a-f:.]+)\](?::\d+)?$/.exec(h);
+  if (bracketed) return bracketed[1];
+  const plain = /^([a-z0-9.-]+)(?::\d+)?$/.exec(h);
+  return plain?.[1];
+}
+
+/**
+ * Whether a request's Host header names this server. DNS rebinding points a name the attacker
+ * owns at 127.0.0.1, and the browser then sends that name: so only names that cannot be
+ * rebound are accepted: localhost and *.localhost (browsers resolve them to loopback
+ * themselves), IP literals (no DNS involved), the address given to --host, and, when listening
+ * on every interface (0.0.0.0, ::), this machine's host name. The port is not checked: a port
+ * forward (ssh -L 9000:127.0.0.1:8080) makes the browser send its own.
+ */
+export function hostAllowed(header: string | undefined, boundHost: string): boolean {
+  // Clients without a Host header (HTTP/1.0 tools) are no browser, so no rebinding either.
+  if (header === undefined) return true;
+  const name = hostName(header);
+  if (name === undefined) return false;
+  if (name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0) return true;
+  const bound = boundHost.toLowerCase().replace(/^\[|\]$/g, '');
+  if (name === bound) return true;
+  const wildcard = bound === '0.0.0.0' || bound === '::' || bound === '';
+  return wildcard && name === os.hostname().toLowerCase();
+}
+
 export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
   const routes = new Map<string, Route>();
   for (const [name, body] of opts.files) {
@@ -124,6 +156,8 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   };
   routes.set('/data/manifest.json', { kind: 'memory', body: Buffer.from(JSON.stringify(manifest)), type: CONTENT_TYPES['.json'] });
 
+  const host = opts.host ?? '127.0.0.1';
+  let port = 0;
   const server = http.createServer((req, res) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
@@ -131,6 +165,15 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
       res.end(`${text}\n`);
     };
+    if (!hostAllowed(req.headers.host, host)) {
+      const own = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      fail(
+        403,
+        `Refused: the Host header '${req.headers.host}' does not name this server. lplr serve answers only localhost, IP addresses and the name it listens on, ` +
+          `so that no other web page can reach it through a rebound DNS name. Open http://${own}:${port}/ instead.`,
+      );
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       fail(405, 'Only GET and HEAD are served.');
@@ -177,14 +220,13 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     });
   });
 
-  const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(e.code === 'EADDRINUSE' ? new ConfigError(`Port ${opts.port} on ${host} is in use; pick another with --port.`) : e),
     );
     server.listen(opts.port ?? 0, host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${port}/`,
