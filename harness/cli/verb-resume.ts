@@ -6,13 +6,14 @@ import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { RUN_OPTIONS } from '../experiments/mlp-config.js';
 import { EXPERIMENTS } from '../experiments/registry.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { readJson } from '../run/run-dir.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import { executeExperiment } from './verb-run.js';
 import type { Verb } from './verb.js';
 
 /** Run options that do not change the result, so a resume may set them anew. */
-const RESUMABLE = ['quiet', 'json', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan'];
+const RESUMABLE = ['quiet', 'json', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan', 'keep-checkpoint'];
 
 // Without defaults: an option not given on the resume keeps the value the run started with.
 const RESUME_OPTIONS: OptionSpec[] = [
@@ -67,7 +68,14 @@ export const resumeVerb: Verb = {
     if (unexpected.length) throw new ConfigError(`Unexpected argument '${unexpected[0]}': resume takes one run directory. Options start with --.`);
     const invFile = path.join(dir, 'invocation.json');
     if (!fs.existsSync(invFile)) throw new ConfigError(`${dir} is not a run directory written by 'lplr run' (no invocation.json).`);
-    const inv = readJson<{ experiment: string; argv: string[] }>(invFile);
+    const inv = readJson<{ experiment: string; argv: string[]; finishedAt?: string }>(invFile);
+    // A finished run keeps no checkpoint (unless --keep-checkpoint): there is nothing to continue.
+    if (inv.finishedAt !== undefined || (fs.existsSync(path.join(dir, 'summary.json')) && !hasCheckpoint(dir))) {
+      process.stdout.write(
+        `${dir} finished${inv.finishedAt ? ` (${inv.finishedAt})` : ''}: nothing to resume. Its results are in summary.json and report.html ('lplr report ${dir}' rebuilds them).\n`,
+      );
+      return 0;
+    }
     const exp = EXPERIMENTS.find((e) => e.name === inv.experiment);
     if (!exp) throw new ConfigError(`${dir} was written by experiment '${inv.experiment}', which this lplr does not know.`);
     const args = parseArgs([...inv.argv, ...asFlags(own.values, own.given)], [...exp.options, ...RUN_OPTIONS]);

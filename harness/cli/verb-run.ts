@@ -11,7 +11,7 @@ import { RUN_OPTIONS } from '../experiments/mlp-config.js';
 import { EXPERIMENTS, type Experiment } from '../experiments/registry.js';
 import { RunStopped } from '../experiments/mlp-lab.js';
 import { createProgress } from '../run/progress.js';
-import { claimRunDir, defaultRunDir, writeJsonAtomic } from '../run/run-dir.js';
+import { claimRunDir, defaultRunDir, readJson, writeJsonAtomic } from '../run/run-dir.js';
 import { helpText, parseArgs, type ParsedArgs } from './args.js';
 import { formatRunSummary } from './summary-lines.js';
 import type { Verb } from './verb.js';
@@ -91,6 +91,13 @@ function producedWork(dir: string): boolean {
   return false;
 }
 
+/** Record in invocation.json that the run finished, so that `lplr resume` knows there is nothing to continue. */
+function markFinished(dir: string): void {
+  const file = path.join(dir, 'invocation.json');
+  if (!fs.existsSync(file)) return;
+  writeJsonAtomic(file, { ...readJson<Record<string, unknown>>(file), finishedAt: new Date().toISOString() });
+}
+
 /** Create the device (when needed) and run a prepared experiment into `dir`. */
 export async function executeExperiment(exp: Experiment<unknown>, prepared: unknown, args: ParsedArgs, dir: string, resume: boolean): Promise<number> {
   {
@@ -112,8 +119,10 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
         checkpointMinutes: args.values['checkpoint-minutes'] as number,
         continueOnNonFinite: Boolean(args.values['continue-on-nan']),
         saveParams: Boolean(args.values['save-params']),
+        keepCheckpoint: Boolean(args.values['keep-checkpoint']),
       };
       const result = await exp.run({ rt: rt as Runtime, dir, progress, reuseRoots: [path.resolve('runs')], runOptions, resume }, prepared);
+      markFinished(dir);
       if (args.values.json) process.stdout.write(`${JSON.stringify({ dir, summary: result.summary })}\n`);
       else {
         const written = fs.readdirSync(dir).filter((f) => f !== 'invocation.json' && f !== 'checkpoints').sort();

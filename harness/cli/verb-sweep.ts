@@ -48,7 +48,7 @@ const SWEEP_OPTIONS: OptionSpec[] = [
 const SHARED_RUN_OPTIONS = RUN_OPTIONS.filter((o) => o.name !== 'out' && o.name !== 'force');
 
 /** Options forwarded to worker processes (the plan carries everything else). */
-const WORKER_FORWARDED = ['backend', 'adapter', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan', 'save-params', 'quiet'];
+const WORKER_FORWARDED = ['backend', 'adapter', 'checkpoint-every', 'checkpoint-minutes', 'continue-on-nan', 'save-params', 'keep-checkpoint', 'quiet'];
 
 /** The lplr run checks (files exist, the theory checks fit the loss) for every grid point. */
 function resolvePoint(parsed: ParsedArgs): MlpRunConfig {
@@ -94,6 +94,7 @@ function sweepContext(args: ParsedArgs, quiet: boolean, holder: { rt?: Runtime }
       checkpointMinutes: args.values['checkpoint-minutes'] as number,
       continueOnNonFinite: Boolean(args.values['continue-on-nan']),
       saveParams: Boolean(args.values['save-params']),
+      keepCheckpoint: Boolean(args.values['keep-checkpoint']),
     },
     // --ntk-every k adds the theory checks to every run, as in lplr run.
     measureFor: theoryMeasure,

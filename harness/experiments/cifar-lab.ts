@@ -17,7 +17,7 @@ import type { RngState } from '../../src/rng.js';
 import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, selectClasses, type CifarData } from '../data/cifar.js';
 import type { ChartSeries, ReportSection } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
-import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheckpoint, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheckpoint, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
@@ -107,6 +107,8 @@ export interface RunCifarOptions {
   continueOnNonFinite?: boolean;
   /** Write the final parameters and batch-norm buffers to params.safetensors (PyTorch names). */
   saveParams?: boolean;
+  /** Keep checkpoints/ when the run finishes, with a checkpoint of the final state (otherwise it is removed then). */
+  keepCheckpoint?: boolean;
   /** Continue from dir/checkpoints instead of starting fresh. */
   resume?: boolean;
 }
@@ -254,6 +256,8 @@ export async function runCifar(
         },
         { startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );
+      // The final state (after the last epoch), for whoever continues from it.
+      if (opts.keepCheckpoint) await save(state, config.epochs);
     } catch (e) {
       throw explainRunFailure(e, dir, lastCheckpoint, metricsFile);
     } finally {
@@ -266,6 +270,8 @@ export async function runCifar(
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeCifarRun(rows, config);
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+    // Finished: checkpoints only served a resume (summary.json now marks the run complete).
+    if (!opts.keepCheckpoint) removeCheckpoints(dir);
     return { dir, config, rows, summary };
   } finally {
     disposeCifarState(state);

@@ -131,6 +131,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'checkpoint-minutes', type: 'number', help: 'checkpoint at least every m minutes', default: 5, min: 0 },
   { name: 'continue-on-nan', type: 'bool', help: 'keep training after a NaN/Inf loss', default: false },
   { name: 'save-params', type: 'bool', help: 'write the final parameters to params.safetensors (PyTorch names)', default: false },
+  { name: 'keep-checkpoint', type: 'bool', help: 'keep checkpoints/ when the run finishes, holding its final state (default: removed then)', default: false },
 ];
 
 export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {

@@ -16,7 +16,7 @@ import { binaryMnist, loadMnist, type MnistData } from '../data/mnist.js';
 import { MetricsWriter, canonicalJson, configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
-import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
+import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
 import { mlpIdentity, mnistDigits, resolveMlpConfig, type DataContent, type MlpRunConfig } from './mlp-config.js';
@@ -238,6 +238,8 @@ export interface RunMlpOptions {
   continueOnNonFinite?: boolean;
   /** Write the final parameters to params.safetensors (PyTorch names). */
   saveParams?: boolean;
+  /** Keep checkpoints/ when the run finishes, with a checkpoint of the final state (otherwise it is removed then). */
+  keepCheckpoint?: boolean;
   /** Continue from dir/checkpoints instead of starting fresh. */
   resume?: boolean;
 }
@@ -291,6 +293,18 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     }
     progress.start(config.epochs + 1, flops, knownThroughput(rt.ctx.info, 'mlp'));
     policy.installSignalHandlers();
+    const save = async (nextEpoch: number) => {
+      writer.sync();
+      lastCheckpoint = await saveCheckpoint(dir, arenas(), {
+        nextEpoch,
+        optimizerSteps: state.optimizer.stepCount,
+        metricsBytes: writer.byteLength,
+        elapsedMs: rows.length ? Number((rows[rows.length - 1] as { timeMs?: number }).timeMs ?? 0) : 0,
+        configHash: hash,
+        kernelChoices: recordKernelChoices(rt),
+      });
+      policy.saved();
+    };
     try {
       await trainMlp(
         state,
@@ -310,16 +324,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
             : undefined,
           afterEpoch: async (t) => {
             if (!policy.due(t + 1)) return;
-            writer.sync();
-            lastCheckpoint = await saveCheckpoint(dir, arenas(), {
-              nextEpoch: t + 1,
-              optimizerSteps: state.optimizer.stepCount,
-              metricsBytes: writer.byteLength,
-              elapsedMs: rows.length ? Number((rows[rows.length - 1] as { timeMs?: number }).timeMs ?? 0) : 0,
-              configHash: hash,
-              kernelChoices: recordKernelChoices(rt),
-            });
-            policy.saved();
+            await save(t + 1);
             if (policy.stopRequested) {
               throw new RunStopped(`Stopped after epoch ${t}; the checkpoint is ${lastCheckpoint}. Continue with 'lplr resume ${dir}'.`);
             }
@@ -327,6 +332,8 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
         },
         { startEpoch, startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );
+      // The final state (after the last epoch), for whoever continues from it.
+      if (opts.keepCheckpoint) await save(config.epochs + 1);
     } catch (e) {
       throw explainRunFailure(e, dir, lastCheckpoint, metricsFile);
     } finally {
@@ -342,6 +349,8 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+    // Finished: checkpoints only served a resume (summary.json now marks the run complete).
+    if (!opts.keepCheckpoint) removeCheckpoints(dir);
     return { dir, config, rows, summary };
   } finally {
     disposeMlpState(state);

@@ -26,7 +26,7 @@ export interface ExperimentContext {
   /** Where to look for completed runs to reuse (the runs/ root). */
   reuseRoots: string[];
   /** Checkpoint cadence and divergence handling for every single run. */
-  runOptions: Pick<RunMlpOptions, 'checkpointEvery' | 'checkpointMinutes' | 'continueOnNonFinite' | 'saveParams'>;
+  runOptions: Pick<RunMlpOptions, 'checkpointEvery' | 'checkpointMinutes' | 'continueOnNonFinite' | 'saveParams' | 'keepCheckpoint'>;
   /** Continue interrupted runs from their checkpoints (lplr resume). */
   resume?: boolean;
 }

@@ -70,6 +70,14 @@ function loseDeviceForTest(arenas: ArenaGroup, nextEpoch: number): void {
   arena?.rt.device.destroy();
 }
 
+/**
+ * Remove a finished run's checkpoints (what only an interrupted run needs): 3 MB on the default
+ * preset, 57 MB on the paper's. Runs with --keep-checkpoint keep theirs.
+ */
+export function removeCheckpoints(runDir: string): void {
+  fs.rmSync(checkpointDir(runDir), { recursive: true, force: true });
+}
+
 export function hasCheckpoint(runDir: string): boolean {
   return fs.existsSync(path.join(checkpointDir(runDir), 'checkpoint.json'));
 }
