@@ -3,6 +3,7 @@
 // (Dawn keeps Node alive while a GPU object is referenced).
 import { LplrError, closest } from '../../src/errors.js';
 import type { Verb } from './verb.js';
+import { relayStderr, shouldRelayStderr } from './stderr-relay.js';
 import { infoVerb } from './verb-info.js';
 import { runVerb } from './verb-run.js';
 import { reportVerb } from './verb-report.js';
@@ -39,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  // Dawn's adapter warnings cannot be kept out of a regular file from inside this process.
+  if (shouldRelayStderr()) return relayStderr();
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {
     const hint = closest(name, VERBS.map((v) => v.name));

@@ -169,6 +169,34 @@ export function withoutBenignDawnWarnings(text: string): string {
     .join('');
 }
 
+/**
+ * withoutBenignDawnWarnings for a stream that arrives in chunks: complete lines are judged as
+ * they come; a trailing partial line is passed on at once unless it could still become one of
+ * the benign lines, in which case it waits for the rest (or for end()).
+ */
+export class BenignDawnWarningFilter {
+  private pending = '';
+
+  /** What of `chunk` (with what was held back) can be passed on now. */
+  push(chunk: string): string {
+    const text = this.pending + chunk;
+    const cut = text.lastIndexOf('\n') + 1;
+    const partial = text.slice(cut);
+    const held = BENIGN_PREFIX.startsWith(partial) || partial.startsWith(BENIGN_PREFIX);
+    this.pending = held ? partial : '';
+    return withoutBenignDawnWarnings(text.slice(0, cut)) + (held ? '' : partial);
+  }
+
+  /** The stream ended: what was held back, unless it is a benign line. */
+  end(): string {
+    const rest = withoutBenignDawnWarnings(this.pending);
+    this.pending = '';
+    return rest;
+  }
+}
+
+const BENIGN_PREFIX = 'Warning: maxDynamic';
+
 interface StderrCapture {
   /** Put the real stderr back and return what native code wrote meanwhile. */
   end(): string;
@@ -181,7 +209,8 @@ interface StderrCapture {
  * stderr by reopening it through /proc/self/fd (Linux) or /dev/fd (macOS, where that is a
  * dup). Done only when reopening gives back an equivalent stream: a terminal or a pipe.
  * A regular file is left alone (a reopened description would not share the original's
- * offset, so `> log 2>&1` could overwrite lines), and so is a socket (cannot be reopened;
+ * offset, so `> log 2>&1` could overwrite lines: the CLI filters that case from a parent
+ * process instead, harness/cli/stderr-relay.ts), and so is a socket (cannot be reopened;
  * Node's own child_process pipes are sockets), as well as Windows.
  */
 function beginStderrCapture(): StderrCapture | undefined {
