@@ -22,7 +22,7 @@ describe('missing', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
       expect(missing('Chromium', false, "apt-get install -y chromium", false)).toBe(true);
-      expect(warn).toHaveBeenCalledWith('skipped: Chromium is missing (apt-get install -y chromium)');
+      expect(warn).toHaveBeenCalledWith('skipped: Chromium is missing; apt-get install -y chromium.');
     } finally {
       warn.mockRestore();
     }
@@ -30,7 +30,7 @@ describe('missing', () => {
 
   it('absent under CI=true: an error naming what is missing and how to get it, so the run fails', () => {
     expect(() => missing('Chromium', false, "apt-get install -y chromium", true)).toThrow(
-      'Chromium is missing, and CI=true runs every test: apt-get install -y chromium (.ci/run does).',
+      'Chromium is missing, and under CI=true every test must run: apt-get install -y chromium.',
     );
   });
 });

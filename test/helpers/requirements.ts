@@ -19,8 +19,8 @@ export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
  */
 export function missing(what: string, present: boolean, install: string, ci = IN_CI): boolean {
   if (present) return false;
-  if (ci) throw new Error(`${what} is missing, and CI=true runs every test: ${install} (.ci/run does).`);
-  console.warn(`skipped: ${what} is missing (${install})`);
+  if (ci) throw new Error(`${what} is missing, and under CI=true every test must run: ${install}.`);
+  console.warn(`skipped: ${what} is missing; ${install}.`);
   return true;
 }
 
@@ -41,7 +41,7 @@ function hasVulkanLoader(): boolean {
 export function noSwiftShader(): boolean {
   return (
     missing(`SwiftShader (${SWIFTSHADER_ICD})`, fs.existsSync(SWIFTSHADER_ICD), "Chromium provides it: 'apt-get install -y chromium'") ||
-    missing('the Vulkan loader libvulkan.so.1 (for SwiftShader)', hasVulkanLoader(), "'apt-get install -y libvulkan1'")
+    missing('the Vulkan loader libvulkan.so.1 (for SwiftShader)', hasVulkanLoader(), "install it with 'apt-get install -y libvulkan1'")
   );
 }
 
@@ -53,5 +53,5 @@ export function sharedData(folder: string, files: readonly string[]): string | u
   const dir = path.join(SHARED_DATA, folder);
   const absent = files.filter((f) => !fs.existsSync(path.join(dir, f)));
   const what = `shared data ${absent.map((f) => path.join(dir, f)).join(', ')}`;
-  return missing(what, absent.length === 0, 'clone the repository beside the shared folder (../shared/data), or set LPLR_SHARED_DATA') ? undefined : dir;
+  return missing(what, absent.length === 0, 'clone the repository beside the shared folder, so that ../shared/data exists, or set LPLR_SHARED_DATA') ? undefined : dir;
 }
