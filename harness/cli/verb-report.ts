@@ -4,10 +4,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { summarizeRun } from '../../src/metrics/summary.js';
+import { withoutRetiredThresholds } from '../../src/metrics/verdicts.js';
 import { FIG3_REPORT_TITLE, summarizeCifarRun } from '../experiments/cifar-lab.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import type { MlpRunConfig } from '../experiments/mlp-config.js';
+import { mlpSummaryConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
 import { directoryKind, rebuildAll, rebuildSet, type SetKind } from '../experiments/registry.js';
@@ -54,7 +55,7 @@ export const reportVerb: Verb = {
         const config = recorded?.config as MlpRunConfig | undefined;
         const fitWindow = fitWindowFlag ?? config?.fitWindow;
         // The verdict thresholds the run recorded (runs from before they were recorded: the defaults).
-        const summary = summarizeRun(rows, { fitWindow, thresholds: config?.thresholds });
+        const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow, thresholds: withoutRetiredThresholds(config?.thresholds as Record<string, unknown> | undefined) });
         writeJsonAtomic(path.join(dir, 'summary.json'), summary);
         reports = [writeMlpReport(dir, `Run ${path.basename(path.resolve(dir))}`, config, rows, summary)];
       }

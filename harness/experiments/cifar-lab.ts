@@ -437,11 +437,14 @@ function initialStatsCaveat(ntk: NtkRow[]): string {
 /** With cross-entropy: spectrum, stability and drift of K, the backprop cross-check; no PL claims. */
 function ceDiagnosticSection(ntk: NtkRow[], setup: string): ReportSection {
   const e = ntk.map((r) => r.epoch);
-  const idErr = Math.max(...ntk.map((r) => num(r, 'identityRelErr')).filter(Number.isFinite));
+  const idErrs = ntk.map((r) => num(r, 'identityRelErr'));
+  const idErr = idErrs.length > 0 && idErrs.every(Number.isFinite) ? Math.max(...idErrs) : NaN;
   const verdicts: Verdict[] = [
     {
       name: 'NTK cross-check against backprop',
-      passed: idErr <= 1e-4,
+      // NaN (a check that produced no number) is inconclusive, never a pass.
+      outcome: Number.isFinite(idErr) ? (idErr <= 1e-4 ? 'pass' : 'fail') : 'inconclusive',
+      passed: Number.isFinite(idErr) && idErr <= 1e-4,
       values: { maxRelError: idErr, checks: ntk.length },
       rule: '|‖∇L_S‖² − gᵀKg/|S|²| / ‖∇L_S‖² ≤ 1e-4 at every check, g = softmax(logits) − onehot',
     },

@@ -10,7 +10,13 @@ export interface MlpRunConfig {
   preset: string;
   width: number;
   depth: number;
+  /** The analysis horizon E (full-batch updates that the fits, figures and verdicts cover). */
   epochs: number;
+  /**
+   * --lstar-extend k: train k·E epochs so that L* = extended (the smallest loss of the longer run)
+   * exists; the analysis still covers epochs 0..E. Absent or 0: train E epochs.
+   */
+  lstarExtend?: number;
   lr: number;
   loss: 'mse' | 'bce';
   init: InitScheme;
@@ -66,15 +72,15 @@ export interface MlpPreset {
 export const MLP_PRESETS: Record<string, MlpPreset> = {
   default: {
     description: 'W 256, depth 5, a stratified 2,000-sample 0/1 subset, 250 epochs, lr 0.001, He init',
-    values: { width: 256, depth: 5, epochs: 250, lr: 0.001, subset: 2000, init: 'he' },
+    values: { width: 256, depth: 5, epochs: 250, lstarExtend: 4, lr: 0.001, subset: 2000, init: 'he' },
   },
   paper: {
     description: "The paper's configuration: W 2048, depth 5, all 12,665 0/1 training samples, 250 epochs, lr 0.001",
-    values: { width: 2048, depth: 5, epochs: 250, lr: 0.001, subset: null, init: 'he' },
+    values: { width: 2048, depth: 5, epochs: 250, lstarExtend: 0, lr: 0.001, subset: null, init: 'he' },
   },
   tiny: {
     description: 'For tests and smoke checks: W 16, depth 3, 64 samples, 6 epochs, lr 0.01',
-    values: { width: 16, depth: 3, epochs: 6, lr: 0.01, subset: 64, init: 'he' },
+    values: { width: 16, depth: 3, epochs: 6, lstarExtend: 4, lr: 0.01, subset: 64, init: 'he' },
   },
 };
 
@@ -96,7 +102,14 @@ export const MLP_OPTIONS: OptionSpec[] = [
   { name: 'preset', type: 'string', help: 'pinned configuration', choices: Object.keys(MLP_PRESETS), default: 'default' },
   { name: 'width', type: 'int', help: `hidden width W ${presetDefaults('width')}`, min: 1, max: 65536 },
   { name: 'depth', type: 'int', help: `number of linear layers D ${presetDefaults('depth')}`, min: 1, max: 64 },
-  { name: 'epochs', type: 'int', help: `full-batch GD updates (epochs) ${presetDefaults('epochs')}`, min: 0, max: 1_000_000 },
+  { name: 'epochs', type: 'int', help: `full-batch GD updates (epochs) E that the analysis covers ${presetDefaults('epochs')}`, min: 0, max: 1_000_000 },
+  {
+    name: 'lstar-extend',
+    type: 'int',
+    help: `train k·E epochs so that L* = extended (the smallest loss of the longer run) exists; fits, figures and verdicts still cover epochs 0..E; 0 = off ${presetDefaults('lstarExtend')}`,
+    min: 0,
+    max: 100,
+  },
   { name: 'lr', type: 'number', help: `learning rate ${presetDefaults('lr')}`, min: 0 },
   { name: 'loss', type: 'string', help: 'training loss (mse = ½·mean squared error, the theory\'s loss)', choices: ['mse', 'bce'], default: 'mse' },
   { name: 'init', type: 'string', help: `initialization ${presetDefaults('init')}`, choices: INIT_SCHEMES },
@@ -165,6 +178,7 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
     width: pick('width', 'width', 256),
     depth: pick('depth', 'depth', 5),
     epochs: pick('epochs', 'epochs', 250),
+    lstarExtend: pick('lstar-extend', 'lstarExtend', 0) || undefined,
     lr: pick('lr', 'lr', 0.001),
     loss: v.loss as 'mse' | 'bce',
     init: pick('init', 'init', 'he'),
@@ -184,6 +198,9 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
   if (config.fitWindow && config.fitWindow[1] > config.epochs) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
   }
+  if (config.lstarExtend === 1) {
+    throw new ConfigError('--lstar-extend 1 would make L* the minimum of the analysed epochs themselves (the biased L* = min). Use 0 (off) or k ≥ 2.');
+  }
   if (config.depthFactor !== undefined && config.init !== 'enhanced') {
     throw new ConfigError('--depth-factor only applies to --init enhanced.');
   }
@@ -199,7 +216,7 @@ export function parseThresholdFlags(raw: unknown): VerdictThresholds {
   const overrides: Partial<Record<keyof VerdictThresholds, number>> = {};
   for (const item of items.map((i) => i.trim()).filter(Boolean)) {
     const m = /^([A-Za-z0-9]+)=(.*)$/.exec(item);
-    if (!m) throw new ConfigError(`--threshold expects NAME=VALUE (e.g. --threshold linearR2Min=0.95), got '${item}'.`);
+    if (!m) throw new ConfigError(`--threshold expects NAME=VALUE (e.g. --threshold rateRatioMin=0.8), got '${item}'.`);
     const [, name, text] = m;
     if (!(THRESHOLD_NAMES as string[]).includes(name)) {
       // A name missing its Min/Max ending is too far for closest(); a unique prefix match is meant.
@@ -219,6 +236,20 @@ export function parseThresholdFlags(raw: unknown): VerdictThresholds {
     if (e instanceof ConfigError) throw new ConfigError(`--threshold: ${e.message}`);
     throw e;
   }
+}
+
+/** Epochs a run trains: k·E with --lstar-extend k ≥ 2, else E. */
+export function trainedEpochs(c: Pick<MlpRunConfig, 'epochs' | 'lstarExtend'>): number {
+  return (c.lstarExtend ?? 0) >= 2 ? (c.lstarExtend as number) * c.epochs : c.epochs;
+}
+
+/** How a run's rows are summarized: its window, thresholds, horizon E and extension k. */
+export function mlpSummaryConfig(c: Partial<Pick<MlpRunConfig, 'epochs' | 'lstarExtend' | 'fitWindow' | 'thresholds'>> | undefined) {
+  return {
+    fitWindow: c?.fitWindow,
+    thresholds: c?.thresholds,
+    ...(c?.epochs !== undefined && (c.lstarExtend ?? 0) >= 2 ? { horizon: c.epochs, lstarExtend: c.lstarExtend } : {}),
+  };
 }
 
 /** True when `c` is (by content) the official MNIST training split. */

@@ -19,7 +19,7 @@ import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.j
 import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput } from '../run/throughput.js';
-import { mlpIdentity, mnistDigits, resolveMlpConfig, type DataContent, type MlpRunConfig } from './mlp-config.js';
+import { mlpIdentity, mlpSummaryConfig, mnistDigits, resolveMlpConfig, trainedEpochs, type DataContent, type MlpRunConfig } from './mlp-config.js';
 import type { ParsedArgs } from '../cli/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
 
@@ -216,7 +216,7 @@ export function checkMlpFiles(config: MlpRunConfig): MlpRunConfig {
 export function rejudgeRun(dir: string, config: MlpRunConfig, rows: MetricRow[], summary: RunSummary, title: string): RunSummary {
   const wanted = config.thresholds ?? DEFAULT_THRESHOLDS;
   if (canonicalJson(summary.thresholds) === canonicalJson(wanted)) return summary;
-  const rejudged = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: wanted });
+  const rejudged = summarizeRun(rows, { ...mlpSummaryConfig(config), thresholds: wanted });
   writeJsonAtomic(path.join(dir, 'summary.json'), rejudged);
   const cfgFile = path.join(dir, 'config.json');
   if (fs.existsSync(cfgFile)) {
@@ -291,7 +291,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       // A fresh start (also a run killed before its first checkpoint) begins an empty file.
       writer = new MetricsWriter(metricsFile, 0);
     }
-    progress.start(config.epochs + 1, flops, knownThroughput(rt.ctx.info, 'mlp'));
+    progress.start(trainedEpochs(config) + 1, flops, knownThroughput(rt.ctx.info, 'mlp'));
     policy.installSignalHandlers();
     const save = async (nextEpoch: number) => {
       writer.sync();
@@ -333,7 +333,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
         { startEpoch, startTimeMs, continueOnNonFinite: opts.continueOnNonFinite },
       );
       // The final state (after the last epoch), for whoever continues from it.
-      if (opts.keepCheckpoint) await save(config.epochs + 1);
+      if (opts.keepCheckpoint) await save(trainedEpochs(config) + 1);
     } catch (e) {
       throw explainRunFailure(e, dir, lastCheckpoint, metricsFile);
     } finally {
@@ -347,7 +347,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     const measured = progress.gflops();
     if (measured) recordThroughput(rt.ctx.info, 'mlp', measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
-    const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
+    const summary = summarizeRun(rows, mlpSummaryConfig(config));
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     // Finished: checkpoints only served a resume (summary.json now marks the run complete).
     if (!opts.keepCheckpoint) removeCheckpoints(dir);

@@ -16,11 +16,14 @@ import { sum } from '../../src/ops/reduce.js';
 import { empty, fromData, type Tensor, tidy } from '../../src/tensor.js';
 import type { Sequential } from '../../src/nn/layers.js';
 import type { EpochRow } from '../../src/metrics/schema.js';
+import { trainedEpochs } from './mlp-config.js';
 
 export interface MlpTrainConfig {
   width: number;
   depth: number;
+  /** The analysis horizon E; the run trains trainedEpochs() = k·E with lstarExtend k ≥ 2. */
   epochs: number;
+  lstarExtend?: number;
   lr: number;
   loss: 'mse' | 'bce';
   init: InitScheme;
@@ -146,7 +149,8 @@ export async function trainMlp(
   const startTimeMs = opts.startTimeMs ?? 0;
   const rows: EpochRow[] = [];
   const t0 = performance.now() - startTimeMs;
-  for (let t = startEpoch; t <= s.config.epochs; t++) {
+  const last = trainedEpochs(s.config);
+  for (let t = startEpoch; t <= last; t++) {
     if (hooks.shouldStop?.()) break;
     await hooks.measure?.(t, s);
     const scalars = tidy(() => {
@@ -156,7 +160,7 @@ export async function trainMlp(
       return [loss, gradNormSq, driftSq, correct];
     });
     // Encode the update before waiting on this epoch's numbers, so the GPU never idles on the readback.
-    if (t < s.config.epochs) s.optimizer.step(s.config.lr);
+    if (t < last) s.optimizer.step(s.config.lr);
     const [loss, gradNormSq, driftSq, correct] = await readScalars(scalars);
     for (const sc of scalars) sc.dispose();
     const row: EpochRow = {
@@ -174,7 +178,7 @@ export async function trainMlp(
     if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
       throw new DivergenceError(`Training diverged at epoch ${t}: loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
     }
-    if (t < s.config.epochs) await hooks.afterEpoch?.(t, s);
+    if (t < last) await hooks.afterEpoch?.(t, s);
   }
   return rows;
 }

@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { ConfigError, DataError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { summarizeRun, type LStarChoice, type RunSummary, type SummaryConfig } from '../../src/metrics/summary.js';
-import { widthEffectVerdict, type Verdict, type VerdictThresholds } from '../../src/metrics/verdicts.js';
+import { L_STAR_CHOICES, summarizeRun, type LStarChoice, type RunSummary, type SummaryConfig } from '../../src/metrics/summary.js';
+import { widthEffectVerdict, withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../../src/metrics/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { Progress } from '../run/progress.js';
@@ -12,7 +12,8 @@ import { configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from 
 import { copyRun } from '../run/grid.js';
 import { ensureRun, executeSweep, runSpec, type SweepRunSpec } from '../run/sweep.js';
 import { writeIndexReport, writeMlpReport, writeSetReport, type IndexEntry, type SetRun } from '../run/reports.js';
-import { MLP_OPTIONS, mlpIdentity, type MlpRunConfig } from './mlp-config.js';
+import { windowRate } from '../report/sections.js';
+import { MLP_OPTIONS, mlpIdentity, mlpSummaryConfig, type MlpRunConfig } from './mlp-config.js';
 import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
@@ -133,7 +134,7 @@ const fig2: Experiment<Fig2Prepared> = {
     } else {
       rows = (await runOrReuse(ctx, config, ctx.dir, 'Figure 2 — local PL check', { reuse: false })).rows;
     }
-    const summary = summarizeRun(rows, { fitWindow: config.fitWindow, thresholds: config.thresholds });
+    const summary = summarizeRun(rows, mlpSummaryConfig(config));
     writeJsonAtomic(path.join(ctx.dir, 'summary.json'), summary);
     writeMlpReport(ctx.dir, FIG2_TITLE, config, rows, summary, { focus: 'fig2' });
     return { headline: fig2Headline(summary), summary, verdicts: summary.verdicts };
@@ -189,27 +190,52 @@ async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]): Promise<Set
   });
 }
 
-/** One member's rate and log-log fit for every choice of L* (the run's summary has the rest). */
-function ratesByLStar(s: RunSummary): Record<LStarChoice, { lStar: number; rho: number; r2: number; logLogSlope: number; logLogR2: number }> {
-  const entry = (c: LStarChoice) => {
+/** One member's rate and log-log fit for every choice of L* it has (the run's summary has the rest). */
+function ratesByLStar(s: RunSummary): Partial<Record<LStarChoice, { lStar: number; rho: number; r2: number; logLogSlope: number; logLogR2: number }>> {
+  const out: Partial<Record<LStarChoice, { lStar: number; rho: number; r2: number; logLogSlope: number; logLogR2: number }>> = {};
+  for (const c of L_STAR_CHOICES) {
     const a = s.lStar[c];
-    return { lStar: a.lStar, rho: a.semiLog.rho, r2: a.semiLog.r2, logLogSlope: a.logLog.slope, logLogR2: a.logLog.r2 };
-  };
-  return { min: entry('min'), zero: entry('zero'), fit: entry('fit') };
+    if (a) out[c] = { lStar: a.lStar, rho: a.semiLog.rho, r2: a.semiLog.r2, logLogSlope: a.logLog.slope, logLogR2: a.logLog.r2 };
+  }
+  return out;
+}
+
+/** One seed's He and enhanced runs, compared by the rate of ‖∇L‖² over the fit window (no L*). */
+export interface InitPair {
+  seed: number;
+  rateHe: number;
+  rateEnhanced: number;
 }
 
 /**
- * Figure 4's claim as a verdict: the enhanced (depth-scaled) init converges more slowly, i.e.
- * its per-epoch rate ρ (semi-log fit with L* = the minimum loss, the paper's proxy) is larger.
+ * Figure 4's claim as a verdict: the enhanced (depth-scaled) init converges more slowly, i.e. the
+ * rate at which ‖∇L‖² falls over the fit window (−slope of log ‖∇L‖², which needs no L*) is
+ * smaller than He's. Over n seeds every seed must agree: with 5 seeds that is a one-sided sign
+ * test at p = 0.5^5 = 0.031; fewer seeds can pass but the note says the evidence is weak.
  */
-export function enhancedSlowerVerdict(rhoHe: number, rhoEnhanced: number): Verdict {
-  const usable = Number.isFinite(rhoHe) && Number.isFinite(rhoEnhanced);
+export function enhancedSlowerVerdict(pairs: readonly InitPair[]): Verdict {
+  const usable = pairs.filter((p) => Number.isFinite(p.rateHe) && Number.isFinite(p.rateEnhanced));
+  const slower = usable.filter((p) => p.rateEnhanced < p.rateHe).length;
+  const n = pairs.length;
+  const rule =
+    'rate of ‖∇L‖² over the fit window (−slope of log ‖∇L‖² vs epoch, no L* needed): enhanced < He in every seed (with 5 seeds a one-sided sign test, p = 0.031); the paper reports that the depth-scaled init slows convergence';
+  const values: Record<string, number> = { seeds: n, slower, pSignTest: 0.5 ** slower * (slower === n ? 1 : NaN) };
+  if (n === 1) {
+    values.rateHe = pairs[0].rateHe;
+    values.rateEnhanced = pairs[0].rateEnhanced;
+  }
+  if (usable.length < n || n === 0) {
+    return { name: 'enhanced init converges more slowly', outcome: 'inconclusive', passed: false, values, rule, note: n === 0 ? 'no runs' : 'a rate is not finite' };
+  }
+  const pass = slower === n;
   return {
     name: 'enhanced init converges more slowly',
-    passed: usable && rhoEnhanced > rhoHe,
-    values: { rhoHe, rhoEnhanced },
-    rule: 'ρ per epoch of the semi-log fit with L* = min loss: enhanced > He (the paper reports that the depth-scaled init slows convergence)',
-    ...(usable ? {} : { note: 'a fitted rate is not finite' }),
+    outcome: pass ? 'pass' : 'fail',
+    passed: pass,
+    reading: `${slower} of ${n} seed${n === 1 ? '' : 's'}`,
+    values,
+    rule,
+    ...(pass && n < 5 ? { note: `${n} seed${n === 1 ? '' : 's'}: a sign test needs 5 for p < 0.05 (--seeds 0-4)` } : {}),
   };
 }
 
@@ -219,13 +245,17 @@ function fig4Summary(dir: string, results: readonly SetRun[]) {
     if (!r) throw new DataError(`${dir}: the fig4 set has no '${label}' run. Re-run 'lplr run fig4' into a new --out.`);
     return r;
   };
-  const verdict = enhancedSlowerVerdict(byLabel('he').summary.lStar.min.semiLog.rho, byLabel('enhanced').summary.lStar.min.semiLog.rho);
+  const he = byLabel('he').summary;
+  const enhanced = byLabel('enhanced').summary;
+  const verdict = enhancedSlowerVerdict([{ seed: byLabel('he').config.seed, rateHe: windowRate(he), rateEnhanced: windowRate(enhanced) }]);
   return {
     experiment: 'fig4',
     runs: results.map((r) => ({
       label: r.label,
-      // rho and r2 are those of L* = min (the paper's proxy); lStar has every choice.
+      // rho and r2 are those of L* = min (the paper's proxy, no verdict); lStar has every choice.
       rho: r.summary.lStar.min.semiLog.rho,
+      gradNormRate: windowRate(r.summary),
+      q: r.summary.rate.q,
       r2: r.summary.lStar.min.semiLog.r2,
       finalLoss: r.summary.final.loss,
       finalDrift: r.summary.final.drift,
@@ -380,7 +410,7 @@ export function rebuildSet(dir: string, kind: SetKind, overrides: Pick<SummaryCo
     const runDir = path.resolve(dir, m.dir);
     const config = readJson<{ config: MlpRunConfig }>(path.join(runDir, 'config.json')).config;
     const rows = readMetrics(path.join(runDir, 'metrics.jsonl')) as MetricRow[];
-    const summary = summarizeRun(rows, { fitWindow: overrides.fitWindow ?? config.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
+    const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow: overrides.fitWindow ?? config.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
     writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
     reports.push(writeMlpReport(runDir, `${SET_TITLES[kind]}: run ${m.label}`, config, rows, summary));
     return { label: m.label, dir: runDir, config, rows, summary };
@@ -391,7 +421,8 @@ export function rebuildSet(dir: string, kind: SetKind, overrides: Pick<SummaryCo
 
 /** The verdict thresholds a run's config.json recorded (runs written before they were recorded have none). */
 function recordedThresholds(config: MlpRunConfig | undefined): Partial<VerdictThresholds> | undefined {
-  return (config as { thresholds?: Partial<VerdictThresholds> } | undefined)?.thresholds;
+  // A config recorded under the retired R²/slope rules still names their thresholds: drop them.
+  return withoutRetiredThresholds((config as { thresholds?: Record<string, unknown> } | undefined)?.thresholds);
 }
 
 /** The member runs of a set directory: from its config.json, or (older sets) its summary.json. */
@@ -432,7 +463,7 @@ export function rebuildAll(dir: string, overrides: Pick<SummaryConfig, 'fitWindo
     if (!fs.existsSync(path.join(sub, 'metrics.jsonl'))) continue;
     const config = readJson<{ config?: MlpRunConfig }>(path.join(sub, 'config.json')).config;
     const rows = readMetrics(path.join(sub, 'metrics.jsonl')) as MetricRow[];
-    const summary = summarizeRun(rows, { fitWindow: overrides.fitWindow ?? config?.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
+    const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow: overrides.fitWindow ?? config?.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
     writeJsonAtomic(path.join(sub, 'summary.json'), summary);
     reports.push(writeMlpReport(sub, name === 'fig1' ? FIG1_TITLE : FIG2_TITLE, config, rows, summary, name === 'fig2' ? { focus: 'fig2' } : {}));
     parts[name] = { headline: name === 'fig1' ? fig1Headline(summary) : fig2Headline(summary), summary };

@@ -152,7 +152,8 @@ function band(summaries: readonly RunSummary[], epochs: readonly number[], value
 }
 
 function rateStats(summaries: readonly RunSummary[], choice: LStarChoice): RateStats {
-  const a = summaries.map((s) => s.lStar[choice]);
+  // A choice a run does not have (extended in a run that was not extended) counts as missing.
+  const a = summaries.map((s) => s.lStar[choice]).filter((x): x is NonNullable<typeof x> => x !== undefined);
   return {
     rho: stat(a.map((x) => x.semiLog.rho)),
     r2: stat(a.map((x) => x.semiLog.r2)),

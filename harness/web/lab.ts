@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
-import type { MlpRunConfig } from '../experiments/mlp-config.js';
+import { trainedEpochs, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData } from '../experiments/mlp-train.js';
 import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
 import { checkWarmup } from '../experiments/cifar-config.js';
@@ -88,7 +88,7 @@ const mlpTrainer: Trainer = (rt, config, data) => {
         return hooks.onRow(row);
       };
       await trainMlp(state, { onRow, afterEpoch: (t) => hooks.afterEpoch(t), shouldStop: hooks.shouldStop }, { startEpoch, startTimeMs });
-      return rows >= config.epochs + 1;
+      return rows >= trainedEpochs(config) + 1;
     },
     dispose: () => disposeMlpState(state),
   };
@@ -158,7 +158,7 @@ const cifarTrainer: Trainer<CifarRunConfig, MetricRow, CifarLabData> = (rt, conf
         throw e;
       }
       // trainCifar also returns early when a stop was asked for before an epoch.
-      return state.epochsDone === config.epochs;
+      return state.epochsDone === trainedEpochs(config);
     },
     dispose: () => disposeCifarState(state),
   };

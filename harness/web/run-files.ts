@@ -25,8 +25,13 @@ export function jsonFile(value: unknown): string {
 }
 
 /** The CLI's summary: the run's fit window, EMA β and verdict thresholds (--threshold). */
-export function runSummary(rows: readonly MetricRow[], config: { fitWindow?: [number, number]; emaBeta?: number; thresholds?: VerdictThresholds }): RunSummary {
-  return summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta, thresholds: config.thresholds });
+export function runSummary(
+  rows: readonly MetricRow[],
+  config: { fitWindow?: [number, number]; emaBeta?: number; thresholds?: VerdictThresholds; epochs?: number; lstarExtend?: number },
+): RunSummary {
+  // An extended run (--lstar-extend k ≥ 2) is analysed over epochs 0..E, as the CLI does.
+  const extended = config.epochs !== undefined && (config.lstarExtend ?? 0) >= 2 ? { horizon: config.epochs, lstarExtend: config.lstarExtend } : {};
+  return summarizeRun(rows, { fitWindow: config.fitWindow, emaBeta: config.emaBeta, thresholds: config.thresholds, ...extended });
 }
 
 /** summary.json's content: the CLI's summary of the run's kind. */

@@ -264,3 +264,212 @@ export function fitExponentialPlusOffset(
   const line = linearFit(ts, ls.map((l) => Math.log(l - lStar)));
   return { lStar, c: Math.exp(line.intercept), rho: Math.exp(line.slope), r2: line.r2, n: ts.length };
 }
+
+/** Nelder–Mead minimization of f over R^n from x0 with initial step sizes `step`. */
+export function nelderMead(f: (x: number[]) => number, x0: readonly number[], step: readonly number[], maxEvals = 4000, tol = 1e-12): { x: number[]; f: number } {
+  const n = x0.length;
+  const simplex: number[][] = [x0.slice()];
+  for (let i = 0; i < n; i++) {
+    const v = x0.slice();
+    v[i] += step[i];
+    simplex.push(v);
+  }
+  const safe = (x: number[]) => {
+    const y = f(x);
+    return Number.isNaN(y) ? Infinity : y;
+  };
+  let values = simplex.map(safe);
+  let evals = n + 1;
+  while (evals < maxEvals) {
+    const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
+    const s = order.map((i) => simplex[i]);
+    const v = order.map((i) => values[i]);
+    simplex.splice(0, simplex.length, ...s);
+    values = v;
+    if (Math.abs(values[n] - values[0]) <= tol * (Math.abs(values[0]) + tol)) break;
+    const centroid = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) centroid[j] += simplex[i][j] / n;
+    const along = (c: number) => centroid.map((m, j) => m + c * (simplex[n][j] - m));
+    const reflected = along(-1);
+    const fr = safe(reflected);
+    evals++;
+    if (fr < values[0]) {
+      const expanded = along(-2);
+      const fe = safe(expanded);
+      evals++;
+      if (fe < fr) [simplex[n], values[n]] = [expanded, fe];
+      else [simplex[n], values[n]] = [reflected, fr];
+    } else if (fr < values[n - 1]) {
+      [simplex[n], values[n]] = [reflected, fr];
+    } else {
+      const contracted = fr < values[n] ? along(-0.5) : along(0.5);
+      const fc = safe(contracted);
+      evals++;
+      if (fc < Math.min(fr, values[n])) [simplex[n], values[n]] = [contracted, fc];
+      else {
+        for (let i = 1; i <= n; i++) {
+          simplex[i] = simplex[i].map((xj, j) => simplex[0][j] + 0.5 * (xj - simplex[0][j]));
+          values[i] = safe(simplex[i]);
+          evals++;
+        }
+      }
+    }
+  }
+  let best = 0;
+  for (let i = 1; i <= n; i++) if (values[i] < values[best]) best = i;
+  return { x: simplex[best], f: values[best] };
+}
+
+/** One offset model L_t ≈ L* + A·shape(t), fitted by least squares on log L_t. */
+export interface OffsetModelFit {
+  model: 'exponential' | 'power';
+  /** The offset: the model's limit of L_t. */
+  lStar: number;
+  a: number;
+  /** exponential: contraction factor per unit of t. */
+  rho?: number;
+  /** power: exponent p and shift t0 of (t + t0)^-p. */
+  p?: number;
+  t0?: number;
+  /** Residual sum of squares of log L_t, over n points with k free parameters. */
+  rss: number;
+  n: number;
+  k: number;
+  /** Akaike's criterion n·ln(RSS/n) + 2k (lower fits better per parameter). */
+  aic: number;
+  /** 'lower' or 'upper' when L* sits on its bound: then it is not an estimate of anything. */
+  onBound?: 'lower' | 'upper';
+}
+
+export interface OffsetModels {
+  exponential: OffsetModelFit;
+  power: OffsetModelFit;
+  /** AIC(exponential) − AIC(power): positive favours the power law. Reported, never judged. */
+  deltaAic: number;
+  /** The bounds L* was searched within. */
+  bounds: { lower: number; upper: number };
+}
+
+/** Nelder–Mead from the two lowest starts, then once more from the better result. */
+function refineBest(starts: { x: number[]; f: number }[], f: (x: number[]) => number, step: number[]): { x: number[]; f: number } {
+  const sorted = [...starts].sort((a, b) => a.f - b.f).slice(0, 2);
+  let best = { x: sorted[0].x, f: sorted[0].f };
+  for (const s of sorted) {
+    const r = nelderMead(f, s.x, step, 1500);
+    if (r.f < best.f) best = r;
+  }
+  const again = nelderMead(f, best.x, step.map((v) => v / 5), 1500);
+  return again.f < best.f ? again : best;
+}
+
+const sigmoid = (u: number) => 1 / (1 + Math.exp(-u));
+const logit = (p: number) => Math.log(p / (1 - p));
+
+/**
+ * Fit L_t = L* + A·ρ^(t−t_a) and L_t = L* + A·(t + t0)^-p over the points whose t lies in
+ * `range`, each by least squares on log L_t (Nelder–Mead from several starts; L* kept within
+ * [lowerBound, smallest loss in range) through a logistic map). A fitted L* within 1e-4 of the
+ * bound span of either end is flagged `onBound`.
+ */
+export function fitOffsetModels(
+  t: readonly number[],
+  loss: readonly number[],
+  range: FitRange,
+  bounds: { lowerBound?: number } = {},
+): OffsetModels {
+  const ts: number[] = [];
+  const ls: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] < range[0] || t[i] > range[1] || !(loss[i] > 0) || !Number.isFinite(loss[i])) continue;
+    ts.push(t[i]);
+    ls.push(loss[i]);
+  }
+  const n = ts.length;
+  const minL = n > 0 ? Math.min(...ls) : NaN;
+  const maxL = n > 0 ? Math.max(...ls) : NaN;
+  const span = maxL - minL;
+  const lower = bounds.lowerBound !== undefined && Number.isFinite(bounds.lowerBound) ? bounds.lowerBound : minL - 100 * Math.max(span, Math.abs(minL));
+  // Strictly below the smallest loss, or log(L_t − L*) at that point would be −∞ in every model.
+  const upper = minL - Math.max(span, Math.abs(minL)) * 1e-9;
+  const nan = (model: 'exponential' | 'power', k: number): OffsetModelFit => ({ model, lStar: NaN, a: NaN, rss: NaN, n, k, aic: NaN });
+  if (n < 6 || !(span > 0) || !(upper > lower)) {
+    return { exponential: nan('exponential', 3), power: nan('power', 4), deltaAic: NaN, bounds: { lower, upper } };
+  }
+  const t0x = ts[0];
+  const lStarOf = (u: number) => lower + (upper - lower) * sigmoid(u);
+  const logL = ls.map(Math.log);
+  const rssOf = (model: (tt: number) => number) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const m = model(ts[i]);
+      if (!(m > 0)) return Infinity;
+      const r = logL[i] - Math.log(m);
+      s += r * r;
+    }
+    return s;
+  };
+  const onBound = (lStar: number): 'lower' | 'upper' | undefined => {
+    const rel = (lStar - lower) / (upper - lower);
+    return rel < 1e-4 ? 'lower' : rel > 1 - 1e-4 ? 'upper' : undefined;
+  };
+  const aicOf = (rss: number, k: number) => n * Math.log(Math.max(rss, 1e-300) / n) + 2 * k;
+  const uStarts = [0.01, 0.3, 0.7, 0.99, 0.999].map(logit);
+
+  // Exponential: params [u, log A, log k], rate k > 0 per unit of t.
+  const expModel = (x: number[]) => (tt: number) => lStarOf(x[0]) + Math.exp(x[1]) * Math.exp(-Math.exp(x[2]) * (tt - t0x));
+  // Starts: for each trial L*, the line through log(L_t − L*) gives A and the rate; the two
+  // best starts by RSS are refined (a fit per start costs too much on long step series).
+  const expStarts: { x: number[]; f: number }[] = [];
+  for (const u of uStarts) {
+    const ls0 = lStarOf(u);
+    const line = linearFit(ts.map((tt) => tt - t0x), ls.map((l) => Math.log(l - ls0)));
+    const k0 = Number.isFinite(line.slope) && line.slope < 0 ? -line.slope : 1 / Math.max(1, ts[n - 1] - t0x);
+    const a0 = Number.isFinite(line.intercept) ? line.intercept : Math.log(span);
+    const x0 = [u, a0, Math.log(k0)];
+    expStarts.push({ x: x0, f: rssOf(expModel(x0)) });
+  }
+  const bestExp = refineBest(expStarts, (x) => rssOf(expModel(x)), [1, 0.5, 0.5]);
+  const eStar = lStarOf(bestExp.x[0]);
+  const exponential: OffsetModelFit = {
+    model: 'exponential',
+    lStar: eStar,
+    a: Math.exp(bestExp.x[1]),
+    rho: Math.exp(-Math.exp(bestExp.x[2])),
+    rss: bestExp.f,
+    n,
+    k: 3,
+    aic: aicOf(bestExp.f, 3),
+    ...(onBound(eStar) ? { onBound: onBound(eStar) } : {}),
+  };
+
+  // Power law: params [u, log A, log p, log(t0 + t_a)] so that t + t0 > 0 over the window.
+  const t0Of = (w: number) => Math.exp(w) - t0x;
+  const powModel = (x: number[]) => (tt: number) => lStarOf(x[0]) + Math.exp(x[1]) * Math.pow(tt + t0Of(x[3]), -Math.exp(x[2]));
+  const powStarts: { x: number[]; f: number }[] = [];
+  const tSpan = Math.max(1, ts[n - 1] - t0x);
+  for (const u of uStarts) {
+    const ls0 = lStarOf(u);
+    for (const s of [0.01, 0.1, 1, 10].map((f) => f * tSpan)) {
+      const line = linearFit(ts.map((tt) => Math.log(tt - t0x + s)), ls.map((l) => Math.log(l - ls0)));
+      const p0 = Number.isFinite(line.slope) && line.slope < 0 ? -line.slope : 1;
+      const a0 = Number.isFinite(line.intercept) ? line.intercept : Math.log(span);
+      const x0 = [u, a0, Math.log(p0), Math.log(s)];
+      powStarts.push({ x: x0, f: rssOf(powModel(x0)) });
+    }
+  }
+  const bestPow = refineBest(powStarts, (x) => rssOf(powModel(x)), [1, 0.5, 0.3, 0.5]);
+  const pStar = lStarOf(bestPow.x[0]);
+  const power: OffsetModelFit = {
+    model: 'power',
+    lStar: pStar,
+    a: Math.exp(bestPow.x[1]),
+    p: Math.exp(bestPow.x[2]),
+    t0: t0Of(bestPow.x[3]),
+    rss: bestPow.f,
+    n,
+    k: 4,
+    aic: aicOf(bestPow.f, 4),
+    ...(onBound(pStar) ? { onBound: onBound(pStar) } : {}),
+  };
+  return { exponential, power, deltaAic: exponential.aic - power.aic, bounds: { lower, upper } };
+}

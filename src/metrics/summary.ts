@@ -2,38 +2,36 @@
 // under three choices of L*, the PL ratio, the semi-log and log-log fits, the smoothed
 // mini-batch curves, and the verdicts. No Node imports: this also runs in browsers.
 import { ConfigError } from '../errors.js';
-import {
-  fitExponentialPlusOffset,
-  fitLogGap,
-  fitLogLog,
-  type ExponentialFit,
-  type FitRange,
-  type LogGapFit,
-  type LogLogFit,
-} from './fit.js';
+import { evidenceEnd, plStability, rateStability, type PlStability, type RateStability } from './convergence.js';
+import { fitLogGap, fitLogLog, fitOffsetModels, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from './fit.js';
 import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from './schema.js';
 import { DEFAULT_EMA_BETA, emaBiasCorrected } from './smoothing.js';
-import {
-  linearConvergenceVerdict,
-  plVerdict,
-  resolveThresholds,
-  type Verdict,
-  type VerdictThresholds,
-} from './verdicts.js';
+import { makeVerdict, resolveThresholds, type Verdict, type VerdictThresholds } from './verdicts.js';
 
 /**
- * How L* is chosen for the gap L_t − L*:
- * - `min`: the smallest training loss of the run (the paper's proxy for the regional minimum);
- * - `zero`: 0, the squared loss's global minimum, which the NTK bound (paper eq. 8) assumes;
- * - `fit`: L* of the model L_t ≈ L* + C·ρ^t fitted over the window.
+ * How L* is chosen for the gap L_t − L* (docs/metrics.md explains each):
+ * - `zero`: 0, the infimum of the squared loss (and of cross-entropy), which the NTK bound assumes
+ *   when the network can interpolate;
+ * - `extended`: the smallest loss over a run trained k·E epochs (`--lstar-extend k`), analysed
+ *   over epochs 0..E only; for a power law it still sits about k^-p of the final gap above the
+ *   infimum, which bends the curve toward linear;
+ * - `fit`: the offset of L_t ≈ L* + A·ρ^t fitted by least squares on log L_t (the power-law
+ *   model's offset is reported beside it); reported, no verdict;
+ * - `min`: the run's own smallest loss over 0..E, the paper's proxy. It makes the gap vanish at
+ *   the end of the window and so bends every decreasing curve toward linear there: drawn and
+ *   labelled, never judged.
+ * The primary L* (the one the PL verdict uses) is `extended` where it ran, else `zero`.
  */
-export type LStarChoice = 'min' | 'zero' | 'fit';
-export const L_STAR_CHOICES: readonly LStarChoice[] = ['min', 'zero', 'fit'];
+export type LStarChoice = 'zero' | 'extended' | 'fit' | 'min';
+export const L_STAR_CHOICES: readonly LStarChoice[] = ['zero', 'extended', 'fit', 'min'];
+/** The choices that can carry a verdict; `fit` and `min` never do. */
+export const JUDGED_L_STAR: readonly LStarChoice[] = ['zero', 'extended'];
 
 export const L_STAR_DESCRIPTIONS: Readonly<Record<LStarChoice, string>> = {
-  min: 'minimum training loss over the run (the paper’s proxy for the regional minimum)',
-  zero: 'zero: the global minimum of the squared loss, which the NTK bound assumes',
-  fit: 'L* of L_t ≈ L* + C·ρ^t fitted by least squares over the window',
+  zero: 'zero: the infimum of the loss, which the NTK bound assumes when the network can interpolate',
+  extended: 'the smallest loss of a run trained k·E epochs, analysed over epochs 0..E',
+  fit: 'offset of L_t ≈ L* + A·ρ^t, least squares on log L_t (reported, no verdict)',
+  min: 'the run’s own smallest loss (the paper’s proxy; biased toward linear near the window’s end, no verdict)',
 };
 
 export interface SummaryConfig {
@@ -42,39 +40,56 @@ export interface SummaryConfig {
   thresholds?: Partial<VerdictThresholds>;
   /** β of the bias-corrected EMA applied to mini-batch (`step`) rows; default 0.98. */
   emaBeta?: number;
+  /**
+   * The analysis horizon E: fits, figures and verdicts use epochs 0..E; later rows (a run trained
+   * k·E epochs by --lstar-extend) only give L* = extended. Default: the last epoch row.
+   */
+  horizon?: number;
+  /** k of --lstar-extend; 0 or absent: not extended. */
+  lstarExtend?: number;
 }
 
 export interface FitWindow {
-  /** First and last epoch in the fits, inclusive. */
+  /** First and last epoch in the fits, inclusive (after an early end, below). */
   start: number;
   end: number;
   /** `default`: [5, floor(0.9·E)]; `config`: SummaryConfig.fitWindow; `full-run`: the run was too short for the default. */
   source: 'default' | 'config' | 'full-run';
+  /** The planned last epoch, when the evidence ended earlier (see `endReason`). */
+  plannedEnd?: number;
+  /** Why the window ends before its planned end: the gap reached float32's floor, or the loss rose. */
+  endReason?: 'float32 floor' | 'loss rising';
 }
 
 export interface LStarAnalysis {
   choice: LStarChoice;
   lStar: number;
   description: string;
+  /** How this value was obtained, with its numbers. */
+  obtained: string;
+  /** Whether this choice can carry a verdict (zero, extended). */
+  judged: boolean;
   /** L_t − L*, one per entry of RunSummary.epochs. */
   gap: number[];
   /** ‖∇L(θ_t)‖² / (2(L_t − L*)); null where the gap is ≤ 0. */
   plRatio: (number | null)[];
-  /** Smallest PL ratio inside the window (an empirical local PL constant μ) and its epoch (step for smoothed data). */
+  /** Smallest PL ratio inside the window and its epoch (step for smoothed data). */
   plRatioMin: number;
   plRatioMinAt: number;
-  /** log(gap) vs epoch over the window (paper Figure 1). */
+  /** The PL rule's numbers under this L* (a verdict only for the primary L*). */
+  pl: PlStability;
+  /** log(gap) vs epoch over the window (paper Figure 1): reported R² and ρ, not judged. */
   semiLog: LogGapFit;
-  /**
-   * The semi-log fit on the first and second half of the window. A linearly converging run has
-   * about the same rate in both; a sublinear one slows down. Not part of any verdict: a
-   * diagnostic, because with L* = min loss even some sublinear curves reach R² ≥ 0.98.
-   */
+  /** The semi-log fit on the first and second half of the window (reported). */
   semiLogHalves: { first: LogGapFit; second: LogGapFit };
-  /** log ‖∇L‖² vs log(gap) over the window (paper Figure 2). */
+  /** log ‖∇L‖² vs log(gap) over the window (paper Figure 2): reported slope, not judged. */
   logLog: LogLogFit;
-  /** Only for `fit`: the fitted model. */
-  model?: ExponentialFit;
+  /** Only for `fit`: both offset models and their comparison. */
+  models?: OffsetModels;
+  /** Only for `fit`: the exponential's offset sits on a bound of its search, so it estimates nothing. */
+  degenerate?: boolean;
+  /** Only for `extended`: the k and the epochs the extension reached. */
+  extension?: { k: number; target: number; reached: number };
 }
 
 export interface SmoothedAnalysis {
@@ -86,29 +101,33 @@ export interface SmoothedAnalysis {
   gradNormSq: number[];
   /** Steps whose epoch lies in the epoch window. */
   window: { startStep: number; endStep: number };
-  /**
-   * Gap, PL ratio and fits of the smoothed curves against step (rho is per step), for L* = the
-   * smallest smoothed loss (paper Figure 3) and L* fitted as for epochs. No `zero` choice: the
-   * mini-batch runs use cross-entropy, whose infimum 0 is never attained.
-   */
-  lStar: { min: LStarAnalysis; fit: LStarAnalysis };
+  /** Local rate of the smoothed ‖∇L‖² per step, middle vs last third of the step window. */
+  rate: RateStability;
+  /** Primary L* of the smoothed curves: zero (the infimum of cross-entropy). */
+  primary: 'zero';
+  /** Gap, PL ratio and fits of the smoothed curves against step (rho is per step). */
+  lStar: { zero: LStarAnalysis; min: LStarAnalysis; fit: LStarAnalysis };
 }
 
 export interface RunSummary {
   schemaVersion: number;
-  /** Epoch numbers of the epoch rows, ascending; the series below align with it. */
+  /** Epoch numbers of the epoch rows up to the horizon, ascending; the series below align with it. */
   epochs: number[];
   loss: number[];
   gradNormSq: number[];
   drift: number[];
-  /** Last epoch E (the number of full-batch updates); NaN without epoch rows. */
+  /** Last epoch E of the analysis (the horizon); NaN without epoch rows. */
   lastEpoch: number;
   window: FitWindow;
   minLoss: number;
   minLossEpoch: number;
   final: { loss: number; gradNormSq: number; drift: number; acc: number; timeMs: number; testLoss?: number; testAcc?: number };
   maxDrift: number;
-  lStar: Record<LStarChoice, LStarAnalysis>;
+  /** The L* the PL verdict uses: extended where the run was extended, else zero. */
+  primary: LStarChoice;
+  /** Local rate of ‖∇L‖²: the linear-convergence rule's numbers (needs no L*). */
+  rate: RateStability;
+  lStar: { zero: LStarAnalysis; fit: LStarAnalysis; min: LStarAnalysis; extended?: LStarAnalysis };
   smoothed: SmoothedAnalysis | null;
   thresholds: VerdictThresholds;
   verdicts: Verdict[];
@@ -165,44 +184,131 @@ function chooseWindow(lastEpoch: number, config: SummaryConfig, warnings: string
   return { start, end, source: 'default' };
 }
 
+function fmtNum(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
+}
+
 function analyseLStar(
   choice: LStarChoice,
   lStar: number,
-  epochs: readonly number[],
+  obtained: string,
+  x: readonly number[],
   loss: readonly number[],
   gradNormSq: readonly number[],
   range: FitRange,
+  th: VerdictThresholds,
 ): LStarAnalysis {
   const gap = loss.map((l) => l - lStar);
   const plRatio = gap.map((g, i) => (g > 0 && Number.isFinite(g) && Number.isFinite(gradNormSq[i]) ? gradNormSq[i] / (2 * g) : null));
   let plRatioMin = NaN;
   let plRatioMinAt = NaN;
-  for (let i = 0; i < epochs.length; i++) {
+  for (let i = 0; i < x.length; i++) {
     const r = plRatio[i];
-    if (r === null || epochs[i] < range[0] || epochs[i] > range[1]) continue;
+    if (r === null || x[i] < range[0] || x[i] > range[1]) continue;
     if (!(r >= plRatioMin)) {
       plRatioMin = r;
-      plRatioMinAt = epochs[i];
+      plRatioMinAt = x[i];
     }
   }
+  const mid = Math.floor((range[0] + range[1]) / 2);
   return {
     choice,
     lStar,
     description: L_STAR_DESCRIPTIONS[choice],
+    obtained,
+    judged: (JUDGED_L_STAR as string[]).includes(choice),
     gap,
     plRatio,
     plRatioMin,
     plRatioMinAt,
-    semiLog: fitLogGap(epochs, gap, range),
-    semiLogHalves: {
-      first: fitLogGap(epochs, gap, [range[0], Math.floor((range[0] + range[1]) / 2)]),
-      second: fitLogGap(epochs, gap, [Math.floor((range[0] + range[1]) / 2), range[1]]),
-    },
-    logLog: fitLogLog(epochs, gap, gradNormSq, range),
+    pl: plStability(x, loss, gradNormSq, lStar, range, th),
+    semiLog: fitLogGap(x, gap, range),
+    semiLogHalves: { first: fitLogGap(x, gap, [range[0], mid]), second: fitLogGap(x, gap, [mid, range[1]]) },
+    logLog: fitLogLog(x, gap, gradNormSq, range),
   };
 }
 
-function analyseSmoothed(steps: StepRow[], window: FitWindow, beta: number, warnings: string[]): SmoothedAnalysis | null {
+function smallest(values: readonly number[], x: readonly number[]): { value: number; at: number } {
+  let value = NaN;
+  let at = NaN;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i])) continue;
+    if (!(values[i] >= value)) {
+      value = values[i];
+      at = x[i];
+    }
+  }
+  return { value, at };
+}
+
+/** zero, fit and min analyses over one series (epochs or steps as x). */
+function baseAnalyses(
+  x: readonly number[],
+  loss: readonly number[],
+  gradNormSq: readonly number[],
+  range: FitRange,
+  th: VerdictThresholds,
+  unit: string,
+): { zero: LStarAnalysis; fit: LStarAnalysis; min: LStarAnalysis } {
+  const min = smallest(loss, x);
+  const nonNegative = loss.every((l) => !(l < 0));
+  const models = fitOffsetModels(x, loss, range, nonNegative ? { lowerBound: 0 } : {});
+  const e = models.exponential;
+  const pw = models.power;
+  const bound = (b?: 'lower' | 'upper') => (b ? ` — on its ${b} bound, so degenerate` : '');
+  const fitText =
+    `least squares on log L_t over ${unit}s ${range[0]}..${range[1]}: L* + A·ρ^t gives L* = ${fmtNum(e.lStar)} (ρ = ${fmtNum(e.rho ?? NaN)})${bound(e.onBound)}; ` +
+    `L* + A·(t + t0)^-p gives L* = ${fmtNum(pw.lStar)} (p = ${fmtNum(pw.p ?? NaN)}, t0 = ${fmtNum(pw.t0 ?? NaN)})${bound(pw.onBound)}; ` +
+    `AIC(exp) − AIC(power) = ${fmtNum(models.deltaAic)}`;
+  return {
+    zero: analyseLStar('zero', 0, 'the loss’s infimum, 0', x, loss, gradNormSq, range, th),
+    fit: { ...analyseLStar('fit', e.lStar, fitText, x, loss, gradNormSq, range, th), models, degenerate: e.onBound !== undefined },
+    min: analyseLStar('min', min.value, `the smallest loss over ${unit}s ${x[0] ?? NaN}..${x[x.length - 1] ?? NaN}, at ${unit} ${min.at}`, x, loss, gradNormSq, range, th),
+  };
+}
+
+function rateVerdict(rate: RateStability, th: VerdictThresholds, label: string, windowText: string): Verdict {
+  return makeVerdict({
+    name: `linear convergence${label}`,
+    outcome: rate.outcome,
+    reading: rate.reading,
+    values: {
+      q: rate.q,
+      rateMiddle: rate.middle.rate,
+      rateLast: rate.last.rate,
+      efoldsLast: rate.last.efolds,
+      nMiddle: rate.middle.n,
+      nLast: rate.last.n,
+    },
+    rule:
+      `local rate of ‖∇L‖² (−slope of log ‖∇L‖² vs t, least squares) over the last third of ${windowText} divided by that over the middle third, q: ` +
+      `linear if q ≥ ${fmtNum(th.rateRatioMin)}, sublinear below; inconclusive when a third has fewer than ${th.minThirdPoints} points, ` +
+      `‖∇L‖² falls by less than ${fmtNum(th.minEfolds)} e-fold over the last third, or does not fall over the middle third. Needs no L*.`,
+    ...(rate.note ? { note: rate.note } : {}),
+  });
+}
+
+function plRuleVerdict(a: LStarAnalysis, th: VerdictThresholds, label: string, windowText: string): Verdict {
+  return makeVerdict({
+    name: `PL condition${label} (L* = ${a.choice})`,
+    outcome: a.pl.outcome,
+    values: {
+      lStar: a.lStar,
+      medianMiddle: a.pl.medianMiddle,
+      medianLast: a.pl.medianLast,
+      ratio: a.pl.ratio,
+      muMin: a.pl.muMin,
+    },
+    rule:
+      `μ_t = ‖∇L‖²/(2(L_t − L*)) with L* = ${a.choice} (${fmtNum(a.lStar)}): median over the last third of ${windowText} ≥ ${fmtNum(th.plMedianRatioMin)} × median over the middle third ` +
+      `(for GD 1 − ρ_t ≈ 2ημ_t, so this is the rate rule seen through the gap); inconclusive with fewer than ${th.minThirdPoints} positive gaps in a third, ` +
+      `or when μ_t holds but ‖∇L‖² falls by less than ${fmtNum(th.minEfolds)} e-fold over the last third. μ = the last third’s smallest μ_t.`,
+    ...(a.pl.note ? { note: a.pl.note } : {}),
+  });
+}
+
+function analyseSmoothed(steps: StepRow[], window: FitWindow, beta: number, th: VerdictThresholds, warnings: string[]): SmoothedAnalysis | null {
   if (steps.length === 0) return null;
   const curve = smoothedStepCurve(steps, beta);
   const inWindow = curve.steps.filter((_, i) => curve.epochOfStep[i] >= window.start && curve.epochOfStep[i] <= window.end);
@@ -216,90 +322,95 @@ function analyseSmoothed(steps: StepRow[], window: FitWindow, beta: number, warn
     beta,
     ...curve,
     window: { startStep: range[0], endStep: range[1] },
-    lStar: lStarAnalyses(curve.steps, curve.loss, curve.gradNormSq, range, ['min', 'fit']) as SmoothedAnalysis['lStar'],
+    rate: rateStability(curve.steps, curve.gradNormSq, range, th),
+    primary: 'zero',
+    lStar: baseAnalyses(curve.steps, curve.loss, curve.gradNormSq, range, th, 'step'),
   };
 }
 
-/** The analyses for the requested L* choices over one series (epochs or steps as x). */
-function lStarAnalyses(
-  x: readonly number[],
-  loss: readonly number[],
-  gradNormSq: readonly number[],
-  range: FitRange,
-  choices: readonly LStarChoice[],
-): Partial<Record<LStarChoice, LStarAnalysis>> {
-  let minLoss = NaN;
-  for (const l of loss) if (!(l >= minLoss) && !Number.isNaN(l)) minLoss = l;
-  const out: Partial<Record<LStarChoice, LStarAnalysis>> = {};
-  for (const choice of choices) {
-    if (choice === 'min') out.min = analyseLStar('min', minLoss, x, loss, gradNormSq, range);
-    else if (choice === 'zero') out.zero = analyseLStar('zero', 0, x, loss, gradNormSq, range);
-    else {
-      const model = fitExponentialPlusOffset(x, loss, range, {
-        upperBound: minLoss,
-        // A loss that never goes negative (squared error, cross-entropy) cannot have L* < 0.
-        lowerBound: loss.every((l) => !(l < 0)) ? 0 : undefined,
-      });
-      out.fit = { ...analyseLStar('fit', model.lStar, x, loss, gradNormSq, range), model };
-    }
-  }
-  return out;
-}
-
 /**
- * Summarize one run: gap, PL ratio and fits for each L* choice over the fit window, the
- * smoothed mini-batch analysis when `step` rows exist, and the verdicts with their thresholds.
+ * Summarize one run: the local-rate rule (no L*), every L* choice with its gap, PL ratio and
+ * reported fits, the PL rule on the primary L*, the smoothed mini-batch analysis when `step` rows
+ * exist, and the verdicts with their thresholds.
  */
 export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig = {}): RunSummary {
   const warnings: string[] = [];
   const thresholds = resolveThresholds(config.thresholds);
-  const epochRows = uniqueEpochRows(rows, warnings);
+  const allEpochRows = uniqueEpochRows(rows, warnings);
+  const horizon = config.horizon;
+  const epochRows = horizon !== undefined && Number.isFinite(horizon) ? allEpochRows.filter((r) => r.epoch <= horizon) : allEpochRows;
   const epochs = epochRows.map((r) => r.epoch);
   const loss = epochRows.map((r) => r.loss);
   const gradNormSq = epochRows.map((r) => r.gradNormSq);
   const drift = epochRows.map((r) => r.drift);
   const lastEpoch = epochs.length > 0 ? epochs[epochs.length - 1] : NaN;
+  if (horizon !== undefined && Number.isFinite(lastEpoch) && lastEpoch < horizon) {
+    warnings.push(`The run stopped at epoch ${lastEpoch}, before its horizon E = ${horizon}; the analysis covers epochs 0..${lastEpoch}.`);
+  }
   const stepRows = rows.filter(isStepRow);
   const stepEpochs = stepRows.length > 0 ? Math.max(...stepRows.map((r) => r.epoch)) + 1 : NaN;
-  const window = chooseWindow(Number.isFinite(lastEpoch) ? lastEpoch : stepEpochs, config, warnings);
-  const range: FitRange = [window.start, window.end];
+  const planned = chooseWindow(Number.isFinite(lastEpoch) ? lastEpoch : stepEpochs, config, warnings);
+  const plannedRange: FitRange = [planned.start, planned.end];
 
-  let minLoss = NaN;
-  let minLossEpoch = NaN;
-  for (let i = 0; i < loss.length; i++) {
-    if (!(loss[i] >= minLoss)) {
-      if (Number.isNaN(loss[i])) continue;
-      minLoss = loss[i];
-      minLossEpoch = epochs[i];
-    }
-  }
+  const { value: minLoss, at: minLossEpoch } = smallest(loss, epochs);
   const nonFinite = loss.filter((l) => !Number.isFinite(l)).length;
   if (nonFinite > 0) warnings.push(`${nonFinite} epoch(s) have a non-finite loss; they are left out of the fits.`);
 
-  const lStar = lStarAnalyses(epochs, loss, gradNormSq, range, L_STAR_CHOICES) as Record<LStarChoice, LStarAnalysis>;
+  // L* = extended: the smallest loss of the whole extended run (rows past the horizon included).
+  const k = config.lstarExtend ?? 0;
+  let extended: { lStar: number; obtained: string; extension: { k: number; target: number; reached: number } } | undefined;
+  if (k > 0 && Number.isFinite(lastEpoch)) {
+    const all = smallest(
+      allEpochRows.map((r) => r.loss),
+      allEpochRows.map((r) => r.epoch),
+    );
+    const reached = allEpochRows[allEpochRows.length - 1].epoch;
+    const target = k * (horizon ?? lastEpoch);
+    extended = {
+      lStar: all.value,
+      obtained: `the smallest loss over epochs 0..${reached} of a run extended to k·E = ${k}·${horizon ?? lastEpoch} = ${target} epochs (at epoch ${all.at})`,
+      extension: { k, target, reached },
+    };
+    if (reached < target) warnings.push(`L* = extended: the run reached epoch ${reached} of its ${target}; L* is the smallest loss so far, an upper estimate.`);
+  }
+  const primary: LStarChoice = extended ? 'extended' : 'zero';
+  const primaryLStar = extended ? extended.lStar : 0;
 
-  const smoothed = analyseSmoothed(stepRows, window, config.emaBeta ?? DEFAULT_EMA_BETA, warnings);
+  // The evidence ends early at float32's floor or where the loss climbs: fits past it read noise.
+  const end = evidenceEnd(epochs, loss, primaryLStar, plannedRange, thresholds);
+  const window: FitWindow = end.end < planned.end ? { ...planned, end: end.end, plannedEnd: planned.end, ...(end.reason ? { endReason: end.reason } : {}) } : planned;
+  if (window.plannedEnd !== undefined) {
+    warnings.push(
+      end.reason === 'float32 floor'
+        ? `The fit window ends at epoch ${window.end} instead of ${planned.end}: at epoch ${end.at} L_t − L* fell below ${thresholds.floorRel}·L_t, float32's floor.`
+        : `The fit window ends at epoch ${window.end} instead of ${planned.end}: the loss rose ${thresholds.risingEpochs} epochs running up to epoch ${end.at}.`,
+    );
+  }
+  const range: FitRange = [window.start, window.end];
+
+  const base = baseAnalyses(epochs, loss, gradNormSq, range, thresholds, 'epoch');
+  const lStar: RunSummary['lStar'] = { ...base };
+  if (extended) {
+    lStar.extended = { ...analyseLStar('extended', extended.lStar, extended.obtained, epochs, loss, gradNormSq, range, thresholds), extension: extended.extension };
+  }
+  const rate = rateStability(epochs, gradNormSq, range, thresholds);
+
+  const smoothed = analyseSmoothed(stepRows, window, config.emaBeta ?? DEFAULT_EMA_BETA, thresholds, warnings);
 
   const windowText = `epochs ${window.start}..${window.end}`;
   const verdicts: Verdict[] = [];
   if (epochRows.length > 0) {
-    for (const choice of L_STAR_CHOICES) {
-      const label = `L* = ${choice}`;
-      verdicts.push(linearConvergenceVerdict(lStar[choice].semiLog, thresholds, label, windowText));
-      verdicts.push(plVerdict(lStar[choice].logLog, thresholds, label, windowText));
-    }
+    verdicts.push(rateVerdict(rate, thresholds, '', windowText));
+    verdicts.push(plRuleVerdict(lStar[primary] as LStarAnalysis, thresholds, '', windowText));
   }
   if (smoothed) {
     const stepText = `steps ${smoothed.window.startStep}..${smoothed.window.endStep} of the EMA-smoothed mini-batch curves (β = ${smoothed.beta})`;
-    for (const choice of ['min', 'fit'] as const) {
-      const label = `smoothed mini-batch, L* = ${choice}`;
-      verdicts.push(linearConvergenceVerdict(smoothed.lStar[choice].semiLog, thresholds, label, stepText));
-      verdicts.push(plVerdict(smoothed.lStar[choice].logLog, thresholds, label, stepText));
-    }
+    verdicts.push(rateVerdict(smoothed.rate, thresholds, ' (smoothed mini-batch)', stepText));
+    verdicts.push(plRuleVerdict(smoothed.lStar.zero, thresholds, ' (smoothed mini-batch)', stepText));
   }
 
   const last = epochRows[epochRows.length - 1];
-  const lastEval = rows.filter(isEvalRow).sort((a, b) => a.epoch - b.epoch).pop();
+  const lastEval = rows.filter(isEvalRow).filter((r) => horizon === undefined || r.epoch <= horizon).sort((a, b) => a.epoch - b.epoch).pop();
   const final: RunSummary['final'] = last
     ? { loss: last.loss, gradNormSq: last.gradNormSq, drift: last.drift, acc: last.acc, timeMs: last.timeMs }
     : { loss: NaN, gradNormSq: NaN, drift: NaN, acc: NaN, timeMs: NaN };
@@ -322,6 +433,8 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
     minLossEpoch,
     final,
     maxDrift: drift.reduce((m, d) => (d > m ? d : m), drift.length > 0 ? -Infinity : NaN),
+    primary,
+    rate,
     lStar,
     smoothed,
     thresholds,

@@ -5,7 +5,7 @@
 import { ConfigError, closest } from '../errors.js';
 import { fitLogGap, type LogGapFit } from './fit.js';
 import type { EpochRow, MetricRow } from './schema.js';
-import type { Verdict } from './verdicts.js';
+import { judged, type Verdict } from './verdicts.js';
 
 export interface TheoryThresholds {
   /** NTK cross-check: max |‖∇L‖² − rᵀKr/n²| / ‖∇L‖² over checks. */
@@ -163,8 +163,16 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
-const finiteMin = (xs: number[]) => Math.min(...xs.filter(Number.isFinite));
-const finiteMax = (xs: number[]) => Math.max(...xs.filter(Number.isFinite));
+// "At every check" needs every check: one non-finite value (or none at all) makes the extreme NaN,
+// and a verdict on NaN is inconclusive, never a pass.
+const finiteMin = (xs: number[]) => (xs.length > 0 && xs.every(Number.isFinite) ? Math.min(...xs) : NaN);
+const finiteMax = (xs: number[]) => (xs.length > 0 && xs.every(Number.isFinite) ? Math.max(...xs) : NaN);
+
+/** A verdict whose outcome is inconclusive when any of its values is not finite. */
+function checked(v: Omit<Verdict, 'outcome'>): Verdict {
+  const outcome = judged(v.passed, ...Object.values(v.values));
+  return { ...v, outcome, passed: outcome === 'pass', ...(outcome === 'inconclusive' && !v.note ? { note: 'a measured value is not finite' } : {}) };
+}
 
 /** Summarize a run's theory rows; null when it has no `ntk` rows (checks were off). */
 export function summarizeTheory(rows: readonly MetricRow[], opts: { thresholds?: Partial<TheoryThresholds> } = {}): TheorySummary | null {
@@ -182,43 +190,43 @@ export function summarizeTheory(rows: readonly MetricRow[], opts: { thresholds?:
 
   // 1. The kernel is what backprop says it is.
   const idMax = finiteMax(ntk.map((p) => p.identityRelErr));
-  verdicts.push({
+  verdicts.push(checked({
     name: 'NTK cross-check against backprop',
     passed: idMax <= th.identityRelErrMax,
     values: { maxRelError: idMax, checks: ntk.length },
     rule: `|‖∇L_S‖² − rᵀKr/|S|²| / ‖∇L_S‖² ≤ ${fmt(th.identityRelErrMax)} at every check`,
-  });
+  }));
 
   // 2. Assumption 5.2, positive definiteness.
   const pdRel = ntk.map((p) => p.lambdaMin / p.lambdaMax);
   const pdMin = finiteMin(pdRel);
   const allConverged = ntk.every((p) => p.lanczosConverged === 1);
-  verdicts.push({
+  verdicts.push(checked({
     name: 'NTK positive definite (Assumption 5.2)',
     passed: pdMin >= th.pdRelMin && allConverged,
     values: { minLambdaMin: finiteMin(ntk.map((p) => p.lambdaMin)), minRelative: pdMin },
     rule: `λ_min(K_t) ≥ ${fmt(th.pdRelMin)}·λ_max(K_t) at every check (below that f32 cannot tell λ_min from 0), with the eigensolver converged`,
     ...(allConverged ? {} : { note: 'the eigensolver did not converge at some check' }),
-  });
+  }));
 
   // 3. Assumption 5.2, stability.
   const ratioMin = finiteMin(ntk.map((p) => p.lambdaMinRatio));
   const kdMax = finiteMax(ntk.map((p) => p.kernelDrift));
-  verdicts.push({
+  verdicts.push(checked({
     name: 'NTK stable along the run (Assumption 5.2)',
     passed: ratioMin >= th.lambdaMinRatioMin && kdMax <= th.kernelDriftMax,
     values: { minLambdaMinRatio: ratioMin, maxKernelDrift: kdMax },
     rule: `λ_min(K_t)/λ_min(K_0) ≥ ${fmt(th.lambdaMinRatioMin)} and ‖K_t − K_0‖_F/‖K_0‖_F ≤ ${fmt(th.kernelDriftMax)} at every check`,
-  });
+  }));
 
   // 4. Theorem 5.1 at each check with the current kernel (a mathematical identity if K is right).
   const localMin = finiteMin(ntk.map((p) => p.slackLocal));
-  verdicts.push({
+  verdicts.push(checked({
     name: 'PL inequality with μ_t = λ_min(K_t)/|S| (Theorem 5.1)',
     passed: localMin >= 1 - th.plTolerance,
     values: { minRatioOverBound: localMin },
     rule: `‖∇L_S‖²/(2L_S) ≥ (1 − ${fmt(th.plTolerance)})·λ_min(K_t)/|S| at every check`,
-  });
+  }));
 
   // 5. Theorem 5.4's step-size condition and the rate.
   let rate: RateComparison | null = null;
@@ -227,12 +235,12 @@ export function summarizeTheory(rows: readonly MetricRow[], opts: { thresholds?:
     const betaMax = finiteMax(hessian.map((h) => h.beta));
     const lr = hessian[0].lr;
     const etaBeta = lr * betaMax;
-    verdicts.push({
+    verdicts.push(checked({
       name: 'step size within the descent-lemma range (Theorem 5.4)',
       passed: etaBeta < th.etaBetaMax,
       values: { etaBeta, beta: betaMax, lr },
       rule: `η·β < ${fmt(th.etaBetaMax)} with β = max over checks of max(λ_max(H) Ritz estimate, λ_max(K)/|S|)`,
-    });
+    }));
     const mu = finiteMin(ntk.map((p) => p.muBound));
     const predicted = predictedContraction(lr, mu, betaMax);
     const predictedWithMu0 = predictedContraction(lr, first.muBound0, betaMax);
@@ -269,21 +277,21 @@ export function summarizeTheory(rows: readonly MetricRow[], opts: { thresholds?:
         intervals.push({ from: a.epoch, to: b.epoch, observed: obs, bound, holds: obs <= bound * (1 + 1e-6) });
       }
       const held = intervals.filter((iv) => iv.holds).length;
-      verdicts.push({
+      verdicts.push(checked({
         name: 'linear-rate bound between checks (Theorem 5.4)',
         passed: intervals.length > 0 && held === intervals.length,
         values: { intervals: intervals.length, held },
         rule: 'L(t₂)/L(t₁) ≤ (1 − η·μ·(2 − η·β))^(t₂−t₁) between consecutive checks, with μ the smaller λ_min(K)/|S| and β the larger curvature of the two ends',
         ...(intervals.length === 0 ? { note: 'fewer than two checks' } : {}),
-      });
+      }));
     }
-    verdicts.push({
+    verdicts.push(checked({
       name: 'observed rate at least the guaranteed one (Theorem 5.4)',
       passed: boundHolds,
       values: { observed, predicted, speedupFactor },
       rule: `fitted per-epoch contraction ρ of the ${rate.observedFrom} (L* = 0, epochs ${span[0]}–${span[1]}) ≤ 1 − η·μ·(2 − η·β) with μ = min_t λ_min(K_t)/|S| and β as above`,
       ...(etaBeta >= 2 ? { note: 'η·β ≥ 2: the guarantee is vacuous (predicted contraction ≥ 1)' } : {}),
-    });
+    }));
   }
 
   const slack = { min: finiteMin(slacks), median: median(slacks), max: finiteMax(slacks) };

@@ -2,38 +2,63 @@
 // one config object (defaults below, overridable, echoed in every summary and report).
 // No Node imports: this also runs in browsers.
 import { ConfigError, closest } from '../errors.js';
-import type { LinearFit } from './fit.js';
 import { spearman } from './fit.js';
 
 export interface VerdictThresholds {
-  /** Linear convergence: minimum R² of the semi-log fit log(L_t − L*) vs t. */
-  linearR2Min: number;
-  /** PL-like: the log-log slope of ‖∇L‖² vs gap must be > plSlopeMin ... */
-  plSlopeMin: number;
-  /** ... and ≤ plSlopeMax. */
-  plSlopeMax: number;
-  /** PL-like: minimum R² of the log-log fit. */
-  plR2Min: number;
+  /** Linear convergence: rate(last third) / rate(middle third) of log ‖∇L‖² must be ≥ this. */
+  rateRatioMin: number;
+  /** Fewer points than this in the middle or last third: inconclusive. */
+  minThirdPoints: number;
+  /** ‖∇L‖² must fall by at least this many e-folds over the last third to read a rate. */
+  minEfolds: number;
+  /** PL: median μ_t over the last third ≥ this × its median over the middle third. */
+  plMedianRatioMin: number;
+  /** The window ends where L_t − L* < floorRel·L_t (float32 cannot resolve a smaller gap). */
+  floorRel: number;
+  /** The window ends before the loss rises this many epochs running. */
+  risingEpochs: number;
   /** Width effect: Spearman ρ(width, final loss) must be ≤ this. */
   widthSpearmanMax: number;
-  /** Any fit with fewer points than this fails (a line through 2 points always has R² = 1). */
-  minFitPoints: number;
+  /** A set of seeds passes a verdict when at least this fraction of its seeds pass (4 of 5). */
+  seedPassFraction: number;
 }
 
 export const DEFAULT_THRESHOLDS: Readonly<VerdictThresholds> = Object.freeze({
-  linearR2Min: 0.98,
-  plSlopeMin: 0,
-  plSlopeMax: 1.2,
-  plR2Min: 0.9,
+  rateRatioMin: 0.7,
+  minThirdPoints: 15,
+  minEfolds: 1,
+  plMedianRatioMin: 0.75,
+  floorRel: 1e-5,
+  risingEpochs: 3,
   widthSpearmanMax: -0.9,
-  minFitPoints: 5,
+  seedPassFraction: 0.8,
 });
+
+/**
+ * Thresholds of the earlier R²- and slope-based rules (retired: they passed power laws). A
+ * recorded config.json may still carry them; `lplr report` drops them with a warning, while
+ * `--threshold` rejects them by name.
+ */
+export const RETIRED_THRESHOLDS: readonly string[] = ['linearR2Min', 'plSlopeMin', 'plSlopeMax', 'plR2Min', 'minFitPoints'];
+
+/** Drop retired threshold names from a recorded config (they belong to the old rules). */
+export function withoutRetiredThresholds(recorded: Record<string, unknown> | undefined): Partial<VerdictThresholds> | undefined {
+  if (!recorded) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(recorded)) if (!RETIRED_THRESHOLDS.includes(k)) out[k] = v;
+  return out as Partial<VerdictThresholds>;
+}
 
 /** Defaults overridden by `overrides`; unknown keys and non-finite values are rejected. */
 export function resolveThresholds(overrides: Partial<VerdictThresholds> = {}): VerdictThresholds {
   const known = Object.keys(DEFAULT_THRESHOLDS) as (keyof VerdictThresholds)[];
   const out: VerdictThresholds = { ...DEFAULT_THRESHOLDS };
   for (const [key, value] of Object.entries(overrides)) {
+    if (RETIRED_THRESHOLDS.includes(key)) {
+      throw new ConfigError(
+        `Verdict threshold '${key}' belongs to the retired R²/slope rules, which passed power laws; R² and slopes are now reported, not judged. Known thresholds: ${known.join(', ')}.`,
+      );
+    }
     if (!(known as string[]).includes(key)) {
       const hint = closest(key, known);
       throw new ConfigError(
@@ -46,15 +71,27 @@ export function resolveThresholds(overrides: Partial<VerdictThresholds> = {}): V
     }
     out[key as keyof VerdictThresholds] = value;
   }
-  if (!(out.plSlopeMin < out.plSlopeMax)) {
-    throw new ConfigError(`Verdict thresholds need plSlopeMin < plSlopeMax, got ${out.plSlopeMin} and ${out.plSlopeMax}.`);
+  if (!(out.minThirdPoints >= 2) || !Number.isInteger(out.minThirdPoints)) {
+    throw new ConfigError(`Verdict threshold minThirdPoints must be an integer ≥ 2 (a line needs two points), got ${out.minThirdPoints}.`);
+  }
+  if (!(out.risingEpochs >= 1) || !Number.isInteger(out.risingEpochs)) {
+    throw new ConfigError(`Verdict threshold risingEpochs must be an integer ≥ 1, got ${out.risingEpochs}.`);
+  }
+  if (!(out.seedPassFraction > 0 && out.seedPassFraction <= 1)) {
+    throw new ConfigError(`Verdict threshold seedPassFraction must lie in (0, 1], got ${out.seedPassFraction}.`);
   }
   return out;
 }
 
+export type VerdictOutcome = 'pass' | 'fail' | 'inconclusive';
+
 export interface Verdict {
   name: string;
+  /** pass, fail, or inconclusive (the data cannot decide); `passed` is outcome === 'pass'. */
+  outcome: VerdictOutcome;
   passed: boolean;
+  /** The outcome in the rule's own words where they differ from pass/fail (linear, sublinear). */
+  reading?: string;
   /** The measured numbers the rule was applied to. */
   values: Record<string, number>;
   /** The rule, in words, with the thresholds filled in. */
@@ -67,46 +104,21 @@ function fmt(x: number): string {
   return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6)));
 }
 
-function tooFew(fit: { n: number }, th: VerdictThresholds): string | undefined {
-  return fit.n < th.minFitPoints ? `only ${fit.n} fit points (need ≥ ${th.minFitPoints})` : undefined;
+/** The word a report prints for a verdict: its reading, or yes / no / inconclusive. */
+export function verdictWord(v: Pick<Verdict, 'passed'> & Partial<Pick<Verdict, 'outcome' | 'reading'>>): string {
+  if (v.reading) return v.reading;
+  const outcome = v.outcome ?? (v.passed ? 'pass' : 'fail');
+  return outcome === 'pass' ? 'yes' : outcome === 'fail' ? 'no' : 'inconclusive';
 }
 
-/**
- * Linear convergence: the semi-log fit log(L_t − L*) vs t over the window has R² ≥ linearR2Min
- * and a negative slope (the gap shrinks by a constant factor per epoch).
- */
-export function linearConvergenceVerdict(
-  fit: LinearFit,
-  th: VerdictThresholds = DEFAULT_THRESHOLDS,
-  label = '',
-  windowText = 'the fit window',
-): Verdict {
-  const note = tooFew(fit, th);
-  const passed = note === undefined && fit.r2 >= th.linearR2Min && fit.slope < 0;
-  return {
-    name: `linear convergence${label ? ` (${label})` : ''}`,
-    passed,
-    values: { r2: fit.r2, slope: fit.slope, rho: Math.exp(fit.slope), n: fit.n },
-    rule: `least-squares line through log(L_t − L*) vs t over ${windowText}: R² ≥ ${fmt(th.linearR2Min)} and slope < 0 (at least ${fmt(th.minFitPoints)} points)`,
-    ...(note ? { note } : {}),
-  };
+/** A verdict from an outcome; `passed` follows it. */
+export function makeVerdict(v: Omit<Verdict, 'passed'>): Verdict {
+  return { ...v, passed: v.outcome === 'pass' };
 }
 
-/**
- * PL-like behaviour (paper Figure 2): log ‖∇L‖² vs log(L_t − L*) is a line with slope in
- * (plSlopeMin, plSlopeMax] and R² ≥ plR2Min. Slope 1 is the PL inequality itself; the paper
- * accepts slopes below 1 as a Kurdyka-Łojasiewicz-type relation.
- */
-export function plVerdict(fit: LinearFit, th: VerdictThresholds = DEFAULT_THRESHOLDS, label = '', windowText = 'the fit window'): Verdict {
-  const note = tooFew(fit, th);
-  const passed = note === undefined && fit.slope > th.plSlopeMin && fit.slope <= th.plSlopeMax && fit.r2 >= th.plR2Min;
-  return {
-    name: `PL-like gradient/gap relation${label ? ` (${label})` : ''}`,
-    passed,
-    values: { slope: fit.slope, r2: fit.r2, n: fit.n },
-    rule: `least-squares line through log ‖∇L‖² vs log(L_t − L*) over ${windowText}: slope in (${fmt(th.plSlopeMin)}, ${fmt(th.plSlopeMax)}] and R² ≥ ${fmt(th.plR2Min)} (at least ${fmt(th.minFitPoints)} points)`,
-    ...(note ? { note } : {}),
-  };
+/** pass/fail from a rule's boolean, but inconclusive when the rule saw no finite number. */
+export function judged(pass: boolean, ...values: number[]): VerdictOutcome {
+  return values.some((x) => !Number.isFinite(x)) ? 'inconclusive' : pass ? 'pass' : 'fail';
 }
 
 export interface WidthPoint {
@@ -121,6 +133,7 @@ export function widthEffectVerdict(points: readonly WidthPoint[], th: VerdictThr
   if (usable.length < 3) {
     return {
       name: 'width effect',
+      outcome: 'inconclusive',
       passed: false,
       values: { spearman: NaN, n: usable.length },
       rule,
@@ -131,5 +144,10 @@ export function widthEffectVerdict(points: readonly WidthPoint[], th: VerdictThr
     usable.map((p) => p.width),
     usable.map((p) => p.finalLoss),
   );
-  return { name: 'width effect', passed: rho <= th.widthSpearmanMax, values: { spearman: rho, n: usable.length }, rule };
+  return { name: 'width effect', ...passFail(rho <= th.widthSpearmanMax, rho), values: { spearman: rho, n: usable.length }, rule };
+}
+
+function passFail(pass: boolean, ...values: number[]): Pick<Verdict, 'outcome' | 'passed'> {
+  const outcome = judged(pass, ...values);
+  return { outcome, passed: outcome === 'pass' };
 }
