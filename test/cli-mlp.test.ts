@@ -44,25 +44,25 @@ describe('lplr run fig1 (tiny preset)', () => {
     expect(summary.lStar.min.semiLog.n).toBeGreaterThan(1);
     expect(fs.readFileSync(path.join(a, 'report.html'), 'utf8')).toContain('Figure 1');
     // Same seed, stricter verdicts: the thresholds are recorded and applied, not part of the hash.
-    expect(lplr(['run', 'fig1', '--preset', 'tiny', '--out', b, '--quiet', '--threshold', 'linearR2Min=1.5']).code).toBe(0);
+    expect(lplr(['run', 'fig1', '--preset', 'tiny', '--out', b, '--quiet', '--threshold', 'rateRatioMin=1.5']).code).toBe(0);
     expect(epochRows(b)).toEqual(rows);
     const configB = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
-    expect(configB.config.thresholds).toEqual({ linearR2Min: 1.5, plSlopeMin: 0, plSlopeMax: 1.2, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 5 });
+    expect(configB.config.thresholds).toEqual({ rateRatioMin: 1.5, minThirdPoints: 15, minEfolds: 1, plMedianRatioMin: 0.75, floorRel: 1e-5, risingEpochs: 3, widthSpearmanMax: -0.9, seedPassFraction: 0.8 });
     expect(configB.configHash).toBe(config.configHash);
     const summaryB = JSON.parse(fs.readFileSync(path.join(b, 'summary.json'), 'utf8'));
-    expect(summaryB.thresholds.linearR2Min).toBe(1.5);
-    // No R² exceeds 1: every linear-convergence verdict fails under the stricter rule.
+    expect(summaryB.thresholds.rateRatioMin).toBe(1.5);
+    // The tiny preset's 6 epochs cannot decide: no linear-convergence verdict passes.
     const linear = summaryB.verdicts.filter((v: { name: string }) => v.name.startsWith('linear convergence'));
     expect(linear.length).toBeGreaterThan(0);
     expect(linear.every((v: { passed: boolean }) => !v.passed)).toBe(true);
 
     // lplr report reads the thresholds back from config.json.
-    configB.config.thresholds.linearR2Min = 0.5;
+    configB.config.thresholds.rateRatioMin = 0.5;
     fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(configB));
     expect(lplr(['report', b]).code).toBe(0);
     const rebuilt = JSON.parse(fs.readFileSync(path.join(b, 'summary.json'), 'utf8'));
-    expect(rebuilt.thresholds.linearR2Min).toBe(0.5);
-    expect(rebuilt.verdicts.find((v: { name: string }) => v.name.startsWith('linear convergence')).rule).toContain('R² ≥ 0.5');
+    expect(rebuilt.thresholds.rateRatioMin).toBe(0.5);
+    expect(rebuilt.verdicts.find((v: { name: string }) => v.name.startsWith('linear convergence')).rule).toContain('q ≥ 0.5');
   });
 
   it('--dataset runs record the file by content and no MNIST digits or subset', () => {
@@ -131,7 +131,7 @@ describe('lplr run fig1 (tiny preset)', () => {
 
   it.each([
     [['run', 'fig1', '--widht', '8'], /Unknown option --widht\. Did you mean --width\?/],
-    [['run', 'fig1', '--threshold', 'plR2=0.5'], /--threshold: unknown threshold 'plR2'\. Did you mean 'plR2Min'\?/],
+    [['run', 'fig1', '--threshold', 'rateRatio=0.5'], /--threshold: unknown threshold 'rateRatio'\. Did you mean 'rateRatioMin'\?/],
     [['run', 'fig1', '--width', 'abc'], /--width expects an integer, got 'abc'/],
     [['run', 'fig1', '--lr', '-1'], /--lr must be >= 0/],
     [['run', 'fig1', '--loss', 'mae'], /--loss must be one of mse, bce/],
@@ -161,6 +161,6 @@ describe('lplr run fig1 (tiny preset)', () => {
     expect(line('--subset')).toContain('(preset default: 2000, paper: all, tiny: 64)');
     // Every other option has its default, and the thresholds list theirs.
     for (const [flag, def] of [['--loss', 'mse'], ['--seed', '0'], ['--digits', '0,1'], ['--preset', 'default']]) expect(line(flag)).toContain(`(default: ${def})`);
-    expect(line('--threshold')).toContain('linearR2Min=0.98, plSlopeMin=0, plSlopeMax=1.2, plR2Min=0.9, widthSpearmanMax=-0.9, minFitPoints=5');
+    expect(line('--threshold')).toContain('rateRatioMin=0.7, minThirdPoints=15, minEfolds=1, plMedianRatioMin=0.75');
   });
 });

@@ -1,10 +1,11 @@
-// Verdicts on synthetic curves whose rate and exponent are known by construction: the ones that
-// follow the paper's claims must pass, the ones that break them must fail.
+// Thresholds, verdict words, the width effect and fig4's comparison: each outcome forced by
+// construction. The convergence rules' known answers are in metrics-convergence.test.ts.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
 import { summarizeRun } from '../src/metrics/summary.js';
-import { DEFAULT_THRESHOLDS, linearConvergenceVerdict, plVerdict, resolveThresholds, widthEffectVerdict } from '../src/metrics/verdicts.js';
+import { DEFAULT_THRESHOLDS, judged, resolveThresholds, verdictWord, widthEffectVerdict, withoutRetiredThresholds } from '../src/metrics/verdicts.js';
+import { enhancedSlowerVerdict } from '../harness/experiments/registry.js';
 
 const E = 250;
 
@@ -15,107 +16,6 @@ function run(loss: (t: number) => number, gradNormSq: (t: number) => number): Me
   }
   return rows;
 }
-
-// Deterministic standard normal noise (Park-Miller + Box-Muller) so the test never flakes.
-function gaussian(seed: number): () => number {
-  let s = seed;
-  const u = () => {
-    s = (s * 16807) % 2147483647;
-    return s / 2147483647;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
-
-function verdict(rows: MetricRow[], name: string, thresholds = {}) {
-  const v = summarizeRun(rows, { thresholds }).verdicts.find((x) => x.name === name);
-  if (!v) throw new Error(`no verdict named ${name}`);
-  return v;
-}
-
-describe('linear convergence verdict', () => {
-  const offsetExp = run((t) => 0.1 + 2 * 0.97 ** t, (t) => 0.5 * (2 * 0.97 ** t));
-
-  it('passes an exponential curve with a known rate, and the fitted L* recovers the rate', () => {
-    const v = verdict(offsetExp, 'linear convergence (L* = fit)');
-    expect(v.passed).toBe(true);
-    expect(v.values.rho).toBeCloseTo(0.97, 6);
-    expect(verdict(offsetExp, 'linear convergence (L* = min)').passed).toBe(true);
-  });
-
-  it('fails with L* = 0 when the loss converges to a nonzero floor', () => {
-    const v = verdict(offsetExp, 'linear convergence (L* = zero)');
-    expect(v.passed).toBe(false);
-    expect(v.values.r2).toBeLessThan(0.98);
-  });
-
-  it('fails a sublinear 1/t curve for every L* choice', () => {
-    const rows = run((t) => 1 / (t + 1), (t) => 1 / (t + 1) ** 2);
-    for (const choice of ['min', 'zero', 'fit']) {
-      expect(verdict(rows, `linear convergence (L* = ${choice})`).passed).toBe(false);
-    }
-  });
-
-  it('fails a noisy curve on R², although its trend is exponential', () => {
-    const noise = gaussian(7);
-    const rows = run((t) => 0.1 + 2 * 0.97 ** t * Math.exp(0.8 * noise()), (t) => 2 * 0.97 ** t);
-    for (const choice of ['min', 'fit']) {
-      const v = verdict(rows, `linear convergence (L* = ${choice})`);
-      expect(v.passed).toBe(false);
-      expect(v.values.r2).toBeLessThan(0.98);
-      expect(v.values.slope).toBeLessThan(0);
-    }
-  });
-
-  it('fails a growing gap even when it is a perfect exponential', () => {
-    const v = linearConvergenceVerdict({ slope: Math.log(1.01), intercept: 0, r2: 1, n: 100 });
-    expect(v.passed).toBe(false);
-  });
-
-  it('fails when the fit has fewer points than minFitPoints, with a note', () => {
-    const v = linearConvergenceVerdict({ slope: -1, intercept: 0, r2: 1, n: 2 });
-    expect(v.passed).toBe(false);
-    expect(v.note).toMatch(/only 2 fit points/);
-  });
-
-  it('states the rule with the thresholds in use', () => {
-    const v = verdict(offsetExp, 'linear convergence (L* = min)', { linearR2Min: 0.95 });
-    expect(v.rule).toContain('R² ≥ 0.95');
-    expect(v.rule).toContain('epochs 5..225');
-    expect(v.rule).toContain('slope < 0');
-  });
-});
-
-describe('PL-like verdict', () => {
-  // The true floor is 0.1, so with L* = fit the gap is exactly 2·0.97^t and ‖∇L‖² = κ·gap^s.
-  const withExponent = (s: number, noise?: () => number) =>
-    run((t) => 0.1 + 2 * 0.97 ** t, (t) => 0.4 * (2 * 0.97 ** t) ** s * (noise ? Math.exp(noise()) : 1));
-
-  it('passes exponents in (0, 1.2] and measures them', () => {
-    for (const s of [0.5, 0.8, 1, 1.2]) {
-      const v = verdict(withExponent(s), 'PL-like gradient/gap relation (L* = fit)');
-      expect(v.values.slope).toBeCloseTo(s, 5);
-      expect(v.passed).toBe(true);
-    }
-  });
-
-  it('fails an exponent above 1.2 and a non-positive one', () => {
-    expect(verdict(withExponent(1.5), 'PL-like gradient/gap relation (L* = fit)').passed).toBe(false);
-    expect(verdict(withExponent(-0.2), 'PL-like gradient/gap relation (L* = fit)').passed).toBe(false);
-  });
-
-  it('fails a noisy gradient on R²', () => {
-    const noise = gaussian(3);
-    const v = verdict(withExponent(1, () => 2.5 * noise()), 'PL-like gradient/gap relation (L* = fit)');
-    expect(v.values.r2).toBeLessThan(0.9);
-    expect(v.passed).toBe(false);
-  });
-
-  it('checks the interval ends as stated: slope 0 fails, slope 1.2 passes', () => {
-    expect(plVerdict({ slope: 0, intercept: 0, r2: 1, n: 10 }).passed).toBe(false);
-    expect(plVerdict({ slope: 1.2, intercept: 0, r2: 0.9, n: 10 }).passed).toBe(true);
-    expect(plVerdict({ slope: 1.2000001, intercept: 0, r2: 1, n: 10 }).passed).toBe(false);
-  });
-});
 
 describe('width effect verdict', () => {
   const widths = [64, 128, 256, 512, 1024, 2048];
@@ -132,7 +32,7 @@ describe('width effect verdict', () => {
     expect(mixed.values.spearman).toBeCloseTo(1 - (6 * 66) / (6 * 35), 12);
     expect(mixed.passed).toBe(false);
   });
-  it('fails with fewer than 3 finite widths', () => {
+  it('is inconclusive with fewer than 3 finite widths', () => {
     const v = widthEffectVerdict([
       { width: 1, finalLoss: 2 },
       { width: 2, finalLoss: NaN },
@@ -145,17 +45,63 @@ describe('width effect verdict', () => {
 
 describe('thresholds', () => {
   it('defaults are the stated rules', () => {
-    expect(DEFAULT_THRESHOLDS).toMatchObject({ linearR2Min: 0.98, plSlopeMin: 0, plSlopeMax: 1.2, plR2Min: 0.9, widthSpearmanMax: -0.9 });
+    expect(DEFAULT_THRESHOLDS).toMatchObject({ rateRatioMin: 0.7, minThirdPoints: 15, minEfolds: 1, plMedianRatioMin: 0.75, floorRel: 1e-5, risingEpochs: 3, widthSpearmanMax: -0.9, seedPassFraction: 0.8 });
   });
-  it('overrides merge, unknown names and non-numbers are rejected', () => {
-    expect(resolveThresholds({ plR2Min: 0.8 }).plR2Min).toBe(0.8);
-    expect(resolveThresholds({ plR2Min: 0.8 }).linearR2Min).toBe(0.98);
-    expect(() => resolveThresholds({ linearR2: 0.9 } as never)).toThrow(/did you mean 'linearR2Min'/);
-    expect(() => resolveThresholds({ plR2Min: NaN })).toThrow(ConfigError);
-    expect(() => resolveThresholds({ plSlopeMin: 2 })).toThrow(/plSlopeMin < plSlopeMax/);
+  it('overrides merge; unknown, retired and non-numeric names are rejected', () => {
+    expect(resolveThresholds({ rateRatioMin: 0.8 }).rateRatioMin).toBe(0.8);
+    expect(resolveThresholds({ rateRatioMin: 0.8 }).plMedianRatioMin).toBe(0.75);
+    expect(() => resolveThresholds({ rateRatio: 0.9 } as never)).toThrow(/did you mean 'rateRatioMin'/);
+    expect(() => resolveThresholds({ linearR2Min: 0.9 } as never)).toThrow(/retired R²\/slope rules/);
+    expect(() => resolveThresholds({ rateRatioMin: NaN })).toThrow(ConfigError);
+    expect(() => resolveThresholds({ minThirdPoints: 1 })).toThrow(/minThirdPoints must be an integer ≥ 2/);
+    expect(() => resolveThresholds({ seedPassFraction: 0 })).toThrow(/seedPassFraction/);
+  });
+  it('a recorded config’s retired thresholds are dropped, the others kept', () => {
+    expect(withoutRetiredThresholds({ linearR2Min: 0.98, plSlopeMax: 1.2, widthSpearmanMax: -0.5 })).toEqual({ widthSpearmanMax: -0.5 });
+    expect(withoutRetiredThresholds(undefined)).toBeUndefined();
   });
   it('are echoed in the summary', () => {
-    const s = summarizeRun(run((t) => 0.97 ** t, (t) => 0.97 ** t), { thresholds: { plR2Min: 0.5 } });
-    expect(s.thresholds).toEqual({ ...DEFAULT_THRESHOLDS, plR2Min: 0.5 });
+    const s = summarizeRun(run((t) => 0.97 ** t, (t) => 0.97 ** t), { thresholds: { plMedianRatioMin: 0.5 } });
+    expect(s.thresholds).toEqual({ ...DEFAULT_THRESHOLDS, plMedianRatioMin: 0.5 });
+  });
+});
+
+describe('verdict words and NaN', () => {
+  it('prints the reading, else yes / no / inconclusive; old summaries without an outcome still read', () => {
+    expect(verdictWord({ passed: true, outcome: 'pass', reading: 'linear' })).toBe('linear');
+    expect(verdictWord({ passed: false, outcome: 'inconclusive' })).toBe('inconclusive');
+    expect(verdictWord({ passed: false })).toBe('no');
+    expect(verdictWord({ passed: true })).toBe('yes');
+  });
+  it('a rule that saw a NaN is inconclusive, never a pass', () => {
+    expect(judged(true, 1, NaN)).toBe('inconclusive');
+    expect(judged(true, 1, 2)).toBe('pass');
+    expect(judged(false, 1)).toBe('fail');
+    const v = widthEffectVerdict([64, 128, 256].map((w) => ({ width: w, finalLoss: NaN })));
+    expect(v.outcome).toBe('inconclusive');
+    expect(v.passed).toBe(false);
+  });
+});
+
+describe('fig4: enhanced init converges more slowly', () => {
+  const pair = (seed: number, rateHe: number, rateEnhanced: number) => ({ seed, rateHe, rateEnhanced });
+  it('passes when every seed has the enhanced rate below He’s, and says how many', () => {
+    const v = enhancedSlowerVerdict([0, 1, 2, 3, 4].map((s) => pair(s, 0.02, 0.01)));
+    expect(v.outcome).toBe('pass');
+    expect(v.reading).toBe('5 of 5 seeds');
+    expect(v.values.pSignTest).toBeCloseTo(0.03125, 12);
+  });
+  it('fails when one seed of five disagrees (a sign test needs all five) or the order is reversed', () => {
+    const four = enhancedSlowerVerdict([0, 1, 2, 3, 4].map((s) => pair(s, 0.02, s === 3 ? 0.03 : 0.01)));
+    expect(four.outcome).toBe('fail');
+    expect(four.reading).toBe('4 of 5 seeds');
+    expect(enhancedSlowerVerdict([pair(0, 0.01, 0.02)]).outcome).toBe('fail');
+  });
+  it('is inconclusive when a rate is not finite, and notes that one seed is weak evidence', () => {
+    expect(enhancedSlowerVerdict([pair(0, NaN, 0.01)]).outcome).toBe('inconclusive');
+    expect(enhancedSlowerVerdict([]).outcome).toBe('inconclusive');
+    const one = enhancedSlowerVerdict([pair(0, 0.02, 0.01)]);
+    expect(one.outcome).toBe('pass');
+    expect(one.note).toMatch(/sign test needs 5/);
   });
 });

@@ -167,17 +167,18 @@ describe('loaded files', () => {
 
 describe('verdict thresholds', () => {
   it('--threshold overrides the defaults, repeatable or comma-separated', () => {
-    const c = resolveMlpConfig(args(['--threshold', 'linearR2Min=0.95', '--threshold', 'plSlopeMax=1.5,minFitPoints=8']));
-    expect(c.thresholds).toEqual({ linearR2Min: 0.95, plSlopeMin: 0, plSlopeMax: 1.5, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 8 });
-    expect(resolveMlpConfig(args([])).thresholds).toEqual({ linearR2Min: 0.98, plSlopeMin: 0, plSlopeMax: 1.2, plR2Min: 0.9, widthSpearmanMax: -0.9, minFitPoints: 5 });
+    const c = resolveMlpConfig(args(['--threshold', 'rateRatioMin=0.8', '--threshold', 'minEfolds=2,plMedianRatioMin=0.6']));
+    expect(c.thresholds).toEqual({ rateRatioMin: 0.8, minThirdPoints: 15, minEfolds: 2, plMedianRatioMin: 0.6, floorRel: 1e-5, risingEpochs: 3, widthSpearmanMax: -0.9, seedPassFraction: 0.8 });
+    expect(resolveMlpConfig(args([])).thresholds).toEqual({ rateRatioMin: 0.7, minThirdPoints: 15, minEfolds: 1, plMedianRatioMin: 0.75, floorRel: 1e-5, risingEpochs: 3, widthSpearmanMax: -0.9, seedPassFraction: 0.8 });
   });
 
   it.each([
-    ['linearR2=0.9', /unknown threshold 'linearR2'\. Did you mean 'linearR2Min'\?/],
-    ['plR2Min', /expects NAME=VALUE/],
-    ['plR2Min=abc', /plR2Min needs a finite number, got 'abc'/],
-    ['plR2Min=0.5,plR2Min=0.6', /plR2Min is given twice/],
-    ['plSlopeMin=2', /plSlopeMin < plSlopeMax/],
+    ['rateRatio=0.9', /unknown threshold 'rateRatio'\. Did you mean 'rateRatioMin'\?/],
+    ['plMedianRatioMin', /expects NAME=VALUE/],
+    ['plMedianRatioMin=abc', /plMedianRatioMin needs a finite number, got 'abc'/],
+    ['plMedianRatioMin=0.5,plMedianRatioMin=0.6', /plMedianRatioMin is given twice/],
+    ['minThirdPoints=1', /minThirdPoints must be an integer ≥ 2/],
+    ['linearR2Min=0.98', /retired R²\/slope rules/],
   ])('rejects --threshold %s', (raw, message) => {
     expect(() => parseThresholdFlags([raw])).toThrow(ConfigError);
     expect(() => parseThresholdFlags([raw])).toThrow(message);
@@ -185,7 +186,7 @@ describe('verdict thresholds', () => {
 
   it('are not part of the config hash (they judge the trajectory, they do not change it)', () => {
     const plain = resolveMlpConfig(args(['--preset', 'tiny']));
-    const strict = resolveMlpConfig(args(['--preset', 'tiny', '--threshold', 'linearR2Min=0.999']));
+    const strict = resolveMlpConfig(args(['--preset', 'tiny', '--threshold', 'rateRatioMin=0.999']));
     expect(hashOf(strict)).toBe(hashOf(plain));
     expect(hashOf(resolveMlpConfig(args(['--preset', 'tiny', '--lr', '0.02'])))).not.toBe(hashOf(plain));
   });
@@ -193,24 +194,24 @@ describe('verdict thresholds', () => {
   it('a reused run is judged again by the thresholds of the run that reuses it', () => {
     const dir = path.join(tmp, 'reused');
     fs.mkdirSync(dir, { recursive: true });
-    // A clean linear decay: R² of the semi-log fit is 1, so only a threshold above 1 fails it.
-    const rows: MetricRow[] = Array.from({ length: 41 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: 0.5 * 0.9 ** t + 1e-9, gradNormSq: 0.9 ** t, drift: 0, acc: 1, lr: 0.01, timeMs: t }) as MetricRow);
+    // A clean linear decay: the rate of ‖∇L‖² is constant (q = 1), so only a threshold above 1 fails it.
+    const rows: MetricRow[] = Array.from({ length: 121 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: 0.5 * 0.9 ** t + 1e-9, gradNormSq: 0.9 ** t, drift: 0, acc: 1, lr: 0.01, timeMs: t }) as MetricRow);
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), rows.map((r) => `${formatMetricRow(r)}\n`).join(''));
-    const config = resolveMlpConfig(args(['--preset', 'tiny', '--epochs', '40']));
+    const config = resolveMlpConfig(args(['--preset', 'tiny', '--epochs', '120', '--lstar-extend', '0']));
     const old = summarizeRun(rows, { thresholds: config.thresholds });
     fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(old));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ experiment: 'mlp', config, configHash: hashOf(config) }));
     expect(rejudgeRun(dir, config, rows, old, 'same')).toBe(old);
 
-    const strict = { ...config, thresholds: { ...DEFAULT_THRESHOLDS, linearR2Min: 1.5 } };
+    const strict = { ...config, thresholds: { ...DEFAULT_THRESHOLDS, rateRatioMin: 1.5 } };
     const judged = rejudgeRun(dir, strict, rows, old, 'strict');
-    const linear = (s: typeof old) => s.verdicts.find((v) => v.name === 'linear convergence (L* = zero)')!;
+    const linear = (s: typeof old) => s.verdicts.find((v) => v.name === 'linear convergence')!;
     expect(linear(old).passed).toBe(true);
     expect(linear(judged).passed).toBe(false);
-    expect(linear(judged).rule).toContain('R² ≥ 1.5');
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).thresholds.linearR2Min).toBe(1.5);
+    expect(linear(judged).rule).toContain('q ≥ 1.5');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).thresholds.rateRatioMin).toBe(1.5);
     const recorded = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    expect(recorded.config.thresholds.linearR2Min).toBe(1.5);
+    expect(recorded.config.thresholds.rateRatioMin).toBe(1.5);
     expect(recorded.configHash).toBe(hashOf(config));
     expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('strict');
   });

@@ -145,12 +145,12 @@ describe('config hash', () => {
 
 describe('verdict thresholds in the page', () => {
   test('--threshold reaches the page summary and its verdicts, as in the CLI', () => {
-    const rows = Array.from({ length: 30 }, (_, t) => ({ kind: 'epoch' as const, epoch: t, loss: 0.4 * 0.9 ** t + 0.002 * Math.sin(t), gradNormSq: 0.3 * 0.9 ** t, drift: 0.01 * t, acc: 0.9, lr: 0.01, timeMs: t }));
-    const config = plan('fig1', ['--preset', 'tiny', '--threshold', 'linearR2Min=0.999999'])[0].config as MlpRunConfig;
-    expect(config.thresholds?.linearR2Min).toBe(0.999999);
+    const rows = Array.from({ length: 121 }, (_, t) => ({ kind: 'epoch' as const, epoch: t, loss: 0.4 * 0.9 ** t, gradNormSq: 0.3 * 0.9 ** t * (1 + 0.01 * Math.sin(t)), drift: 0.01 * t, acc: 0.9, lr: 0.01, timeMs: t }));
+    const config = plan('fig1', ['--preset', 'tiny', '--epochs', '120', '--lstar-extend', '0', '--threshold', 'rateRatioMin=1.5'])[0].config as MlpRunConfig;
+    expect(config.thresholds?.rateRatioMin).toBe(1.5);
     const strict = runSummary(rows, config);
-    const loose = runSummary(rows, plan('fig1', ['--preset', 'tiny'])[0].config as MlpRunConfig);
-    expect(strict.thresholds.linearR2Min).toBe(0.999999);
+    const loose = runSummary(rows, plan('fig1', ['--preset', 'tiny', '--epochs', '120', '--lstar-extend', '0'])[0].config as MlpRunConfig);
+    expect(strict.thresholds.rateRatioMin).toBe(1.5);
     const linear = (s: typeof strict) => s.verdicts.filter((v) => /linear/i.test(v.name)).map((v) => v.passed);
     expect(linear(loose)).toContain(true);
     expect(linear(strict).every((p) => !p)).toBe(true);

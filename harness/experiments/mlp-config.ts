@@ -1,7 +1,7 @@
 // The MLP lab's configuration: flags, presets, and the resolved config that identifies a
 // run (its hash names sweep directories and lets fig4/fig5 reuse a matching fig1 run).
 import { closest, ConfigError } from '../../src/errors.js';
-import { DEFAULT_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../../src/metrics/verdicts.js';
+import { DEFAULT_THRESHOLDS, RETIRED_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../../src/metrics/verdicts.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 
@@ -218,6 +218,9 @@ export function parseThresholdFlags(raw: unknown): VerdictThresholds {
     const m = /^([A-Za-z0-9]+)=(.*)$/.exec(item);
     if (!m) throw new ConfigError(`--threshold expects NAME=VALUE (e.g. --threshold rateRatioMin=0.8), got '${item}'.`);
     const [, name, text] = m;
+    if (RETIRED_THRESHOLDS.includes(name)) {
+      throw new ConfigError(`--threshold: '${name}' belonged to the retired R²/slope rules, which passed power laws (R² and slopes are now reported, not judged). Known: ${THRESHOLD_NAMES.join(', ')}.`);
+    }
     if (!(THRESHOLD_NAMES as string[]).includes(name)) {
       // A name missing its Min/Max ending is too far for closest(); a unique prefix match is meant.
       const prefixed = THRESHOLD_NAMES.filter((k) => k.toLowerCase().startsWith(name.toLowerCase()));

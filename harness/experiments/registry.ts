@@ -350,10 +350,10 @@ const ALL_PARTS = [
   { name: 'fig5', title: SET_TITLES.fig5 },
 ] as const;
 
-/** The verdicts an index shows for a part: a single run's L* = min ones, a set's own. */
+/** The verdicts an index shows for a part: a single run's epoch-level ones, a set's own. */
 function headlineVerdicts(summary: { verdicts?: Verdict[] }, single: boolean): Verdict[] {
   const verdicts = summary.verdicts ?? [];
-  return single ? verdicts.filter((v) => v.name.endsWith('(L* = min)')) : verdicts;
+  return single ? verdicts.filter((v) => !v.name.includes('smoothed')) : verdicts;
 }
 
 /** report.html of an `all` directory: each part's headline and verdicts, linked to its report. */

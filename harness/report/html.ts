@@ -94,8 +94,11 @@ function renderVerdicts(verdicts: readonly Verdict[], sectionId: string): string
     const values = Object.entries(v.values)
       .map(([k, x]) => `${escapeHtml(k)} = ${escapeHtml(fmtNumber(x))}`)
       .join(', ');
-    const badge = v.passed ? '<span class="pass">PASS</span>' : '<span class="fail">FAIL</span>';
-    return `<tr class="${v.passed ? 'passed' : 'failed'}"><td>${escapeHtml(v.name)}</td><td>${badge}</td><td>${values}</td><td>${escapeHtml(v.rule)}</td><td>${v.note ? escapeHtml(v.note) : ''}</td></tr>`;
+    const outcome = v.outcome ?? (v.passed ? 'pass' : 'fail');
+    const label = outcome === 'pass' ? 'PASS' : outcome === 'fail' ? 'FAIL' : 'INCONCLUSIVE';
+    const reading = v.reading ? ` ${escapeHtml(v.reading)}` : '';
+    const badge = `<span class="${outcome === 'pass' ? 'pass' : outcome === 'fail' ? 'fail' : 'undecided'}">${label}</span>${reading}`;
+    return `<tr class="${outcome === 'pass' ? 'passed' : outcome === 'fail' ? 'failed' : 'inconclusive'}"><td>${escapeHtml(v.name)}</td><td>${badge}</td><td>${values}</td><td>${escapeHtml(v.rule)}</td><td>${v.note ? escapeHtml(v.note) : ''}</td></tr>`;
   });
   return `<table class="verdicts" id="${escapeHtml(sectionId)}-verdicts"><thead><tr><th>verdict</th><th>result</th><th>measured</th><th>rule</th><th>note</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
 }
@@ -141,6 +144,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .table-wrap { overflow-x: auto; }
 .pass { color: #fff; background: #2a7d2e; padding: 1px 6px; border-radius: 3px; font-weight: 600; }
 .fail { color: #fff; background: #b3261e; padding: 1px 6px; border-radius: 3px; font-weight: 600; }
+.undecided { color: #fff; background: #6b6b6b; padding: 1px 6px; border-radius: 3px; font-weight: 600; }
 figure.chart { margin: 16px 0; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 `;

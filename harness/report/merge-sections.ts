@@ -318,7 +318,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
     tables: [
       {
         id: 'sweep-rates-table',
-        columns: ['configuration', 'seeds (complete/planned)', 'final loss', 'ρ/epoch (L* = min)', 'R² (min)', 'ρ/epoch (L* fitted)', 'log-log slope (min)', 'final drift', 'linear conv. (L* = min)', 'PL-like (L* = min)'],
+        columns: ['configuration', 'seeds (complete/planned)', 'final loss', 'ρ/epoch (L* = min)', 'R² (min)', 'ρ/epoch (L* fitted)', 'log-log slope (min)', 'final drift', 'linear convergence (seeds passing)', 'PL condition, primary L* (seeds passing)'],
         rows: m.configurations.map((c): TableCell[] => {
           const v = (name: string) => {
             const x = c.verdicts.find((y) => y.name === name);
@@ -333,8 +333,8 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
             fmtStat(c.rates.fit.rho),
             fmtStat(c.rates.min.logLogSlope),
             fmtStat(c.finalDrift),
-            v('linear convergence (L* = min)'),
-            v('PL-like gradient/gap relation (L* = min)'),
+            v('linear convergence'),
+            v('PL condition (L* = zero)') === '—' ? v('PL condition (L* = extended)') : v('PL condition (L* = zero)'),
           ];
         }),
       },

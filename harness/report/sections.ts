@@ -6,8 +6,8 @@ import { L_STAR_CHOICES, type LStarAnalysis, type LStarChoice, type RunSummary }
 import { verdictWord, type Verdict } from '../../src/metrics/verdicts.js';
 import type { ChartSeries, ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';
 
-export type SingleRunFigure = 'fig1' | 'fig2' | 'fig3' | 'curves';
-export const SINGLE_RUN_FIGURES: readonly SingleRunFigure[] = ['fig1', 'fig2', 'fig3', 'curves'];
+export type SingleRunFigure = 'rate' | 'fig1' | 'fig2' | 'fig3' | 'curves';
+export const SINGLE_RUN_FIGURES: readonly SingleRunFigure[] = ['rate', 'fig1', 'fig2', 'fig3', 'curves'];
 
 const CHOICE_COLORS: Record<LStarChoice, string> = { min: '#1f77b4', fit: '#d62728', zero: '#2ca02c', extended: '#9467bd' };
 
@@ -139,7 +139,7 @@ export function singleRunSections(rows: readonly MetricRow[], summary: RunSummar
     verdicts: summary.verdicts,
     thresholds: summary.thresholds,
   });
-  if (epochs.length > 0) sections.push(rateSection(summary, p));
+  if (figures.has('rate') && epochs.length > 0) sections.push(rateSection(summary, p));
 
   if (figures.has('fig1') && epochs.length > 0) {
     const series: ChartSeries[] = [];

@@ -75,7 +75,7 @@ function renderVerdicts(verdicts: readonly Verdict[]): HTMLElement {
     columns: ['verdict', 'result', 'measured', 'rule'],
     rows: verdicts.map((v) => [
       v.name,
-      v.passed ? 'PASS' : 'FAIL',
+      `${(v.outcome ?? (v.passed ? 'pass' : 'fail')).toUpperCase()}${v.reading ? ` (${v.reading})` : ''}`,
       Object.entries(v.values)
         .map(([k, x]) => `${k} = ${fmtNumber(x)}`)
         .join(', '),
