@@ -53,7 +53,13 @@ export interface Experiment<P = unknown> {
 
 function fmtRate(s: RunSummary): string {
   const f = s.lStar.min.semiLog;
-  return `ρ=${Number.isFinite(f.rho) ? f.rho.toFixed(5) : '?'}/epoch (R² ${Number.isFinite(f.r2) ? f.r2.toFixed(3) : '?'})`;
+  const r = s.rate;
+  const n = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '?');
+  const primary = s.lStar[s.primary];
+  return (
+    `rate of ‖∇L‖² ${n(r?.middle.rate ?? NaN, 4)} → ${n(r?.last.rate ?? NaN, 4)}/epoch (q ${n(r?.q ?? NaN, 2)}); ` +
+    `L* = ${s.primary} ${primary ? primary.lStar.toExponential(3) : '?'}; paper's L* = min: ρ=${n(f.rho, 5)}/epoch (R² ${n(f.r2, 3)}, not judged)`
+  );
 }
 
 /**
@@ -86,8 +92,9 @@ function fig1Headline(s: RunSummary): string {
 }
 
 function fig2Headline(s: RunSummary): string {
-  const ll = s.lStar.min.logLog;
-  return `log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)})`;
+  const a = s.lStar[s.primary] ?? s.lStar.zero;
+  const ll = a.logLog;
+  return `μ_t ratio (last/middle third) ${a.pl.ratio.toFixed(3)} with L* = ${s.primary}; log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)}, reported)`;
 }
 
 const fig1: Experiment<MlpRunConfig> = {
