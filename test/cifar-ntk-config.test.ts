@@ -118,7 +118,15 @@ describe('fig3 theory section', () => {
     expect(section.paragraphs![0]).toMatch(/--loss mse/);
     expect(section.charts!.map((c) => c.id)).toEqual(['cifar-theory-lambda', 'cifar-theory-drift']);
     expect(section.verdicts!.map((v) => v.name)).toEqual(['NTK cross-check against backprop']);
+    // The cross-check must pass on rows whose identity error is 1e-7, not merely exist ...
+    expect(section.verdicts![0].outcome).toBe('pass');
     expect(section.tables![0].rows.map((r) => r[0])).toEqual([0, 2]);
+    // ... fail when one check misses the tolerance, and never pass on a NaN.
+    const bad = cifarTheorySections([ntkRow(0, 'ce'), ntkRow(2, 'ce', { identityRelErr: 1e-3 })])[0];
+    expect(bad.verdicts![0].outcome).toBe('fail');
+    const nan = cifarTheorySections([ntkRow(0, 'ce'), ntkRow(2, 'ce', { identityRelErr: NaN })])[0];
+    expect(nan.verdicts![0].outcome).toBe('inconclusive');
+    expect(nan.verdicts![0].passed).toBe(false);
   });
 
   it('nothing without CNN ntk rows', () => {

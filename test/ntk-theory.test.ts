@@ -93,6 +93,20 @@ describe('summarizeTheory', () => {
     expect(verdict(stalled, 'linear-rate bound between checks')).toBe(false);
   });
 
+  it('a check that produced NaN makes its verdict inconclusive, never a pass', () => {
+    const all = (field: string) => syntheticRows(() => ({ [field]: NaN }));
+    const outcome = (rows: MetricRow[], name: string) => summarizeTheory(rows)!.verdicts.find((v) => v.name.startsWith(name))!.outcome;
+    expect(outcome(all('identityRelErr'), 'NTK cross-check')).toBe('inconclusive');
+    expect(outcome(all('lambdaMin'), 'NTK positive definite')).toBe('inconclusive');
+    expect(outcome(all('kernelDrift'), 'NTK stable')).toBe('inconclusive');
+    expect(outcome(all('slackLocal'), 'PL inequality')).toBe('inconclusive');
+    // One NaN among finite checks is enough: "at every check" cannot be claimed.
+    expect(outcome(syntheticRows((t) => (t === 10 ? { identityRelErr: NaN } : {})), 'NTK cross-check')).toBe('inconclusive');
+    const nanBeta = syntheticRows().map((r) => (r.kind === 'hessian' ? { ...r, beta: NaN } : r));
+    expect(outcome(nanBeta, 'step size')).toBe('inconclusive');
+    for (const v of summarizeTheory(all('identityRelErr'))!.verdicts.filter((x) => x.name.startsWith('NTK cross-check'))) expect(v.passed).toBe(false);
+  });
+
   it('uses the subset loss and skips the interval test when S is not the training set', () => {
     const s = summarizeTheory(syntheticRows(() => ({ coversTrainingSet: 0 })))!;
     expect(s.rate!.observedFrom).toBe('NTK-subset loss (at the checks)');
