@@ -21,7 +21,7 @@ import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheck
 import type { Progress } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
-import { knownThroughput, recordThroughput } from '../run/throughput.js';
+import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
 import { CIFAR_OPTIONS, checkWarmup, cifarIdentity, resolveCifarConfig, type CifarRunConfig } from './cifar-config.js';
 import {
   CIFAR_ROWS_DESCRIPTION,
@@ -192,7 +192,7 @@ export async function runCifar(
     if (config.ntkEvery > 0 && config.loss === 'ce') {
       progress.log('NTK checks with --loss ce are a diagnostic only: the PL bound λ_min(K)/|S| is for the squared loss (use --loss mse for it).');
     }
-    progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, 'resnet'));
+    progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, workloadKey('resnet', stepFlops * state.stepsPerEpoch)));
     policy.installSignalHandlers();
     let lastLog = performance.now();
     let lastSave = performance.now();
@@ -266,7 +266,7 @@ export async function runCifar(
     }
     progress.done();
     const measured = progress.gflops();
-    if (measured) recordThroughput(rt.ctx.info, 'resnet', measured);
+    if (measured) recordThroughput(rt.ctx.info, workloadKey('resnet', stepFlops * state.stepsPerEpoch), measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeCifarRun(rows, config);
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);

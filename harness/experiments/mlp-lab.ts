@@ -18,7 +18,7 @@ import { writeMlpReport } from '../run/reports.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
 import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress } from '../run/progress.js';
-import { knownThroughput, recordThroughput } from '../run/throughput.js';
+import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
 import { mlpIdentity, mlpSummaryConfig, mnistDigits, resolveMlpConfig, trainedEpochs, type DataContent, type MlpRunConfig } from './mlp-config.js';
 import type { ParsedArgs } from '../cli/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
@@ -291,7 +291,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       // A fresh start (also a run killed before its first checkpoint) begins an empty file.
       writer = new MetricsWriter(metricsFile, 0);
     }
-    progress.start(trainedEpochs(config) + 1, flops, knownThroughput(rt.ctx.info, 'mlp'));
+    progress.start(trainedEpochs(config) + 1, flops, knownThroughput(rt.ctx.info, workloadKey('mlp', flops)));
     policy.installSignalHandlers();
     const save = async (nextEpoch: number) => {
       writer.sync();
@@ -345,7 +345,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     const cfgFile = path.join(dir, 'config.json');
     writeJsonAtomic(cfgFile, { ...readJson<Record<string, unknown>>(cfgFile), kernels: recordKernelChoices(rt) });
     const measured = progress.gflops();
-    if (measured) recordThroughput(rt.ctx.info, 'mlp', measured);
+    if (measured) recordThroughput(rt.ctx.info, workloadKey('mlp', flops), measured);
     if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
     const summary = summarizeRun(rows, mlpSummaryConfig(config));
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);

@@ -21,7 +21,16 @@ function readAll(): Record<string, Record<string, number>> {
   }
 }
 
-/** Last measured GFLOP/s for this adapter and workload kind (e.g. 'mlp'). */
+/**
+ * The workload key: kind and the order of magnitude of the work per epoch. Small runs are bound by
+ * dispatch latency, not arithmetic, so a tiny run's GFLOP/s says nothing about a paper-scale one
+ * (a tiny fig1 at 0.3 GFLOP/s once gave the default preset an up-front ETA of 3h44m for 6 minutes).
+ */
+export function workloadKey(kind: string, flopsPerEpoch: number): string {
+  return Number.isFinite(flopsPerEpoch) && flopsPerEpoch > 0 ? `${kind}@1e${Math.round(Math.log10(flopsPerEpoch))}` : kind;
+}
+
+/** Last measured GFLOP/s for this adapter and workload key (see workloadKey). */
 export function knownThroughput(info: AdapterDescription, kind: string): number | undefined {
   const v = readAll()[adapterKey(info)]?.[kind];
   return typeof v === 'number' && v > 0 ? v : undefined;
