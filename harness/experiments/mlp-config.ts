@@ -251,7 +251,9 @@ export function mlpSummaryConfig(c: Partial<Pick<MlpRunConfig, 'epochs' | 'lstar
   return {
     fitWindow: c?.fitWindow,
     thresholds: c?.thresholds,
-    ...(c?.epochs !== undefined && (c.lstarExtend ?? 0) >= 2 ? { horizon: c.epochs, lstarExtend: c.lstarExtend } : {}),
+    // The horizon is always E, so a run that stopped early says so in its warnings.
+    ...(c?.epochs !== undefined ? { horizon: c.epochs } : {}),
+    ...((c?.lstarExtend ?? 0) >= 2 ? { lstarExtend: c?.lstarExtend } : {}),
   };
 }
 
