@@ -11,7 +11,7 @@ import type { VerdictOutcome } from '../src/metrics/verdicts.js';
 import { parseArgs } from '../harness/cli/args.js';
 import { MLP_OPTIONS, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
 import { finishSeedSet, SEEDS_OPTION, seedSetRuns, seedsFromArgs } from '../harness/experiments/registry.js';
-import { buildSeedSetSummary, median, seedSetVerdict, seedsNeeded, type SeedMember } from '../harness/experiments/seed-set.js';
+import { buildSeedSetSummary, median, seedList, seedSetHeadline, seedSetVerdict, seedsNeeded, type SeedMember } from '../harness/experiments/seed-set.js';
 import { planSweep } from '../harness/run/sweep.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-seed-set-'));
@@ -46,6 +46,11 @@ describe('seedSetVerdict: k of n seeds', () => {
     expect(seedSetVerdict('x', outcomes('pppff'), { seedPassFraction: 0.6 }).outcome).toBe('pass');
     expect(seedSetVerdict('x', outcomes('ppppf'), { seedPassFraction: 1 }).outcome).toBe('fail');
     expect([1, 2, 3, 4, 5, 10].map((n) => seedsNeeded(n, 0.8))).toEqual([1, 2, 3, 4, 4, 8]);
+  });
+
+  it('writes seed lists as ranges where consecutive', () => {
+    expect(seedList([0, 1, 2, 3, 4])).toBe('0-4');
+    expect(seedList([0, 1, 3, 7, 8, 9])).toBe('0,1,3,7-9');
   });
 
   it('median of the finite values', () => {
@@ -135,6 +140,11 @@ describe('a seed set judged from its members', () => {
     const res = finishSeedSet('fig5', path.join(tmp, 'fig5'), [0, 1, 2, 3, 4], members);
     expect(res.summary.perSeed.map((p) => p.verdicts[0].outcome)).toEqual(['pass', 'pass', 'pass', 'pass', 'fail']);
     expect(res.summary.verdicts[0]).toMatchObject({ name: 'width effect', outcome: 'pass', reading: '4 of 5 seeds' });
+    // The headline: medians by width, three widths a line.
+    expect(seedSetHeadline(res.summary).split('\n')).toEqual([
+      'median over 5 seeds (0-4), final loss by width:',
+      expect.stringMatching(/^8: \S+, 16: \S+, 32: \S+$/),
+    ]);
     const html = fs.readFileSync(path.join(tmp, 'fig5', 'report.html'), 'utf8');
     // A median curve and its min–max band per width.
     const payload = JSON.parse(/<script type="application\/json" id="lplr-data">(.*?)<\/script>/s.exec(html)![1]);

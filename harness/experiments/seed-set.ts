@@ -254,14 +254,30 @@ export function setVerdictWord(v: Pick<Verdict, 'outcome' | 'reading'>): string 
   return v.reading ? `${v.outcome} (${v.reading})` : v.outcome;
 }
 
+/** Seeds as --seeds writes them: runs of consecutive seeds as ranges (0-4,7). */
+export function seedList(seeds: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < seeds.length; ) {
+    let j = i;
+    while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
+    parts.push(j > i + 1 ? `${seeds[i]}-${seeds[j]}` : seeds.slice(i, j + 1).join(','));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 /** The headline of a seed set: medians across seeds, a line per group (fig5: one line by width). */
 export function seedSetHeadline(summary: SeedSetSummary): string {
   const f = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : '?');
   const e = (x: number) => (Number.isFinite(x) ? x.toExponential(3) : '?');
   const n = summary.seeds.length;
-  const head = `median over ${n} seed${n === 1 ? '' : 's'} (${summary.seeds.join(',')})`;
+  const head = `median over ${n} seed${n === 1 ? '' : 's'} (${seedList(summary.seeds)})`;
   if (summary.experiment === 'fig5') {
-    return `${head}, final loss by width: ${summary.groups.map((g) => `${g.group.replace(/^w/, '')}: ${e(g.finalLoss)}`).join(', ')}`;
+    // Three widths a line keeps every line short.
+    const parts = summary.groups.map((g) => `${g.group.replace(/^w/, '')}: ${e(g.finalLoss)}`);
+    const lines = [`${head}, final loss by width:`];
+    for (let i = 0; i < parts.length; i += 3) lines.push(parts.slice(i, i + 3).join(', '));
+    return lines.join('\n');
   }
   const line = (g: GroupMedians) => `final loss ${e(g.finalLoss)}, q ${f(g.q)}, PL ratio ${f(g.plRatio)} (L* = ${summary.primary})`;
   if (summary.groups.length === 1 && summary.groups[0].group === '') return `${head}:\n${line(summary.groups[0])}`;
