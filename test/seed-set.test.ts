@@ -99,7 +99,7 @@ describe('a seed set judged from its members', () => {
       expect(m.lStar[c]?.value).toBe(base.lStar[c].lStar);
       expect(m.lStar[c]?.obtained).toBe(base.lStar[c].obtained);
     }
-    expect(m.plRatio).toBe(base.lStar[base.primary].pl.ratio);
+    expect(m.plRatio).toBe(base.lStar[base.primary]!.pl.ratio);
     expect(s.groups[0]).toMatchObject({ group: '', seeds: 5 });
     expect(s.passRule).toEqual({ fraction: 0.8, needed: 4 });
   });
