@@ -11,7 +11,7 @@ import type { MetricRow } from '../../src/metrics/schema.js';
 import { mlpSummaryConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
-import { directoryKind, rebuildAll, rebuildSet, type SetKind } from '../experiments/registry.js';
+import { directoryKind, rebuildAll, rebuildSeedSet, rebuildSet, type SetKind } from '../experiments/registry.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';
 import type { Verb } from './verb.js';
 
@@ -23,13 +23,13 @@ const OPTIONS: OptionSpec[] = [
 
 export const reportVerb: Verb = {
   name: 'report',
-  summary: 'rebuild summary.json and report.html of a run, fig4, fig5 or all directory',
+  summary: 'rebuild summary.json and report.html of a run, fig4, fig5, all or seed-set directory',
   async run(argv) {
     const args = parseArgs(argv, OPTIONS);
     const dir = args.positionals[0];
     if (args.values.help || !dir) {
       process.stdout.write(
-        `${helpText('lplr report DIR [options]', "Recompute the summary and rebuild report.html from metrics.jsonl. DIR is a run, or a fig4, fig5 or all directory (every run in it and the set's figure are rebuilt).", OPTIONS)}\n`,
+        `${helpText('lplr report DIR [options]', "Recompute the summary and rebuild report.html from metrics.jsonl. DIR is a run, or a fig4, fig5, all or seed-set (--seeds) directory (every run in it and the set's figure are rebuilt).", OPTIONS)}\n`,
       );
       return dir ? 0 : 2;
     }
@@ -37,7 +37,7 @@ export const reportVerb: Verb = {
     const kind = directoryKind(dir);
     if (!kind) {
       throw new ConfigError(
-        `${dir} has no metrics.jsonl and is not a fig4, fig5 or all directory (config.json or summary.json naming the experiment, with its runs). Give a directory written by 'lplr run' or downloaded from the browser page.`,
+        `${dir} has no metrics.jsonl and is not a fig4, fig5, all or seed-set directory (config.json or summary.json naming the experiment, with its runs). Give a directory written by 'lplr run' or downloaded from the browser page.`,
       );
     }
     let reports: string[];
@@ -61,6 +61,8 @@ export const reportVerb: Verb = {
       }
     } else if (kind === 'all') {
       reports = rebuildAll(dir, { fitWindow: fitWindowFlag }).reports;
+    } else if (kind === 'seeds') {
+      reports = rebuildSeedSet(dir, { fitWindow: fitWindowFlag }).reports;
     } else {
       reports = rebuildSet(dir, kind, { fitWindow: fitWindowFlag }).reports;
     }
@@ -77,7 +79,7 @@ export const reportVerb: Verb = {
 };
 
 /** The reports whose charts are the paper's figures: a run's own, a set's, or each part's of `all`. */
-function figureReports(dir: string, kind: 'run' | SetKind | 'all'): string[] {
+function figureReports(dir: string, kind: 'run' | SetKind | 'seeds' | 'all'): string[] {
   if (kind !== 'all') return [path.join(dir, 'report.html')];
   return ['fig1', 'fig2', 'fig4', 'fig5'].map((p) => path.join(dir, p, 'report.html')).filter((f) => fs.existsSync(f));
 }

@@ -129,7 +129,7 @@ export async function executeExperiment(exp: Experiment<unknown>, prepared: unkn
         // A directory outside the working directory is named in full, not as ../../x.
         const rel = path.relative(process.cwd(), dir);
         const shown = rel === '' ? '.' : rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel) ? dir : rel;
-        process.stdout.write(`${formatRunSummary(result.headline, result.verdicts ?? [])}\nwrote ${shown}/ (${written.join(', ')})\n`);
+        process.stdout.write(`${formatRunSummary(result.headline, result.verdictLines ?? result.verdicts ?? [])}\nwrote ${shown}/ (${written.join(', ')})\n`);
       }
       return 0;
     } catch (e) {

@@ -10,8 +10,10 @@ import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { Progress } from '../run/progress.js';
 import { configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { copyRun } from '../run/grid.js';
-import { ensureRun, executeSweep, runSpec, type SweepRunSpec } from '../run/sweep.js';
-import { writeIndexReport, writeMlpReport, writeSetReport, type IndexEntry, type SetRun } from '../run/reports.js';
+import { ensureRun, executeSweep, parseSeeds, runSpec, type SweepRunSpec } from '../run/sweep.js';
+import { writeIndexReport, writeMlpReport, writeSeedSetReport, writeSetReport, type IndexEntry, type SetRun } from '../run/reports.js';
+import type { VerdictLine } from '../cli/summary-lines.js';
+import { buildSeedSetSummary, SEED_SET_KINDS, seedSetHeadline, setVerdictWord, type PerSeedVerdicts, type SeedMember, type SeedSetKind, type SeedSetSummary } from './seed-set.js';
 import { windowRate } from '../report/sections.js';
 import { MLP_OPTIONS, mlpIdentity, mlpSummaryConfig, type MlpRunConfig } from './mlp-config.js';
 import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
@@ -38,6 +40,8 @@ export interface ExperimentResult {
   summary: unknown;
   /** The verdicts to print under the headline, one line each (see harness/cli/summary-lines.ts). */
   verdicts?: readonly Verdict[];
+  /** The lines to print for the verdicts instead of their outcome (a seed set's "pass (4 of 5 seeds)"). */
+  verdictLines?: readonly VerdictLine[];
 }
 
 export interface Experiment<P = unknown> {
@@ -445,8 +449,9 @@ function setMembers(dir: string, kind: SetKind): { label: string; dir: string }[
 }
 
 /** What kind of directory `lplr report` was given, from its files. */
-export function directoryKind(dir: string): 'run' | SetKind | 'all' | undefined {
+export function directoryKind(dir: string): 'run' | SetKind | 'seeds' | 'all' | undefined {
   if (fs.existsSync(path.join(dir, 'metrics.jsonl'))) return 'run';
+  if (isSeedSetDir(dir)) return 'seeds';
   const recorded = (file: string): unknown => {
     try {
       return readJson<{ experiment?: unknown }>(path.join(dir, file)).experiment;
@@ -505,7 +510,193 @@ function withAdapterEta<P>(e: Experiment<P>): Experiment<P> {
   };
 }
 
-export const EXPERIMENTS: Experiment<any>[] = ([fig1, fig2, fig3, fig4, fig5, all, ntkExperiment] as Experiment<any>[]).map((e) => withAdapterEta(e));
+// ---------------------------------------------------------------------------------------------
+// Seed sets: --seeds on fig1, fig2, fig4 and fig5 runs the configuration once per seed, as the
+// members of a set (runs/<label>-<hash>/, the executor of lplr sweep: complete runs skipped,
+// matching runs elsewhere reused), judged per seed and then as "k of n seeds".
+
+export const SEEDS_OPTION: OptionSpec = {
+  name: 'seeds',
+  type: 'string',
+  placeholder: 'LIST',
+  help: 'run once per seed (e.g. 0-4 or 0,3,7): median curves with a min–max band, each verdict as k of n seeds; not with --seed',
+};
+
+/** The seeds of --seeds, or undefined without it; --seed beside it is refused. */
+export function seedsFromArgs(args: ParsedArgs): number[] | undefined {
+  if (!args.given.has('seeds')) return undefined;
+  if (args.given.has('seed')) {
+    throw new ConfigError(`--seeds ${String(args.values.seeds)} and --seed ${String(args.values.seed)} were both given: --seeds runs the configuration once per seed it lists. Keep one of them.`);
+  }
+  return parseSeeds(String(args.values.seeds));
+}
+
+export interface SeedSetPlan {
+  kind: SeedSetKind;
+  /** The configuration every seed runs (its own seed field is replaced per member). */
+  base: MlpRunConfig;
+  seeds: number[];
+  /** fig5 only. */
+  widths?: number[];
+}
+
+const SEED_SET_TITLES: Record<SeedSetKind, string> = { fig1: FIG1_TITLE, fig2: FIG2_TITLE, fig4: SET_TITLES.fig4, fig5: SET_TITLES.fig5 };
+
+/** The members of a seed set, seed by seed: fig4's he and enhanced, fig5's widths, or the one configuration. */
+export function seedSetRuns(plan: SeedSetPlan): { spec: SweepRunSpec; seed: number; group: string }[] {
+  const groups: { group: string; patch: Partial<MlpRunConfig>; point: Record<string, unknown> }[] =
+    plan.kind === 'fig4'
+      ? [
+          { group: 'he', patch: { init: 'he', depthFactor: undefined }, point: { init: 'he' } },
+          { group: 'enhanced', patch: { init: 'enhanced', depthFactor: plan.base.depthFactor }, point: { init: 'enhanced' } },
+        ]
+      : plan.kind === 'fig5'
+        ? (plan.widths ?? []).map((w) => ({ group: `w${w}`, patch: { width: w }, point: { width: w } }))
+        : [{ group: '', patch: {}, point: {} }];
+  const out: { spec: SweepRunSpec; seed: number; group: string }[] = [];
+  for (const seed of plan.seeds) {
+    for (const g of groups) {
+      const label = g.group ? `${g.group}-s${seed}` : `s${seed}`;
+      // Resolved as `lplr sweep --seeds` resolves a point, so both name the run by the same hash.
+      out.push({ spec: runSpec(out.length, label, { ...plan.base, ...g.patch, seed }, { ...g.point, seed }), seed, group: g.group });
+    }
+  }
+  return out;
+}
+
+/** What config.json of a seed set lists per member (rebuilds read it back). */
+interface SeedSetConfigMember {
+  label: string;
+  seed: number;
+  group: string;
+  dir: string;
+  configHash: string;
+  point: Record<string, unknown>;
+}
+
+/**
+ * summary.json, report.html and the printed result of a seed set from its members' summaries:
+ * fig4 compares he and enhanced per seed and needs every seed; fig5 judges the width effect per
+ * seed; every member verdict becomes "k of n seeds" per group.
+ */
+export function finishSeedSet(kind: SeedSetKind, dir: string, seeds: readonly number[], members: readonly SeedMember[]): ExperimentResult & { summary: SeedSetSummary } {
+  const perSeed: PerSeedVerdicts[] = [];
+  const setVerdicts: Verdict[] = [];
+  const th = members[0]?.summary.thresholds;
+  if (kind === 'fig4') {
+    const pairs: InitPair[] = seeds.map((seed) => {
+      const of = (group: string) => {
+        const m = members.find((x) => x.seed === seed && x.group === group);
+        if (!m) throw new DataError(`${dir}: the fig4 seed set has no '${group}' run for seed ${seed}. Re-run 'lplr run fig4 --seeds ...' into a new --out.`);
+        return m.summary;
+      };
+      return { seed, rateHe: windowRate(of('he')), rateEnhanced: windowRate(of('enhanced')) };
+    });
+    for (const p of pairs) perSeed.push({ seed: p.seed, verdicts: [enhancedSlowerVerdict([p])] });
+    setVerdicts.push(enhancedSlowerVerdict(pairs));
+  } else if (kind === 'fig5') {
+    for (const seed of seeds) {
+      const points = members.filter((m) => m.seed === seed).map((m) => ({ width: m.width ?? NaN, finalLoss: m.summary.final.loss }));
+      perSeed.push({ seed, verdicts: [widthEffectVerdict(points, th)] });
+    }
+  }
+  const summary = buildSeedSetSummary(kind, seeds, members, { perSeed, setVerdicts });
+  writeJsonAtomic(path.join(dir, 'summary.json'), summary);
+  const config = { experiment: kind, seeds, runs: members.map((m) => ({ label: m.label, seed: m.seed, dir: m.dir, configHash: m.configHash })) };
+  writeSeedSetReport(dir, SEED_SET_TITLES[kind], members, summary, config);
+  return {
+    headline: seedSetHeadline(summary),
+    summary,
+    verdicts: summary.verdicts,
+    verdictLines: summary.verdicts.map((v) => ({ name: v.name, passed: v.passed, outcome: setVerdictWord(v) })),
+  };
+}
+
+/** Run (or reuse) every member of a seed set into ctx.dir, then judge the set. */
+async function runSeedSet(ctx: ExperimentContext, plan: SeedSetPlan): Promise<ExperimentResult> {
+  const runs = seedSetRuns(plan);
+  const members: SeedSetConfigMember[] = runs.map((r) => ({ label: r.spec.label, seed: r.seed, group: r.group, dir: r.spec.dir, configHash: r.spec.hash, point: r.spec.point }));
+  const { seed: _seed, ...base } = plan.base;
+  const hash = configHash({ experiment: plan.kind, seeds: plan.seeds, base: mlpIdentity({ ...plan.base, seed: 0 }), members: members.map((m) => m.configHash) });
+  writeJsonAtomic(path.join(ctx.dir, 'config.json'), describeRun(ctx.rt, plan.kind, base, hash, { seeds: plan.seeds, ...(plan.widths ? { widths: plan.widths } : {}), runs: members }));
+  const results = await runSet(
+    ctx,
+    runs.map((r) => r.spec),
+  );
+  return finishSeedSet(
+    plan.kind,
+    ctx.dir,
+    plan.seeds,
+    results.map((r, i) => ({ label: r.label, seed: runs[i].seed, group: runs[i].group, dir: members[i].dir, configHash: members[i].configHash, width: r.config.width, summary: r.summary })),
+  );
+}
+
+/**
+ * Rebuild a seed set's directory from its files, as `lplr report` does: each member's summary.json
+ * and report.html from its metrics.jsonl, then the set's summary.json and report.html.
+ */
+export function rebuildSeedSet(dir: string, overrides: Pick<SummaryConfig, 'fitWindow' | 'thresholds'> = {}): { headline: string; summary: SeedSetSummary; reports: string[] } {
+  const doc = readJson<{ experiment?: string; seeds?: number[]; runs?: SeedSetConfigMember[] }>(path.join(dir, 'config.json'));
+  const kind = doc.experiment as SeedSetKind;
+  if (!SEED_SET_KINDS.includes(kind) || !Array.isArray(doc.seeds) || !Array.isArray(doc.runs) || doc.runs.length === 0) {
+    throw new DataError(`${path.join(dir, 'config.json')} does not describe a seed set (experiment, seeds and runs). Re-run 'lplr run EXPERIMENT --seeds ...' into a new --out.`);
+  }
+  const reports: string[] = [];
+  const members: SeedMember[] = doc.runs.map((m) => {
+    const runDir = path.resolve(dir, m.dir);
+    if (!fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+      throw new DataError(`${runDir} has no metrics.jsonl: the seed set is incomplete. Finish it with 'lplr resume ${dir}'.`);
+    }
+    const config = readJson<{ config: MlpRunConfig }>(path.join(runDir, 'config.json')).config;
+    const rows = readMetrics(path.join(runDir, 'metrics.jsonl')) as MetricRow[];
+    const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow: overrides.fitWindow ?? config.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
+    writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+    reports.push(writeMlpReport(runDir, `${SEED_SET_TITLES[kind]}: run ${m.label}`, config, rows, summary, kind === 'fig2' ? { focus: 'fig2' } : {}));
+    return { label: m.label, seed: m.seed, group: m.group, dir: m.dir, configHash: m.configHash, width: config.width, summary };
+  });
+  const res = finishSeedSet(kind, dir, doc.seeds, members);
+  return { headline: res.headline, summary: res.summary, reports: [...reports, path.join(dir, 'report.html')] };
+}
+
+/** A seed set directory: config.json names fig1, fig2, fig4 or fig5 with its seeds, and runs/ holds the members. */
+export function isSeedSetDir(dir: string): boolean {
+  try {
+    const doc = readJson<{ experiment?: string; seeds?: unknown }>(path.join(dir, 'config.json'));
+    return SEED_SET_KINDS.includes(doc.experiment as SeedSetKind) && Array.isArray(doc.seeds) && fs.existsSync(path.join(dir, 'runs'));
+  } catch {
+    return false;
+  }
+}
+
+type SeedAware<P> = { single: P } | { seedSet: SeedSetPlan };
+
+/** `e` with --seeds: without it, e itself; with it, a seed set of the configuration `plan` resolves. */
+function withSeeds<P>(e: Experiment<P>, kind: SeedSetKind, plan: (args: ParsedArgs) => Omit<SeedSetPlan, 'kind' | 'seeds'>): Experiment<SeedAware<P>> {
+  return {
+    ...e,
+    options: [...e.options, SEEDS_OPTION],
+    prepare(args) {
+      const seeds = seedsFromArgs(args);
+      return seeds ? { seedSet: { kind, seeds, ...plan(args) } } : { single: e.prepare(args) };
+    },
+    needsGpu: (p) => ('single' in p ? (e.needsGpu?.(p.single) ?? true) : true),
+    run: (ctx, p) => ('single' in p ? e.run(ctx, p.single) : runSeedSet(ctx, p.seedSet)),
+  };
+}
+
+const SEEDED: Experiment<any>[] = [
+  withSeeds(fig1, 'fig1', (args) => ({ base: fig1.prepare(args) })),
+  withSeeds(fig2, 'fig2', (args) => {
+    if (args.given.has('from')) {
+      throw new ConfigError("--from analyses one fig1 run; with --seeds, fig2 runs one run per seed (reusing finished ones under runs/, e.g. those of 'lplr run fig1 --seeds'). Drop --from or --seeds.");
+    }
+    return { base: fig2.prepare(args).config };
+  }),
+  withSeeds(fig4, 'fig4', (args) => ({ base: fig4.prepare(args) })),
+  withSeeds(fig5, 'fig5', (args) => fig5.prepare(args)),
+];
+
+export const EXPERIMENTS: Experiment<any>[] = ([...SEEDED.slice(0, 2), fig3, ...SEEDED.slice(2), all, ntkExperiment] as Experiment<any>[]).map((e) => withAdapterEta(e));
 
 export function registerExperiment(e: Experiment<any>): void {
   EXPERIMENTS.push(withAdapterEta(e));

@@ -80,6 +80,11 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
       var color = s.color || PALETTE[i % PALETTE.length];
       var o = { label: s.label, stroke: color, width: s.style === 'fit' ? 2 : 1.5, spanGaps: true, show: s.show !== false };
       if (s.style === 'fit') o.dash = [8, 5];
+      // A band's edges: thin and faint, the fill between them carries the range.
+      if (s.style === 'band') {
+        o.width = 0.75;
+        o.stroke = color + '80';
+      }
       if (s.style === 'points') {
         o.paths = function () { return null; };
         o.points = { show: true, size: 5, stroke: color, fill: color };
@@ -87,6 +92,12 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
         o.points = s.markers ? { show: true, size: 6, stroke: color, fill: color } : { show: false };
       }
       series.push(o);
+    });
+    // uPlot numbers series from 1 (0 is x); its bands fill from the upper edge down to the lower.
+    var bands = (spec.bands || []).map(function (b) {
+      var upper = spec.series[b.upper] || {};
+      var color = b.color || upper.color || PALETTE[b.upper % PALETTE.length];
+      return { series: [b.upper + 1, b.lower + 1], fill: color + '26' };
     });
     return {
       title: spec.title,
@@ -102,6 +113,7 @@ export const CLIENT_SCRIPT = String.raw`(function (root) {
       ],
       legend: { show: true },
       series: series,
+      bands: bands,
     };
   }
 

@@ -16,8 +16,8 @@ export interface ChartSeries {
   /** x and y pair up by index; null or non-finite y leaves the point out (as do values ≤ 0 on a log axis). */
   x: readonly number[];
   y: readonly (number | null)[];
-  /** `line` (default), `points` (scatter, no line) or `fit` (dashed fitted line). */
-  style?: 'line' | 'points' | 'fit';
+  /** `line` (default), `points` (scatter, no line), `fit` (dashed fitted line) or `band` (a thin, faint edge of a ChartSpec band). */
+  style?: 'line' | 'points' | 'fit' | 'band';
   /** Draw a marker at every point of a `line` series (for a handful of points, e.g. widths). */
   markers?: boolean;
   /** CSS colour; default from the palette by series index. */
@@ -34,6 +34,16 @@ export interface ChartSpec {
   x: ChartAxis;
   y: ChartAxis;
   series: ChartSeries[];
+  /** Filled areas between two series (indices into `series`), e.g. the min–max range across seeds. */
+  bands?: ChartBand[];
+}
+
+export interface ChartBand {
+  /** Index in `series` of the upper and the lower edge. */
+  upper: number;
+  lower: number;
+  /** Colour of the fill as #rrggbb (drawn translucent); default the upper edge's colour, which must then be #rrggbb too. */
+  color?: string;
 }
 
 export type TableCell = string | number | boolean | null;

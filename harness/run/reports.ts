@@ -6,6 +6,8 @@ import type { RunSummary } from '../../src/metrics/summary.js';
 import type { Verdict } from '../../src/metrics/verdicts.js';
 import { renderReport, type ReportSection } from '../report/html.js';
 import { comparisonSection, widthAblationSection, type SingleRunFigure } from '../report/sections.js';
+import { seedSetSections } from '../report/seed-sections.js';
+import type { SeedMember, SeedSetSummary } from '../experiments/seed-set.js';
 import { writeFileAtomic } from './run-dir.js';
 import type { MlpRunConfig } from '../experiments/mlp-config.js';
 
@@ -58,6 +60,13 @@ export function writeSetReport(dir: string, kind: 'fig4' | 'fig5', title: string
     file,
     renderReport({ title, config: { runs: runs.map((r) => ({ label: r.label, dir: path.relative(dir, r.dir), config: r.config })) }, sections }),
   );
+  return file;
+}
+
+/** report.html of a seed set: median curves with min–max bands, the set's verdicts, every seed's numbers. */
+export function writeSeedSetReport(dir: string, title: string, members: readonly SeedMember[], summary: SeedSetSummary, config?: unknown): string {
+  const file = path.join(dir, 'report.html');
+  writeFileAtomic(file, renderReport({ title: `${title} — seeds ${summary.seeds.join(', ')}`, config, sections: seedSetSections(summary.experiment, title, members, summary) }));
   return file;
 }
 
