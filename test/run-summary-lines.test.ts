@@ -17,12 +17,14 @@ describe('formatRunSummary', () => {
     expect(text.split('\n')).toEqual(['final loss 1e-2, ρ=0.9/epoch', '  linear (L* = min)   yes', '  PL-like (L* = min)  no']);
   });
 
-  it("prints a verdict's outcome word instead of yes/no when it has one", () => {
+  it("prints a verdict's reading, else its outcome as yes / no / inconclusive", () => {
     const text = formatRunSummary('h', [
-      { name: 'rate', passed: false, outcome: 'sublinear' },
+      { name: 'rate', passed: false, outcome: 'fail', reading: 'sublinear' },
       { name: 'fit', passed: false, outcome: 'inconclusive' },
+      { name: 'pl', passed: true, outcome: 'pass' },
+      { name: 'seeds', passed: false, outcome: 'fail', reading: '3 of 5 seeds' },
     ]);
-    expect(text.split('\n').slice(1)).toEqual(['  rate  sublinear', '  fit   inconclusive']);
+    expect(text.split('\n').slice(1)).toEqual(['  rate   sublinear', '  fit    inconclusive', '  pl     yes', '  seeds  3 of 5 seeds']);
   });
 
   it('keeps a multi-line headline line by line and drops empty lines; no verdicts, no verdict lines', () => {
