@@ -45,12 +45,15 @@ describe('lplr run fig1 --preset tiny', () => {
       env: { ...process.env, LPLR_CACHE_DIR: path.join(tmp, 'cache') },
     });
     expect(r.status, r.stderr).toBe(0);
-    const verdicts = (JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { verdicts: { name: string; passed: boolean }[] }).verdicts;
+    const verdicts = (JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { verdicts: { name: string; outcome: string; reading?: string }[] }).verdicts;
+    const word = (v: (typeof verdicts)[number]) => v.reading ?? (v.outcome === 'pass' ? 'yes' : v.outcome === 'fail' ? 'no' : v.outcome);
     expect(verdicts.length).toBeGreaterThan(1);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^final loss /);
     expect(lines[0]).not.toMatch(/yes|no\b/);
-    expect(lines.slice(1, -1)).toEqual(verdicts.map((v) => expect.stringMatching(new RegExp(`^  ${v.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +${v.passed ? 'yes' : 'no'}$`))));
+    // The headline's two lines (numbers, then the L* used beside the paper's reading), then the verdicts.
+    expect(lines[1]).toMatch(/^L\* = extended .*L\* = min \(paper\)/);
+    expect(lines.slice(2, -1)).toEqual(verdicts.map((v) => expect.stringMatching(new RegExp(`^  ${v.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +${word(v)}$`))));
     // Outside the working directory the run directory is named in full (not ../../tmp/...).
     expect(lines[lines.length - 1]).toBe(`wrote ${out}/ (config.json, metrics.jsonl, report.html, summary.json)`);
     for (const line of lines.slice(0, -1)) expect(line.length).toBeLessThanOrEqual(80);

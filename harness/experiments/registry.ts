@@ -60,9 +60,10 @@ function fmtRate(s: RunSummary): string {
   const r = s.rate;
   const n = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '?');
   const primary = s.lStar[s.primary];
+  // Two short lines: the measurement, then the L* it used beside the paper's reading.
   return (
-    `rate of ‖∇L‖² ${n(r?.middle.rate ?? NaN, 4)} → ${n(r?.last.rate ?? NaN, 4)}/epoch (q ${n(r?.q ?? NaN, 2)}); ` +
-    `L* = ${s.primary} ${primary ? primary.lStar.toExponential(3) : '?'}; paper's L* = min: ρ=${n(f.rho, 5)}/epoch (R² ${n(f.r2, 3)}, not judged)`
+    `rate of ‖∇L‖² ${n(r?.middle.rate ?? NaN, 4)} → ${n(r?.last.rate ?? NaN, 4)} per epoch (q ${n(r?.q ?? NaN, 2)})\n` +
+    `L* = ${s.primary} ${primary ? primary.lStar.toExponential(3) : '?'}; L* = min (paper): ρ ${n(f.rho, 5)}, R² ${n(f.r2, 3)}, not judged`
   );
 }
 
@@ -92,7 +93,7 @@ const FIG1_TITLE = 'Figure 1 — linear convergence of full-batch GD';
 const FIG2_TITLE = 'Figure 2 — local PL check: ‖∇L‖² vs gap';
 
 function fig1Headline(s: RunSummary): string {
-  return `final loss ${s.final.loss.toExponential(4)}, ${fmtRate(s)}`;
+  return `final loss ${s.final.loss.toExponential(4)}; ${fmtRate(s)}`;
 }
 
 function fig2Headline(s: RunSummary): string {
