@@ -17,6 +17,8 @@ import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
 import { ntkExperiment, theoryMeasure } from './ntk.js';
+import { withLinearized } from './linearized.js';
+import { linearizedSetSummary } from './linearized-node.js';
 import * as fs from 'node:fs';
 
 export interface ExperimentContext {
@@ -69,7 +71,7 @@ async function runOrReuse(
 ): Promise<{ rows: MetricRow[]; summary: RunSummary; reused?: string }> {
   const res = await ensureRun(
     // --ntk-every k adds the theory checks (ntk/hessian rows) to any MLP run.
-    { runtime: async () => ctx.rt, progress: ctx.progress, runOptions: ctx.runOptions, measureFor: theoryMeasure, resume: Boolean(ctx.resume), reuseRoots: ctx.reuseRoots },
+    { runtime: async () => ctx.rt, progress: ctx.progress, runOptions: ctx.runOptions, measureFor: withLinearized(theoryMeasure), resume: Boolean(ctx.resume), reuseRoots: ctx.reuseRoots },
     config,
     dir,
     title,
@@ -178,7 +180,7 @@ async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]): Promise<Set
         return ctx.progress;
       },
       runOptions: ctx.runOptions,
-      measureFor: theoryMeasure,
+      measureFor: withLinearized(theoryMeasure),
       reuseRoots: ctx.reuseRoots,
     },
     { resume: Boolean(ctx.resume), onFailure: 'throw' },
@@ -238,6 +240,7 @@ function fig4Summary(dir: string, results: readonly SetRun[]) {
     comparison: { enhancedSlower: verdict.passed, rule: verdict.rule },
     verdicts: [verdict],
     thresholds: results[0]?.summary.thresholds,
+    ...linearizedSetSummary('fig4', results),
   };
 }
 
@@ -257,6 +260,7 @@ function fig5Summary(dir: string, results: readonly SetRun[]) {
       dir: path.relative(dir, r.dir),
     })),
     verdicts: [verdict],
+    ...linearizedSetSummary('fig5', results),
   };
 }
 

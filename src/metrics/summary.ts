@@ -12,6 +12,7 @@ import {
   type LogLogFit,
 } from './fit.js';
 import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from './schema.js';
+import { summarizeLinearized, type LinearizedSummary } from './linearized.js';
 import { DEFAULT_EMA_BETA, emaBiasCorrected } from './smoothing.js';
 import {
   linearConvergenceVerdict,
@@ -114,6 +115,8 @@ export interface RunSummary {
   verdicts: Verdict[];
   /** Things the reader should know (duplicate rows dropped, window fallback, ...). */
   warnings: string[];
+  /** With --linearized: the kernel-regime prediction against the observed curve (linearized.ts). */
+  linearized?: LinearizedSummary;
 }
 
 /** Bias-corrected EMA of the mini-batch loss and squared gradient norm, ordered by step. */
@@ -327,5 +330,11 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
     thresholds,
     verdicts,
     warnings,
+    ...linearizedField(rows),
   };
+}
+
+function linearizedField(rows: readonly MetricRow[]): { linearized?: LinearizedSummary } {
+  const linearized = summarizeLinearized(rows);
+  return linearized ? { linearized } : {};
 }
