@@ -25,11 +25,14 @@ import { Linear, type Sequential } from '../src/nn/layers.js';
 import { Rng } from '../src/rng.js';
 import { fromData } from '../src/tensor.js';
 import { parseArgs } from '../harness/cli/args.js';
-import { binaryMnist } from '../harness/data/mnist.js';
+import { binaryMnist, loadMnist } from '../harness/data/mnist.js';
 import { linearizedMeasure, linearizedRows, stratifiedSampleSubset } from '../harness/experiments/linearized.js';
 import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from '../harness/experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, trainMlp, type MlpData } from '../harness/experiments/mlp-train.js';
 import { EXPERIMENTS } from '../harness/experiments/registry.js';
+import { mnistProvider } from '../harness/web/data-sources.js';
+import { experimentOptions, findWebExperiment } from '../harness/web/experiments.js';
+import { Lab } from '../harness/web/lab.js';
 import { refArray } from './ref/array.js';
 import { mlpForward, mlpLossAndGrads, type RefLayer } from './ref/mlp.js';
 import { useGpu } from './helpers/gpu.js';
@@ -391,5 +394,37 @@ describe('flags', () => {
     expect(() => resolveMlpConfig(parseArgs(['--linearized', '--loss', 'bce'], MLP_OPTIONS))).toThrow(/needs --loss mse/);
     expect(resolveMlpConfig(parseArgs(['--linearized'], MLP_OPTIONS)).linearized).toEqual({ memoryMiB: 4096 });
     expect(resolveMlpConfig(parseArgs([], MLP_OPTIONS)).linearized).toBeUndefined();
+  });
+});
+
+describe('the page', () => {
+  const gpu = useGpu();
+
+  it('a Lab run with --linearized: stop after epoch 2 and resume gives every epoch once, and the live sections draw the prediction', async () => {
+    const exp = findWebExperiment('fig1');
+    const plan = exp.plan(parseArgs(['--preset', 'tiny', '--linearized=true'], experimentOptions(exp)));
+    expect(plan[0].config.linearized).toEqual({ memoryMiB: 4096 });
+    let stops = 0;
+    const lab: Lab = new Lab({
+      rt: gpu.rt(),
+      plan,
+      data: mnistProvider(loadMnist({ split: 'train' })),
+      yieldToUi: async () => {},
+      onUpdate: (l) => {
+        if (l.runs[0].rows.filter((r) => r.kind === 'epoch').length === 3 && stops === 0) {
+          stops++;
+          void lab.stop();
+        }
+      },
+    });
+    await lab.run();
+    expect(lab.status).toBe('stopped');
+    await lab.run();
+    expect(lab.status).toBe('done');
+    const rows = lab.runs[0].rows as MetricRow[];
+    expect(rows.filter((r) => r.kind === 'epoch').map((r) => r.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(rows.filter((r) => r.kind === 'linearized').map((r) => r.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const ids = exp.sections(lab.runs).map((sec) => sec.id);
+    expect(ids).toContain('linearized');
   });
 });
