@@ -362,8 +362,11 @@ describe('the flag leaves training alone', () => {
     const budget = linearizedMemory(25, dims, limit).totalBytes;
     const s = createMlpState(gpu.rt(), { width: 16, depth: 3, epochs: 3, lr: 0.01, loss: 'mse', init: 'he', seed: 0 }, data);
     const log: string[] = [];
+    const pinned = [...gpu.rt().kernelChoices.keys()].sort();
     try {
       const rows = await linearizedRows(s, { lr: 0.01, epochs: 3, seed: 0, budgetBytes: budget, log: (m) => log.push(m) });
+      // The build's shapes pin no kernel choice that training would then inherit.
+      expect([...gpu.rt().kernelChoices.keys()].sort()).toEqual(pinned);
       const info = rows.find((r) => r.kind === 'linearized-info') as Record<string, number>;
       expect(info.samples).toBe(25);
       expect(info.trainingSamples).toBe(64);

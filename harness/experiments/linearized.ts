@@ -128,6 +128,9 @@ export async function linearizedRows(s: MlpTrainState, o: LinearizedOptions): Pr
   }
   let kernel: NtkBlocks | undefined;
   let r0: Tensor[] = [];
+  // Kernel choices are pinned per shape class at first use, from the first shape seen: the
+  // build's shapes must not decide the kernels (and so the summation order) training gets.
+  const pinnedBefore = new Set(rt.kernelChoices.keys());
   try {
     const buildStart = performance.now();
     const built = blockedNtk(s.model, x, { blockRows: mem.blockRows });
@@ -194,6 +197,7 @@ export async function linearizedRows(s: MlpTrainState, o: LinearizedOptions): Pr
     curve.forEach((loss, epoch) => rows.push({ kind: 'linearized', epoch, loss }));
     return rows;
   } finally {
+    for (const key of [...rt.kernelChoices.keys()]) if (!pinnedBefore.has(key)) rt.kernelChoices.delete(key);
     kernel?.dispose();
     for (const t of r0) t.dispose();
     if (x !== s.x) x.dispose();
