@@ -8,6 +8,7 @@ import type { Runtime } from '../../src/gpu/runtime.js';
 import { MLP_OPTIONS, RUN_OPTIONS, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { loadMlpData, resolveMlpConfigWithFiles } from '../experiments/mlp-lab.js';
 import { theoryMeasure } from '../experiments/ntk.js';
+import { withLinearized } from '../experiments/linearized.js';
 import { createProgress } from '../run/progress.js';
 import {
   checkSweepDir,
@@ -97,7 +98,7 @@ function sweepContext(args: ParsedArgs, quiet: boolean, holder: { rt?: Runtime }
       keepCheckpoint: Boolean(args.values['keep-checkpoint']),
     },
     // --ntk-every k adds the theory checks to every run, as in lplr run.
-    measureFor: theoryMeasure,
+    measureFor: withLinearized(theoryMeasure),
     reuseRoots: [],
   };
 }

@@ -524,9 +524,14 @@ function ntkHeadline(rows: readonly MetricRow[]): string[] {
 export const fig3: Experiment<Fig3Prepared> = {
   name: 'fig3',
   description: 'Figure 3: ResNet, mini-batch SGD (batch 128, cosine lr) on 5-class CIFAR-10; smoothed loss semi-log and PL plot.',
-  options: CIFAR_OPTIONS,
+  options: [...CIFAR_OPTIONS, { name: 'linearized', type: 'bool', help: 'not for fig3 (refused: see fig1, fig2, fig4, fig5, ntk)', default: false }],
   // The data are read before any device exists: a missing file stops here with the fix.
   prepare: (args) => {
+    if (args.values.linearized) {
+      throw new ConfigError(
+        '--linearized is not available for fig3: mini-batch SGD with a cosine schedule and batch norm in training mode does not follow the linear recursion r ← (I − (η/n)·K₀)·r. Use it with fig1, fig2, fig4, fig5 or ntk.',
+      );
+    }
     const config = resolveCifarConfig(args);
     return { config, loaded: loadCifarRunData(config) };
   },

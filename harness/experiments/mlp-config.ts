@@ -40,6 +40,11 @@ export interface MlpRunConfig {
   ntkSamples: number;
   /** Upper bound on rows per forward/backward chunk (same gradient; exercises chunking). */
   maxRowsPerChunk?: number;
+  /**
+   * --linearized: predict the loss curve from the NTK at θ₀ (harness/experiments/linearized.ts),
+   * with this device memory budget in MiB. Absent when off, so other runs keep their hash.
+   */
+  linearized?: { memoryMiB: number };
   /** The verdict thresholds (defaults with the --threshold overrides), resolved in full. */
   thresholds?: VerdictThresholds;
 }
@@ -131,6 +136,8 @@ export const MLP_OPTIONS: OptionSpec[] = [
   { name: 'ntk-every', type: 'int', help: 'NTK and Hessian checks every k epochs (0 = off)', default: 0, min: 0 },
   { name: 'ntk-samples', type: 'int', help: 'samples in the fixed NTK subset', default: 1024, min: 2 },
   { name: 'max-rows-per-chunk', type: 'int', help: 'cap rows per forward/backward chunk (same gradient)', min: 1 },
+  { name: 'linearized', type: 'bool', help: 'also predict the loss curve from the NTK at θ₀ on all training samples (the linearized model)', default: false },
+  { name: 'linearized-memory', type: 'int', help: 'device memory budget (MiB) for K₀ and what its build holds; above it a stratified subset is used', default: 4096, min: 1 },
 ];
 
 export const RUN_OPTIONS: OptionSpec[] = [
@@ -194,7 +201,14 @@ export function resolveMlpConfig(parsed: ParsedArgs): MlpRunConfig {
     ntkSamples: v['ntk-samples'] as number,
     maxRowsPerChunk: v['max-rows-per-chunk'] as number | undefined,
     thresholds: parseThresholdFlags(v.threshold),
+    ...(v.linearized ? { linearized: { memoryMiB: v['linearized-memory'] as number } } : {}),
   };
+  if (!v.linearized && parsed.given.has('linearized-memory')) {
+    throw new ConfigError('--linearized-memory sets the budget of --linearized; add --linearized or drop it.');
+  }
+  if (config.linearized && config.loss !== 'mse') {
+    throw new ConfigError('--linearized needs --loss mse: the linear recursion r ← (I − (η/n)·K₀)·r is gradient descent on the squared loss.');
+  }
   if (config.fitWindow && config.fitWindow[1] > config.epochs) {
     throw new ConfigError(`--fit-window ${config.fitWindow.join(':')} ends after the last epoch ${config.epochs}.`);
   }

@@ -24,6 +24,7 @@ import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from './mlp-config.j
 import { checkMlpFiles, runMlp } from './mlp-lab.js';
 import type { MlpTrainState } from './mlp-train.js';
 import type { Experiment } from './registry.js';
+import { withLinearized } from './linearized.js';
 
 export interface TheoryProbeOptions {
   /** Check every k epochs (and always at epoch 0 and the last epoch). */
@@ -420,7 +421,7 @@ export const ntkExperiment: Experiment<MlpRunConfig> = {
     const resume = Boolean(ctx.resume) && hasCheckpoint(ctx.dir);
     const res = await runMlp(ctx.rt, config, ctx.dir, ctx.progress, {
       ...ctx.runOptions,
-      measure: theoryMeasure(config, (m) => ctx.progress.log(m)),
+      measure: withLinearized(theoryMeasure)(config, (m) => ctx.progress.log(m)),
       resume,
     });
     writeMlpReport(ctx.dir, 'Theory check — NTK, PL slack and smoothness along a GD run', config, res.rows, res.summary);

@@ -20,6 +20,8 @@ import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
 import { ntkExperiment, theoryMeasure } from './ntk.js';
+import { withLinearized } from './linearized.js';
+import { linearizedSetSummary } from './linearized-node.js';
 import * as fs from 'node:fs';
 
 export interface ExperimentContext {
@@ -80,7 +82,7 @@ async function runOrReuse(
 ): Promise<{ rows: MetricRow[]; summary: RunSummary; reused?: string }> {
   const res = await ensureRun(
     // --ntk-every k adds the theory checks (ntk/hessian rows) to any MLP run.
-    { runtime: async () => ctx.rt, progress: ctx.progress, runOptions: ctx.runOptions, measureFor: theoryMeasure, resume: Boolean(ctx.resume), reuseRoots: ctx.reuseRoots },
+    { runtime: async () => ctx.rt, progress: ctx.progress, runOptions: ctx.runOptions, measureFor: withLinearized(theoryMeasure), resume: Boolean(ctx.resume), reuseRoots: ctx.reuseRoots },
     config,
     dir,
     title,
@@ -190,7 +192,7 @@ async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]): Promise<Set
         return ctx.progress;
       },
       runOptions: ctx.runOptions,
-      measureFor: theoryMeasure,
+      measureFor: withLinearized(theoryMeasure),
       reuseRoots: ctx.reuseRoots,
     },
     { resume: Boolean(ctx.resume), onFailure: 'throw' },
@@ -279,6 +281,7 @@ function fig4Summary(dir: string, results: readonly SetRun[]) {
     comparison: { enhancedSlower: verdict.passed, rule: verdict.rule },
     verdicts: [verdict],
     thresholds: results[0]?.summary.thresholds,
+    ...linearizedSetSummary('fig4', results),
   };
 }
 
@@ -298,6 +301,7 @@ function fig5Summary(dir: string, results: readonly SetRun[]) {
       dir: path.relative(dir, r.dir),
     })),
     verdicts: [verdict],
+    ...linearizedSetSummary('fig5', results),
   };
 }
 

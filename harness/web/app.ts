@@ -215,7 +215,8 @@ function formArgv(): string[] {
   const argv = ['--preset', ($('preset') as HTMLSelectElement).value];
   for (const input of Array.from($('options').querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-option]'))) {
     const v = input.value.trim();
-    if (v !== '') argv.push(`--${input.dataset.option}`, v);
+    // --name=value: a switch (e.g. --linearized) takes no separate value.
+    if (v !== '') argv.push(`--${input.dataset.option}=${v}`);
   }
   return argv;
 }

@@ -15,6 +15,7 @@ import { CIFAR_OPTIONS, CIFAR_PRESETS, resolveCifarConfig, type CifarRunConfig }
 import { MLP_OPTIONS, MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import type { ReportSection } from '../report/model.js';
 import { comparisonSection, singleRunSections, widthAblationSection } from '../report/sections.js';
+import { linearizedSection, linearizedSetSection } from '../report/linearized.js';
 import type { LabRunConfig } from './lab.js';
 import { runSummary } from './run-files.js';
 
@@ -58,7 +59,7 @@ export type CifarWebExperiment = WebExperiment<CifarRunConfig, MetricRow>;
 export type AnyWebExperiment = WebExperiment | CifarWebExperiment;
 
 /** MLP options the page's form leaves out (local paths, NTK/Hessian checks); they keep their defaults. */
-export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples'];
+export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples', 'linearized-memory'];
 
 const MLP = { options: MLP_OPTIONS, presets: MLP_PRESETS };
 
@@ -87,7 +88,14 @@ function started(runs: readonly LiveRun[]): LiveRun[] {
 function singleRunLive(runs: readonly LiveRun[], figures: ('fig1' | 'fig2' | 'curves')[]): ReportSection[] {
   const run = runs[0];
   if (!run || run.rows.length === 0) return [];
-  return singleRunSections(run.rows, runSummary(run.rows, run.config), { figures });
+  const summary = runSummary(run.rows, run.config);
+  return [...singleRunSections(run.rows, summary, { figures }), ...(summary.linearized ? [linearizedSection(summary.linearized)] : [])];
+}
+
+/** --linearized's per-run section of a set (fig4, fig5), with fig5's width verdict once every run is done. */
+function linearizedSetLive(kind: string, runs: readonly LiveRun[]): ReportSection[] {
+  if (!runs.every((r) => r.done)) return [];
+  return linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: runSummary(r.rows, r.config).linearized })));
 }
 
 const fig1: WebExperiment = {
@@ -149,7 +157,7 @@ const fig4: WebExperiment = {
   sections(runs) {
     const live = started(runs);
     if (live.length === 0) return [];
-    return [comparisonSection(live.map((r) => ({ label: r.label, summary: runSummary(r.rows, r.config) })), { id: 'fig4', title: fig4.title })];
+    return [comparisonSection(live.map((r) => ({ label: r.label, summary: runSummary(r.rows, r.config) })), { id: 'fig4', title: fig4.title }), ...linearizedSetLive('fig4', runs)];
   },
 };
 
@@ -172,7 +180,7 @@ const fig5: WebExperiment = {
     const withSummaries = live.map((r) => ({ label: r.label, width: r.config.width, summary: runSummary(r.rows, r.config) }));
     // The width verdict is about final losses, so it waits for every run to finish.
     const verdicts = runs.every((r) => r.done) ? [widthEffectVerdict(withSummaries.map((r) => ({ width: r.width, finalLoss: r.summary.final.loss })), live[0].config.thresholds)] : [];
-    return [widthAblationSection(withSummaries, verdicts, { id: 'fig5', title: fig5.title })];
+    return [widthAblationSection(withSummaries, verdicts, { id: 'fig5', title: fig5.title }), ...linearizedSetLive('fig5', runs)];
   },
 };
 

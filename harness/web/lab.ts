@@ -9,6 +9,7 @@ import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import { trainedEpochs, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData } from '../experiments/mlp-train.js';
+import { linearizedMeasure } from '../experiments/linearized.js';
 import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
 import { checkWarmup } from '../experiments/cifar-config.js';
 import { CIFAR_ROWS_DESCRIPTION, createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarDataInfo, type CifarTrainData } from '../experiments/cifar-train.js';
@@ -74,20 +75,32 @@ export async function parameterDigest(values: Iterable<[string, Float32Array]>):
 /** Full-batch GD on an MLP (Figures 1, 2, 4, 5) through the shared trainer in mlp-train.ts. */
 const mlpTrainer: Trainer = (rt, config, data) => {
   const state = createMlpState(rt, config, data, { maxRowsPerChunk: config.maxRowsPerChunk });
+  const linearized = linearizedMeasure(config);
+  let extraRows = 0;
   return {
     parameters: state.set.count(),
     chunks: state.chunks.length,
     gflopPerEpoch: mlpEpochFlops(data.n, data.d, config.width, config.depth) / 1e9,
     data: { source: data.source, samples: data.n, features: data.d },
     initialDigest: async () => parameterDigest(await state.initial.readAll()),
-    async train(hooks, startEpoch, startTimeMs) {
-      // One row per epoch, epochs 0..E: the run is complete once row E is out.
+    async train(hooks, rowsSoFar, startTimeMs) {
+      // One row per epoch, epochs 0..E: the run is complete once row E is out. --linearized
+      // rows (written before epoch 0's) are not epochs.
+      const startEpoch = rowsSoFar - extraRows;
       let rows = startEpoch;
       const onRow = (row: EpochRow) => {
         rows++;
         return hooks.onRow(row);
       };
-      await trainMlp(state, { onRow, afterEpoch: (t) => hooks.afterEpoch(t), shouldStop: hooks.shouldStop }, { startEpoch, startTimeMs });
+      const measure = linearized
+        ? async (epoch: number, s: typeof state) => {
+            for (const row of await linearized(epoch, s)) {
+              extraRows++;
+              await hooks.onRow(row as EpochRow);
+            }
+          }
+        : undefined;
+      await trainMlp(state, { onRow, afterEpoch: (t) => hooks.afterEpoch(t), shouldStop: hooks.shouldStop, measure }, { startEpoch, startTimeMs });
       return rows >= trainedEpochs(config) + 1;
     },
     dispose: () => disposeMlpState(state),

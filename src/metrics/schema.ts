@@ -77,15 +77,21 @@ export interface OpenRow<K extends string> {
 
 export type NtkRow = OpenRow<'ntk'>;
 export type HessianRow = OpenRow<'hessian'>;
+/** The linearized model's prediction (--linearized): per-epoch loss, Gauss nodes, and how it was made. */
+export type LinearizedKind = 'linearized' | 'linearized-node' | 'linearized-info';
+export type LinearizedOpenRow = OpenRow<LinearizedKind>;
 
-export type MetricRow = HeaderRow | EpochRow | StepRow | EvalRow | FullGradRow | NtkRow | HessianRow;
+export type MetricRow = HeaderRow | EpochRow | StepRow | EvalRow | FullGradRow | NtkRow | HessianRow | LinearizedOpenRow;
 export type MetricKind = MetricRow['kind'];
 
-export const METRIC_KINDS: readonly MetricKind[] = ['header', 'epoch', 'step', 'eval', 'fullgrad', 'ntk', 'hessian'];
+export const METRIC_KINDS: readonly MetricKind[] = ['header', 'epoch', 'step', 'eval', 'fullgrad', 'ntk', 'hessian', 'linearized', 'linearized-node', 'linearized-info'];
+
+/** Kinds whose fields another module defines (numbers or strings, checked loosely). */
+const OPEN_KINDS: ReadonlySet<string> = new Set(['ntk', 'hessian', 'linearized', 'linearized-node', 'linearized-info']);
 
 // Required numeric fields per kind (optional ones listed separately). JSON has no NaN or
 // Infinity: JSON.stringify writes them as null, so the parser reads null back as NaN.
-const REQUIRED: Record<Exclude<MetricKind, 'header' | 'ntk' | 'hessian'>, readonly string[]> = {
+const REQUIRED: Record<Exclude<MetricKind, 'header' | 'ntk' | 'hessian' | LinearizedKind>, readonly string[]> = {
   epoch: ['epoch', 'loss', 'gradNormSq', 'drift', 'acc', 'lr', 'timeMs'],
   step: ['step', 'epoch', 'loss', 'gradNormSq', 'lr', 'timeMs'],
   eval: ['epoch', 'testLoss', 'testAcc'],
@@ -131,7 +137,7 @@ export function parseMetricRow(value: unknown, where = 'metric row'): MetricRow 
     return obj as HeaderRow;
   }
   const out: Record<string, number | string> = { kind };
-  if (kind === 'ntk' || kind === 'hessian') {
+  if (OPEN_KINDS.has(kind)) {
     out.epoch = readNumber(obj, 'epoch', where, kind);
     for (const [key, v] of Object.entries(obj)) {
       if (key === 'kind' || key === 'epoch') continue;

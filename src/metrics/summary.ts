@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { evidenceEnd, plStability, rateStability, type PlStability, type RateStability } from './convergence.js';
 import { fitLogGap, fitLogLog, fitOffsetModels, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from './fit.js';
 import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from './schema.js';
+import { summarizeLinearized, type LinearizedSummary } from './linearized.js';
 import { DEFAULT_EMA_BETA, emaBiasCorrected } from './smoothing.js';
 import { makeVerdict, resolveThresholds, type Verdict, type VerdictThresholds } from './verdicts.js';
 
@@ -133,6 +134,8 @@ export interface RunSummary {
   verdicts: Verdict[];
   /** Things the reader should know (duplicate rows dropped, window fallback, ...). */
   warnings: string[];
+  /** With --linearized: the kernel-regime prediction against the observed curve (linearized.ts). */
+  linearized?: LinearizedSummary;
 }
 
 /** Bias-corrected EMA of the mini-batch loss and squared gradient norm, ordered by step. */
@@ -440,5 +443,11 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
     thresholds,
     verdicts,
     warnings,
+    ...linearizedField(rows),
   };
+}
+
+function linearizedField(rows: readonly MetricRow[]): { linearized?: LinearizedSummary } {
+  const linearized = summarizeLinearized(rows);
+  return linearized ? { linearized } : {};
 }
