@@ -4,13 +4,10 @@
 import { LplrError, ShapeError } from '../errors.js';
 import { installViewOp, Tensor, tidy, viewOf } from '../tensor.js';
 
-export type BackwardRule = (gradOutput: Tensor) => (Tensor | null | undefined)[];
+import type { BackwardRule } from '../tensor.js';
 
-export interface TapeNode {
-  readonly op: string;
-  readonly inputs: readonly Tensor[];
-  readonly backward: BackwardRule;
-}
+// Declared beside Tensor (which holds its node), so that tensor.ts needs nothing from here.
+export type { BackwardRule, TapeNode } from '../tensor.js';
 
 let gradEnabled = true;
 

@@ -1,0 +1,631 @@
+// The matmul kernel family: its kernels, the chooser between them, and matmulInto, which
+// encodes one product (unrecorded). The recorded op and its backward rule: src/ops/matmul.ts.
+// Kernel family (one binding contract: 0 Params, 1 A, 2 B, 3 bias, 4 C, where possible):
+//   naive    shaders/matmul.wgsl main_naive          one invocation per element (reference)
+//   tiled    shaders/matmul.wgsl main_tiled          64x64 tiles in workgroup memory (real GPUs)
+//   register shaders/matmul_register.wgsl            8x8 per invocation, vec4 loads when aligned
+//   texture  shaders/matmul_texture.wgsl (+ _pack)   operands staged into rgba32float textures
+//   splitk   shaders/matmul_splitk.wgsl              two passes over K slices (tall K, small C)
+//   small    shaders/matmul_small.wgsl               one workgroup per element (N = 1 and the like)
+// C = op(A)·op(B) (+ bias) (ReLU), batched over a leading axis with broadcasting.
+// Which kernel runs is decided once per (runtime, shape class) and recorded in
+// rt.kernelChoices, so a run never changes kernels midway and can pass its choices on.
+import { ConfigError, ShapeError } from '../errors.js';
+import type { BufferRegion, KernelSpec, Runtime } from '../gpu/runtime.js';
+import { shaderSource } from '../gpu/shaders.js';
+import { uniform } from '../gpu/uniform.js';
+import type { Tensor } from '../tensor.js';
+
+/** A concrete kernel of the matmul family. */
+export type MatmulKernel = 'naive' | 'register' | 'tiled' | 'texture' | 'splitk' | 'small';
+/** 'auto': the per-shape-class choice (pinned, tuned, or the adapter's default). */
+export type MatmulVariant = 'auto' | MatmulKernel;
+export const MATMUL_KERNELS: readonly MatmulKernel[] = ['naive', 'register', 'tiled', 'texture', 'splitk', 'small'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['auto', ...MATMUL_KERNELS];
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** [N], added to every row. */
+  bias?: Tensor;
+  activation?: 'none' | 'relu';
+  /** Force a kernel (benchmarks, tests); otherwise the runtime's choice for the shape class. */
+  variant?: MatmulVariant;
+}
+
+/** The problem one matmul call solves, as the kernel chooser sees it. */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+const CHOICE_KEY = 'matmul';
+const CLASS_PREFIX = 'matmul@';
+
+/** Per-runtime state of the chooser. */
+interface ChooserState {
+  /** setMatmulVariant: one kernel for every shape ('auto' = choose per class). */
+  forced: MatmulVariant;
+  /** Tuned winners by shape class (setMatmulTuning). */
+  tuned: Map<string, MatmulKernel>;
+}
+const chooser = new WeakMap<Runtime, ChooserState>();
+
+function chooserState(rt: Runtime): ChooserState {
+  let s = chooser.get(rt);
+  if (!s) chooser.set(rt, (s = { forced: 'auto', tuned: new Map() }));
+  return s;
+}
+
+/** The runtime-wide setting: 'auto' unless setMatmulVariant forced one kernel. */
+export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
+  return chooserState(rt).forced;
+}
+
+/** Force one kernel for every shape ('auto' restores the per-shape-class choice). */
+export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
+  if (!MATMUL_VARIANTS.includes(variant)) {
+    throw new ConfigError(`Unknown matmul variant '${variant}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
+  }
+  chooserState(rt).forced = variant;
+  rt.kernelChoices.set(CHOICE_KEY, variant);
+}
+
+function pow2ceil(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
+/** Shape class: M, N, K rounded up to powers of two, batched or not, transpose flags ('n'/'t'). */
+export function matmulShapeClass(s: MatmulShape): string {
+  return `${pow2ceil(s.M)}x${pow2ceil(s.N)}x${pow2ceil(s.K)}${s.batch > 1 ? 'b' : ''}:${s.transA ? 't' : 'n'}${s.transB ? 't' : 'n'}`;
+}
+
+/**
+ * Pin per-shape-class kernels, e.g. the `matmul@…` entries of a run's recorded
+ * rt.kernelChoices when it resumes. Other keys are ignored; unknown kernels are a ConfigError.
+ */
+export function setMatmulChoices(rt: Runtime, choices: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(choices)) {
+    if (key === CHOICE_KEY) {
+      setMatmulVariant(rt, value as MatmulVariant);
+      continue;
+    }
+    if (!key.startsWith(CLASS_PREFIX)) continue;
+    if (!(MATMUL_KERNELS as readonly string[]).includes(value)) {
+      throw new ConfigError(`Kernel choice ${key}=${value} is not a matmul kernel; use one of ${MATMUL_KERNELS.join(', ')}.`);
+    }
+    rt.kernelChoices.set(key, value);
+  }
+}
+
+/** The per-shape-class choices made so far on this runtime (keys without the prefix). */
+export function matmulChoices(rt: Runtime): Record<string, MatmulKernel> {
+  const out: Record<string, MatmulKernel> = {};
+  for (const [k, v] of rt.kernelChoices) if (k.startsWith(CLASS_PREFIX)) out[k.slice(CLASS_PREFIX.length)] = v as MatmulKernel;
+  return out;
+}
+
+/** Tuned winners by shape class (from the autotuner); used for classes not yet chosen. */
+export function setMatmulTuning(rt: Runtime, winners: ReadonlyMap<string, MatmulKernel>): void {
+  const s = chooserState(rt);
+  s.tuned = new Map(winners);
+}
+
+/** Whether a kernel can run this shape on this adapter (texture sizes, scratch sizes). */
+export function matmulKernelAvailable(rt: Runtime, kernel: MatmulKernel, s: MatmulShape): boolean {
+  switch (kernel) {
+    case 'texture': {
+      const max = rt.limits.maxTextureDimension2D;
+      // Either staging layout may be taken (it depends on offsets too): both must fit.
+      const kPad = Math.ceil(s.K / 8) * 8;
+      const fits = (n: number) => avoidPowerOfTwo(n) <= max;
+      return [kPad / 4, Math.ceil(s.M / 4), Math.ceil(s.N / 4), s.M * s.batch, s.N * s.batch, kPad * s.batch].every(fits);
+    }
+    case 'splitk':
+      return splitSlices(rt, s) >= 2;
+    case 'small':
+      return s.N <= 16;
+    default:
+      return true;
+  }
+}
+
+/** What runs when nothing is pinned or tuned: measured preferences per adapter kind. */
+export function untunedMatmulKernel(rt: Runtime, s: MatmulShape): MatmulKernel {
+  const work = s.M * s.N * s.K;
+  if (rt.ctx.info.isSoftware) {
+    // llvmpipe: texel fetches are vectorized, storage loads are per-lane loops, barriers are
+    // costly; so textures for everything big enough to amortize the staging copies.
+    if (s.N >= 8 && s.M >= 8 && work >= 64 ** 3 && matmulKernelAvailable(rt, 'texture', s)) return 'texture';
+    return 'register';
+  }
+  if (s.N <= 4 && s.K >= 256) return 'small';
+  if (s.K >= 8 * Math.max(s.M, s.N) && s.M * s.N <= 256 * 256 && matmulKernelAvailable(rt, 'splitk', s)) return 'splitk';
+  return 'tiled';
+}
+
+/** The kernel a call runs: forced by the call or the runtime, else pinned/tuned/default per class. */
+export function resolveMatmulKernel(rt: Runtime, s: MatmulShape, requested: MatmulVariant = 'auto'): MatmulKernel {
+  const state = chooserState(rt);
+  const want = requested !== 'auto' ? requested : state.forced;
+  if (want !== 'auto') {
+    if (!MATMUL_KERNELS.includes(want)) throw new ConfigError(`Unknown matmul variant '${want}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
+    // A forced kernel that cannot run this shape (texture too large, ...) yields to the default.
+    return matmulKernelAvailable(rt, want, s) ? want : untunedMatmulKernel(rt, s);
+  }
+  const cls = matmulShapeClass(s);
+  const key = CLASS_PREFIX + cls;
+  const pinned = rt.kernelChoices.get(key) as MatmulKernel | undefined;
+  if (pinned && matmulKernelAvailable(rt, pinned, s)) return pinned;
+  const tuned = state.tuned.get(cls);
+  const chosen = tuned && matmulKernelAvailable(rt, tuned, s) ? tuned : untunedMatmulKernel(rt, s);
+  // First use of this class: record it, so the rest of the run keeps it.
+  if (!pinned) rt.kernelChoices.set(key, chosen);
+  return chosen;
+}
+
+/** A fingerprint of the family's WGSL: a new kernel version invalidates tuned entries. */
+export function matmulKernelVersion(kernel: MatmulKernel): string {
+  const files: Record<MatmulKernel, string[]> = {
+    naive: ['matmul'],
+    tiled: ['matmul'],
+    register: ['matmul_register'],
+    texture: ['matmul_texture', 'matmul_pack'],
+    splitk: ['matmul_splitk'],
+    small: ['matmul_small'],
+  };
+  return fnv1a(files[kernel].map((f) => shaderSource(f)).join('\u0000'));
+}
+
+/** FNV-1a 32-bit, hex. Enough to notice an edited source; not a security hash. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+export interface MatmulGeometry extends MatmulShape {
+  batchA: number;
+  batchB: number;
+  outShape: number[];
+}
+
+export function matmulGeometry(a: Tensor, b: Tensor, transA: boolean, transB: boolean): MatmulGeometry {
+  if (a.rank < 2 || b.rank < 2 || a.rank > 3 || b.rank > 3) {
+    throw new ShapeError(`matmul takes rank-2 or rank-3 operands, got [${a.shape}] and [${b.shape}]`);
+  }
+  const [aR, aC] = a.shape.slice(-2);
+  const [bR, bC] = b.shape.slice(-2);
+  const M = transA ? aC : aR;
+  const K = transA ? aR : aC;
+  const Kb = transB ? bC : bR;
+  const N = transB ? bR : bC;
+  if (K !== Kb) {
+    throw new ShapeError(
+      `matmul: inner dimensions differ: op(A) is [${M}, ${K}] and op(B) is [${Kb}, ${N}] (A [${a.shape}]${transA ? 'ᵀ' : ''}, B [${b.shape}]${transB ? 'ᵀ' : ''})`,
+    );
+  }
+  const batchA = a.rank === 3 ? a.shape[0] : 1;
+  const batchB = b.rank === 3 ? b.shape[0] : 1;
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
+    throw new ShapeError(`matmul: batch sizes ${batchA} and ${batchB} do not broadcast`);
+  }
+  const batch = Math.max(batchA, batchB);
+  const outShape = a.rank === 3 || b.rank === 3 ? [batch, M, N] : [M, N];
+  return { M, N, K, batch, batchA, batchB, outShape, transA, transB };
+}
+
+/** Encode one matmul into `out` (which may be accumulated into). Not recorded on the tape. */
+export function matmulInto(
+  out: Tensor,
+  a: Tensor,
+  b: Tensor,
+  opts: MatmulOptions & { accumulate?: boolean } = {},
+): void {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const g = matmulGeometry(a, b, transA, transB);
+  if (out.size !== g.batch * g.M * g.N) throw new ShapeError(`matmulInto: output [${out.shape}] is not [${g.outShape}]`);
+  if (opts.bias && opts.bias.size !== g.N) throw new ShapeError(`matmul: bias has ${opts.bias.size} values for ${g.N} columns`);
+  if (g.M === 0 || g.N === 0 || g.batch === 0) return;
+  const rt = a.rt;
+  if (g.K === 0) throw new ShapeError('matmul with an empty inner dimension');
+  const kernel = resolveMatmulKernel(rt, g, opts.variant);
+  const job: Job = {
+    rt,
+    g,
+    a: a.region(),
+    b: b.region(),
+    bias: opts.bias ? opts.bias.region() : undefined,
+    out: out.region(),
+    act: opts.activation === 'relu' ? 1 : 0,
+    accumulate: opts.accumulate ?? false,
+  };
+  ENCODERS[kernel](job);
+}
+
+interface Job {
+  rt: Runtime;
+  g: MatmulGeometry;
+  a: BufferRegion;
+  b: BufferRegion;
+  bias: BufferRegion | undefined;
+  out: BufferRegion;
+  act: number;
+  accumulate: boolean;
+}
+
+const ENCODERS: Record<MatmulKernel, (job: Job) => void> = {
+  naive: (j) => encodeClassic(j, 'matmul', 'main_naive', 8),
+  tiled: (j) => encodeClassic(j, 'matmul', 'main_tiled', 64),
+  register: encodeRegister,
+  small: encodeSmall,
+  splitk: encodeSplitK,
+  texture: encodeTexture,
+};
+
+function epilogueOverrides(j: Job): Record<string, number> {
+  return { HAS_BIAS: j.bias ? 1 : 0, ACT: j.act, ACCUMULATE: j.accumulate ? 1 : 0 };
+}
+
+function classicUniform(g: MatmulGeometry, last = 0): Uint8Array {
+  return uniform()
+    .u32(g.M)
+    .u32(g.N)
+    .u32(g.K)
+    .u32(g.batch)
+    .u32(g.batchA === 1 ? 0 : g.M * g.K)
+    .u32(g.batchB === 1 ? 0 : g.K * g.N)
+    .u32(g.M * g.N)
+    .u32(last)
+    .bytes();
+}
+
+function encodeClassic(j: Job, shader: string, entry: string, block: number): void {
+  const { rt, g } = j;
+  rt.dispatch(
+    { shader, entry, overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ...epilogueOverrides(j) } },
+    classicUniform(g),
+    [j.a, j.b, j.bias ?? rt.dummyRegion(), j.out],
+    [Math.ceil(g.N / block), Math.ceil(g.M / block), g.batch],
+  );
+}
+
+/** Round a binding up to whole vec4s; pool buffers are 256-byte multiples, so it stays inside. */
+function vec4Region(r: BufferRegion): BufferRegion {
+  const size = Math.ceil(r.size / 16) * 16;
+  if (r.offset + size > r.buffer.size) throw new Error(`matmul: region at ${r.offset}+${r.size} cannot be widened to vec4s`);
+  return { buffer: r.buffer, offset: r.offset, size };
+}
+
+function encodeRegister(j: Job): void {
+  const { rt, g } = j;
+  const vecA = !g.transA && g.K % 4 === 0;
+  const vecB = !g.transB && g.N % 4 === 0;
+  rt.dispatch(
+    {
+      shader: 'matmul_register',
+      entry: 'main',
+      overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, VEC_A: vecA ? 1 : 0, VEC_B: vecB ? 1 : 0, ...epilogueOverrides(j) },
+    },
+    classicUniform(g),
+    [vec4Region(j.a), vec4Region(j.b), j.bias ?? rt.dummyRegion(), j.out],
+    [Math.ceil(g.N / 64), Math.ceil(g.M / 64), g.batch],
+  );
+}
+
+function encodeSmall(j: Job): void {
+  const { rt, g } = j;
+  const gridY = Math.min(g.M, rt.limits.maxComputeWorkgroupsPerDimension);
+  const mBlocks = Math.ceil(g.M / gridY);
+  rt.dispatch(
+    { shader: 'matmul_small', entry: 'main', overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ...epilogueOverrides(j) } },
+    classicUniform(g, gridY),
+    [j.a, j.b, j.bias ?? rt.dummyRegion(), j.out],
+    [g.N, gridY, g.batch * mBlocks],
+  );
+}
+
+/** Scratch for split-K partial sums stays under this many bytes. */
+const SPLITK_SCRATCH_BYTES = 64 << 20;
+
+/** Number of K slices: about 256 k per slice (at least 2), at most 32, within the scratch and binding limits. */
+function splitSlices(rt: Runtime, s: MatmulShape): number {
+  const perSlice = s.batch * s.M * s.N * 4;
+  const cap = Math.floor(Math.min(SPLITK_SCRATCH_BYTES, rt.limits.maxStorageBufferBindingSize) / perSlice);
+  return Math.min(32, Math.max(2, Math.floor(s.K / 256)), cap, s.K);
+}
+
+function encodeSplitK(j: Job): void {
+  const { rt, g } = j;
+  const slices = Math.max(1, splitSlices(rt, g));
+  const kChunk = Math.ceil(g.K / slices);
+  const scratch = rt.acquire(g.batch * slices * g.M * g.N * 4, 'matmul-splitk');
+  const partialRegion: BufferRegion = { buffer: scratch, offset: 0, size: g.batch * slices * g.M * g.N * 4 };
+  const total = g.batch * g.M * g.N;
+  const groups = Math.ceil(total / 64);
+  const maxWg = rt.limits.maxComputeWorkgroupsPerDimension;
+  const gridY = Math.ceil(groups / maxWg);
+  const gridX = Math.ceil(groups / gridY);
+  const u = uniform()
+    .u32(g.M)
+    .u32(g.N)
+    .u32(g.K)
+    .u32(g.batch)
+    .u32(g.batchA === 1 ? 0 : g.M * g.K)
+    .u32(g.batchB === 1 ? 0 : g.K * g.N)
+    .u32(slices)
+    .u32(kChunk)
+    .u32(gridX)
+    .u32s([], 3)
+    .bytes();
+  const flags = { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 };
+  rt.dispatch({ shader: 'matmul_splitk', entry: 'partial', overrides: flags }, u, [j.a, j.b, partialRegion], [
+    Math.ceil(g.N / 32),
+    Math.ceil(g.M / 32),
+    g.batch * slices,
+  ]);
+  rt.dispatch(
+    { shader: 'matmul_splitk', entry: 'reduce', overrides: epilogueOverrides(j) },
+    u,
+    [partialRegion, j.bias ?? rt.dummyRegion(), j.out],
+    [gridX, gridY, 1],
+  );
+  // Encoded work keeps using the scratch in order; the pool hands it out again only after.
+  rt.release(scratch);
+}
+
+// ------------------------------------------------------------------ texture-sourced variant
+
+const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
+const UNIFORM_USAGE = 0x0040;
+/** GPUBufferUsage.COPY_SRC (spec value; the globals may not exist before the Node bindings load). */
+const COPY_SRC_USAGE = 0x0004;
+/** Staging textures kept per runtime before they are dropped (and re-created on demand). */
+const TEXTURE_CACHE_BYTES = 768 << 20;
+const PARAM_CACHE_ENTRIES = 1024;
+
+interface StagingTexture {
+  role: 'A' | 'B';
+  width: number;
+  height: number;
+  texture: GPUTexture;
+}
+
+interface TextureState {
+  textures: StagingTexture[];
+  textureBytes: number;
+  zeros?: GPUBuffer;
+  /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
+  params: Map<string, GPUBuffer>;
+  paramBytes: number;
+}
+const textureStates = new WeakMap<Runtime, TextureState>();
+
+function textureState(rt: Runtime): TextureState {
+  let s = textureStates.get(rt);
+  if (!s) {
+    const state: TextureState = { textures: [], textureBytes: 0, params: new Map(), paramBytes: 0 };
+    textureStates.set(rt, (s = state));
+    // Counted in rt.memoryStats().cachedBytes; rt.trim() releases all of it.
+    rt.registerCache('matmul-texture', {
+      bytes: () => state.textureBytes + state.paramBytes + (state.zeros?.size ?? 0),
+      drop: () => dropTextureState(state),
+    });
+  }
+  return s;
+}
+
+/** Destroy the staging textures, uniform blocks and zero rows (work using them was submitted). */
+function dropTextureState(s: TextureState): void {
+  for (const t of s.textures) t.texture.destroy();
+  s.textures = [];
+  s.textureBytes = 0;
+  for (const b of s.params.values()) b.destroy();
+  s.params.clear();
+  s.paramBytes = 0;
+  s.zeros?.destroy();
+  s.zeros = undefined;
+}
+
+/**
+ * llvmpipe compiles a shader variant per power-of-two-ness of each bound texture's size
+ * (seconds each for matmul_texture); never handing it a power of two keeps one variant.
+ * The extra texel column or row is never read.
+ */
+function avoidPowerOfTwo(n: number): number {
+  if (n & (n - 1)) return n;
+  return n === 1 ? 3 : n + 1;
+}
+
+/**
+ * A texture of at least the used size. The kernels read only the used region, so any
+ * larger staging texture of the same role serves (the smallest that fits is taken); one
+ * training step's products then share a few textures instead of one per shape.
+ */
+function stagingTexture(rt: Runtime, role: 'A' | 'B', usedWidth: number, usedHeight: number): GPUTexture {
+  const s = textureState(rt);
+  let fit: StagingTexture | undefined;
+  for (const t of s.textures) {
+    if (t.role === role && t.width >= usedWidth && t.height >= usedHeight && (!fit || t.width * t.height < fit.width * fit.height)) fit = t;
+  }
+  // Reuse unless it is far larger than needed (a tiny product should not hold a huge one busy).
+  if (fit && fit.width * fit.height <= 8 * usedWidth * usedHeight + 4096) return fit.texture;
+  const width = avoidPowerOfTwo(usedWidth);
+  const height = avoidPowerOfTwo(usedHeight);
+  const bytes = width * height * 16;
+  if (s.textureBytes + bytes > TEXTURE_CACHE_BYTES) {
+    // Work already encoded still reads the old textures: submit it before dropping them.
+    rt.flush();
+    for (const old of s.textures) old.texture.destroy();
+    s.textures = [];
+    s.textureBytes = 0;
+  }
+  const texture = rt.device.createTexture({
+    label: `matmul-${role}`,
+    size: [width, height],
+    format: 'rgba32float',
+    usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
+  });
+  s.textures.push({ role, width, height, texture });
+  s.textureBytes += bytes;
+  return texture;
+}
+
+function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
+  const s = textureState(rt);
+  const key = words.join(',');
+  let buf = s.params.get(key);
+  if (buf) return buf;
+  if (s.params.size >= PARAM_CACHE_ENTRIES) {
+    rt.flush();
+    for (const old of s.params.values()) old.destroy();
+    s.params.clear();
+    s.paramBytes = 0;
+  }
+  const size = Math.max(16, Math.ceil((words.length * 4) / 16) * 16);
+  buf = rt.device.createBuffer({ label: 'matmul-params', size, usage: UNIFORM_USAGE, mappedAtCreation: true });
+  new Uint32Array(buf.getMappedRange()).set(words);
+  buf.unmap();
+  s.params.set(key, buf);
+  s.paramBytes += size;
+  return buf;
+}
+
+function computePass(rt: Runtime, name: string, spec: KernelSpec, entries: GPUBindGroupEntry[], grid: [number, number, number]): void {
+  const pipeline = rt.pipeline(spec);
+  const encoder = rt.commandEncoder();
+  const bindGroup = rt.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
+  const pass = encoder.beginComputePass(rt.profilePassDescriptor?.(name));
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...grid);
+  pass.end();
+  rt.dispatchListener?.(name, pass);
+}
+
+/** Zero-filled buffer (WebGPU zero-initializes, nothing writes it) for the K padding rows. */
+function zeroBuffer(rt: Runtime, bytes: number): GPUBuffer {
+  const s = textureState(rt);
+  if (!s.zeros || s.zeros.size < bytes) {
+    if (s.zeros) {
+      // Work already encoded may still copy from it.
+      rt.flush();
+      s.zeros.destroy();
+    }
+    // Only ever a copy source; a cache buffer (cachedBytes), not a live tensor.
+    s.zeros = rt.device.createBuffer({ label: 'matmul-zeros', size: Math.ceil(Math.max(bytes, 64 << 10) / 4) * 4, usage: COPY_SRC_USAGE });
+  }
+  return s.zeros;
+}
+
+/** Where one operand's texels come from and how they are laid out. */
+interface Staging {
+  /** Texel layout in matmul_texture.wgsl terms (A_KMAJOR / B_KMAJOR). */
+  kMajor: boolean;
+  width: number;
+  /** Texel rows per batch written (data rows, then zero rows up to rowsOut). */
+  rows: number;
+  rowsOut: number;
+  /** Plain copy of the buffer's rows; otherwise the pack kernel. */
+  direct: boolean;
+}
+
+/**
+ * Pick each operand's staging. A buffer row can be copied as a texel row when it is a
+ * multiple of 64 floats (bytesPerRow must be a multiple of 256) and the offset is texel
+ * aligned: row-major A ([M, K]) and B ([K, N]) land in the default layouts, transposed
+ * ones ([K, M], [N, K]) in the k-major layouts. Anything else is packed (default layouts).
+ */
+function textureStaging(g: MatmulGeometry, aOffset: number, bOffset: number): { a: Staging; b: Staging; kPad: number } {
+  const kPad = Math.ceil(g.K / 8) * 8;
+  const aDirect = aOffset % 16 === 0 && (g.transA ? g.M % 64 === 0 : g.K % 64 === 0);
+  const bDirect = bOffset % 16 === 0 && (g.transB ? g.K % 64 === 0 : g.N % 64 === 0);
+  const a: Staging =
+    aDirect && g.transA
+      ? { kMajor: true, width: g.M / 4, rows: g.K, rowsOut: kPad, direct: true }
+      : { kMajor: false, width: kPad / 4, rows: g.M, rowsOut: g.M, direct: aDirect };
+  const b: Staging =
+    bDirect && g.transB
+      ? { kMajor: true, width: kPad / 4, rows: g.N, rowsOut: g.N, direct: true }
+      : { kMajor: false, width: Math.ceil(g.N / 4), rows: g.K, rowsOut: kPad, direct: bDirect };
+  return { a, b, kPad };
+}
+
+/** Copy `rows` buffer rows per batch into texel rows, then zero rows up to `rowsOut`. */
+function copyRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number): void {
+  const encoder = rt.commandEncoder();
+  const rowBytes = st.width * 16;
+  if (st.rows === st.rowsOut) {
+    encoder.copyBufferToTexture(
+      { buffer: src.buffer, offset: src.offset, bytesPerRow: rowBytes, rowsPerImage: st.rows * batches },
+      { texture: tex },
+      [st.width, st.rows * batches],
+    );
+    return;
+  }
+  const tail = st.rowsOut - st.rows;
+  const zeros = zeroBuffer(rt, tail * rowBytes);
+  for (let b = 0; b < batches; b++) {
+    encoder.copyBufferToTexture(
+      { buffer: src.buffer, offset: src.offset + b * st.rows * rowBytes, bytesPerRow: rowBytes, rowsPerImage: st.rows },
+      { texture: tex, origin: [0, b * st.rowsOut] },
+      [st.width, st.rows],
+    );
+    encoder.copyBufferToTexture(
+      { buffer: zeros, offset: 0, bytesPerRow: rowBytes, rowsPerImage: tail },
+      { texture: tex, origin: [0, b * st.rowsOut + st.rows] },
+      [st.width, tail],
+    );
+  }
+}
+
+/** The pack kernel: op(X) [rows, cols] (X transposed in memory or not) into the default layout. */
+function packRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number, cols: number, transposed: boolean, strideSrc: number): void {
+  const words = [st.rows, cols, st.rowsOut, st.width, batches, strideSrc, 0, 0];
+  computePass(
+    rt,
+    'matmul_pack:main',
+    { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: transposed ? 1 : 0 } },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: { buffer: src.buffer, offset: src.offset, size: src.size } },
+      { binding: 2, resource: tex.createView() },
+    ],
+    [Math.ceil(st.width / 8), Math.ceil((st.rowsOut * batches) / 8), 1],
+  );
+}
+
+function encodeTexture(j: Job): void {
+  const { rt, g } = j;
+  const { a, b, kPad } = textureStaging(g, j.a.offset, j.b.offset);
+  const aTex = stagingTexture(rt, 'A', a.width, a.rowsOut * g.batchA);
+  const bTex = stagingTexture(rt, 'B', b.width, b.rowsOut * g.batchB);
+  if (a.direct) copyRows(rt, aTex, j.a, a, g.batchA);
+  else packRows(rt, aTex, j.a, a, g.batchA, g.K, g.transA, g.M * g.K);
+  if (b.direct) copyRows(rt, bTex, j.b, b, g.batchB);
+  else packRows(rt, bTex, j.b, b, g.batchB, g.N, g.transB, g.K * g.N);
+  const epilogue = (j.bias ? 1 : 0) | (j.act === 1 ? 2 : 0) | (j.accumulate ? 4 : 0);
+  const words = [g.M, g.N, g.K, g.batch, g.batchA === 1 ? 0 : a.rowsOut, g.batchB === 1 ? 0 : b.rowsOut, g.M * g.N, kPad, epilogue, 0, 0, 0];
+  const bias = j.bias ?? rt.dummyRegion();
+  computePass(
+    rt,
+    'matmul_texture:main',
+    { shader: 'matmul_texture', entry: 'main', overrides: { A_KMAJOR: a.kMajor ? 1 : 0, B_KMAJOR: b.kMajor ? 1 : 0 } },
+    [
+      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 1, resource: aTex.createView() },
+      { binding: 2, resource: bTex.createView() },
+      { binding: 3, resource: { buffer: bias.buffer, offset: bias.offset, size: bias.size } },
+      { binding: 4, resource: { buffer: j.out.buffer, offset: j.out.offset, size: j.out.size } },
+    ],
+    [Math.ceil(g.N / 128), Math.ceil(g.M / 128), g.batch],
+  );
+}
