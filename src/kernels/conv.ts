@@ -16,8 +16,10 @@
 //   matmul    1x1, stride 1, no padding: the convolution *is* a matmul over [B, Cin, H·W].
 //   direct    one invocation per output value (reference/baseline).
 import { ConfigError, ShapeError } from '../errors.js';
-import { grid1d, type BufferRegion, type Grid, type KernelSpec, type Runtime } from '../gpu/runtime.js';
+import { grid1d, type BufferRegion, type Grid, type Runtime } from '../gpu/runtime.js';
+import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
 import { uniform } from '../gpu/uniform.js';
+import { chooseKernel, plansForSoftware, registerFamily, setForcedKernel, type KernelFamily, type KernelVariant } from './chooser.js';
 import { empty, viewOf, type Tensor } from '../tensor.js';
 import { matmulInto } from './matmul.js';
 import { reduceRaw } from './reduce.js';
@@ -239,15 +241,12 @@ function sumBatch(t: Tensor, batch: number, shape: number[]): Tensor {
 
 // ------------------------------------------------------------------ texture-sourced kernels
 
-/** Per-runtime kernel-form setting: 'auto' chooses per pass (chooseConvKernel). */
-const forcedKernels = new WeakMap<Runtime, ConvKernel | 'auto'>();
-
 /** Force one kernel form for the implicit variant on this runtime ('auto' restores the choice). */
 export function setConvKernel(rt: Runtime, kernel: ConvKernel | 'auto'): void {
   if (kernel !== 'auto' && !CONV_KERNELS.includes(kernel)) {
     throw new ConfigError(`Unknown conv kernel '${kernel}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
   }
-  forcedKernels.set(rt, kernel);
+  setForcedKernel(rt, CONV_FAMILY, kernel);
 }
 
 /** The largest grid dimension the texture kernel needs and its staged texture sizes. */
@@ -289,133 +288,76 @@ export function convKernelAvailable(rt: Runtime, g: Conv2dGeometry, pass: ConvPa
   return textureSizes(g, pass).every((t) => avoidPowerOfTwo(t.width) <= max && avoidPowerOfTwo(t.height) <= max);
 }
 
+/** One pass of one convolution, as the kernel chooser sees it. */
+export interface ConvPassShape {
+  g: Conv2dGeometry;
+  pass: ConvPass;
+}
+
+/** Shape class of a conv pass: the exact geometry (every size enters the forms' limits). */
+export function convShapeClass({ g, pass }: ConvPassShape): string {
+  return `${pass}:${g.batch}x${g.cin}x${g.h}x${g.w}*${g.cout}x${g.kh}x${g.kw}s${g.stride}p${g.pad}`;
+}
+
 /**
- * The kernel form a pass runs: forced by the call or the runtime (a form that cannot run the
- * pass yields to the automatic choice), else by shape and adapter. The forward of a strided
- * or padded 1x1 kernel is a GEMM with K = Cin over a subset of the pixels (a quarter of x at
- * stride 2): gathered, they make a dense matmul operand; at stride 2 a register-blocked GEMM
- * loads them straight from x (on llvmpipe about twice the texture form's rate at ResNet-20's
- * 16→32 shortcut, batch 128). Otherwise, on software adapters (llvmpipe)
- * texel fetches are vectorized and storage loads are not, so textures win wherever they
- * fit; on GPUs the storage-buffer kernels need no staging copies.
+ * The conv family's kernel forms (implicit variant), declared once: the WGSL each runs and
+ * when it can run. Chosen per pass and recorded as `conv@pass:geometry` in rt.kernelChoices,
+ * like matmul's classes, so the page and resumed runs pin them.
+ */
+export const CONV_FAMILY: KernelFamily<ConvPassShape> = registerFamily({
+  name: 'conv',
+  variants: new Map<string, KernelVariant<ConvPassShape>>([
+    ['buffer', { shaders: ['conv2d'], available: () => true }],
+    ['texture', { shaders: ['conv2d_pack', 'conv2d_texture', 'conv2d_wgrad', 'conv2d'], available: (rt, s) => convKernelAvailable(rt, s.g, s.pass, 'texture') }],
+    ['gather', { shaders: ['conv2d'], available: (rt, s) => convKernelAvailable(rt, s.g, s.pass, 'gather') }],
+  ]),
+  shapeClass: convShapeClass,
+  untuned: (rt, { g, pass }) => untunedConvKernel(rt, g, pass),
+});
+
+/**
+ * The default form of a pass. The forward of a strided or padded 1x1 kernel is a GEMM with
+ * K = Cin over a subset of the pixels (a quarter of x at stride 2): gathered, they make a
+ * dense matmul operand; at stride 2 a register-blocked GEMM loads them straight from x (on
+ * llvmpipe about twice the texture form's rate at ResNet-20's 16→32 shortcut, batch 128).
+ * Otherwise, on software adapters (llvmpipe) texel fetches are vectorized and storage loads
+ * are not, so textures win wherever they fit; on GPUs the storage-buffer kernels need no
+ * staging copies.
+ */
+export function untunedConvKernel(rt: Runtime, g: Conv2dGeometry, pass: ConvPass): ConvKernel {
+  if (!isPointwiseConv(g) && convKernelAvailable(rt, g, pass, 'gather')) return 'gather';
+  if (plansForSoftware(rt) && convKernelAvailable(rt, g, pass, 'texture')) return 'texture';
+  return 'buffer';
+}
+
+/**
+ * The kernel form a pass runs, through the one chooser: forced by the call or the runtime (a
+ * form that cannot run the pass yields to the default), else the class's pin, else the
+ * default (untunedConvKernel), recorded as the class's pin on first use.
  */
 export function chooseConvKernel(rt: Runtime, g: Conv2dGeometry, pass: ConvPass, requested: ConvKernel | 'auto' = 'auto'): ConvKernel {
-  const want = requested !== 'auto' ? requested : (forcedKernels.get(rt) ?? 'auto');
-  if (want !== 'auto') {
-    if (!CONV_KERNELS.includes(want)) throw new ConfigError(`Unknown conv kernel '${want}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
-    if (convKernelAvailable(rt, g, pass, want)) return want;
+  if (requested !== 'auto' && !CONV_KERNELS.includes(requested)) {
+    throw new ConfigError(`Unknown conv kernel '${requested}'. Use one of: auto, ${CONV_KERNELS.join(', ')}.`);
   }
-  if (!isPointwiseConv(g) && convKernelAvailable(rt, g, pass, 'gather')) return 'gather';
-  if (rt.ctx.info.isSoftware && convKernelAvailable(rt, g, pass, 'texture')) return 'texture';
-  return 'buffer';
+  return chooseKernel(rt, CONV_FAMILY, { g, pass }, requested) as ConvKernel;
 }
 
 /** Pixels per workgroup of conv2d_texture.wgsl (8 lanes x 32 rows). */
 const TEXTURE_TILE_M = 256;
-const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
-const UNIFORM_USAGE = 0x0040;
-/** Staging textures kept per runtime before they are dropped (and re-created on demand). */
-const TEXTURE_CACHE_BYTES = 256 << 20;
-const PARAM_CACHE_ENTRIES = 512;
-
 /** image: x, or dy in the input gradient; gradient: dy beside x in the weight gradient. */
 type TextureRole = 'image' | 'kernel' | 'gradient';
 
-interface TextureCache {
-  textures: { role: TextureRole; width: number; height: number; texture: GPUTexture }[];
-  bytes: number;
-  /** Uniform blocks by content (shapes repeat): created mapped, never rewritten. */
-  params: Map<string, GPUBuffer>;
-  paramBytes: number;
-}
-const textureCaches = new WeakMap<Runtime, TextureCache>();
-
-function textureCache(rt: Runtime): TextureCache {
-  let c = textureCaches.get(rt);
-  if (!c) {
-    const cache: TextureCache = { textures: [], bytes: 0, params: new Map(), paramBytes: 0 };
-    textureCaches.set(rt, (c = cache));
-    // Counted in rt.memoryStats().cachedBytes; rt.trim() releases all of it.
-    rt.registerCache('conv2d-texture', { bytes: () => cache.bytes + cache.paramBytes, drop: () => dropTextures(cache, true) });
-  }
-  return c;
+/** The texture forms' staging textures and uniform blocks, kept by the runtime. */
+function staging(rt: Runtime): StagingCache {
+  return rt.stagingCache('conv2d-texture', { label: 'conv2d', maxTextureBytes: 256 << 20, maxParams: 512 });
 }
 
-/** Destroy the staging textures (and the uniform blocks); work reading them was submitted. */
-function dropTextures(c: TextureCache, params: boolean): void {
-  for (const t of c.textures) t.texture.destroy();
-  c.textures = [];
-  c.bytes = 0;
-  if (!params) return;
-  for (const b of c.params.values()) b.destroy();
-  c.params.clear();
-  c.paramBytes = 0;
-}
-
-/** llvmpipe compiles a shader variant per power-of-two-ness of a bound texture's size: avoid them. */
-function avoidPowerOfTwo(n: number): number {
-  if (n & (n - 1)) return n;
-  return n === 1 ? 3 : n + 1;
-}
-
-/** A staging texture of at least the used size (the kernels read only the used part). */
 function stagingTexture(rt: Runtime, role: TextureRole, width: number, height: number): GPUTexture {
-  const c = textureCache(rt);
-  let fit: TextureCache['textures'][number] | undefined;
-  for (const t of c.textures) {
-    if (t.role === role && t.width >= width && t.height >= height && (!fit || t.width * t.height < fit.width * fit.height)) fit = t;
-  }
-  if (fit && fit.width * fit.height <= 8 * width * height + 4096) return fit.texture;
-  const w = avoidPowerOfTwo(width);
-  const h = avoidPowerOfTwo(height);
-  if (c.bytes + w * h * 16 > TEXTURE_CACHE_BYTES) {
-    // Encoded work still reads the old textures: submit it before dropping them.
-    rt.flush();
-    dropTextures(c, false);
-  }
-  const texture = rt.device.createTexture({
-    label: `conv2d-${role}`,
-    size: [w, h],
-    format: 'rgba32float',
-    usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
-  });
-  c.textures.push({ role, width: w, height: h, texture });
-  c.bytes += w * h * 16;
-  return texture;
+  return staging(rt).texture(role, width, height);
 }
 
 function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
-  const c = textureCache(rt);
-  const key = words.join(',');
-  let buf = c.params.get(key);
-  if (buf) return buf;
-  if (c.params.size >= PARAM_CACHE_ENTRIES) {
-    rt.flush();
-    for (const old of c.params.values()) old.destroy();
-    c.params.clear();
-    c.paramBytes = 0;
-  }
-  buf = rt.device.createBuffer({ label: 'conv2d-params', size: Math.ceil((words.length * 4) / 16) * 16, usage: UNIFORM_USAGE, mappedAtCreation: true });
-  c.paramBytes += buf.size;
-  // Signed fields (tap steps) are stored as their two's complement.
-  new Int32Array(buf.getMappedRange()).set(words);
-  buf.unmap();
-  c.params.set(key, buf);
-  return buf;
-}
-
-/** One dispatch in its own pass (texture bindings do not go through rt.dispatch). */
-function textureDispatch(rt: Runtime, spec: KernelSpec, entries: GPUBindGroupEntry[], grid: [number, number, number]): void {
-  if (grid.some((n) => n === 0)) return;
-  const pipeline = rt.pipeline(spec);
-  const name = `${spec.shader}:${spec.entry ?? 'main'}`;
-  const bindGroup = rt.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
-  const pass = rt.commandEncoder().beginComputePass(rt.profilePassDescriptor?.(name));
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(...grid);
-  pass.end();
-  rt.dispatchListener?.(name, pass);
+  return staging(rt).paramBuffer(words);
 }
 
 function bufferEntry(binding: number, r: BufferRegion): GPUBindGroupEntry {
@@ -457,8 +399,7 @@ function imagePlan(
 function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan, role: TextureRole = 'image'): GPUTexture {
   const tex = stagingTexture(rt, role, plan.width, plan.rows);
   const words = [plan.width, plan.rows, plan.c4, plan.channels, plan.h, plan.w, plan.imageRows, plan.top, plan.left, plan.step, 0, 0, 0, 0, 0, 0];
-  textureDispatch(
-    rt,
+  rt.dispatchBound(
     { shader: 'conv2d_pack', entry: 'pack_image' },
     [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
     [Math.ceil(plan.width / plan.c4 / 8), Math.ceil(plan.imageRows / 8), plan.rows / plan.imageRows],
@@ -475,8 +416,7 @@ function stageKernel(rt: Runtime, src: BufferRegion, g: Conv2dGeometry, pass: 'f
   const rows = taps * c4 * 4;
   const tex = stagingTexture(rt, 'kernel', width, rows);
   const words = [width, rows, c4, 0, 0, 0, 0, 0, 0, 0, n, kc, taps, nStride, kcStride, 0];
-  textureDispatch(
-    rt,
+  rt.dispatchBound(
     { shader: 'conv2d_pack', entry: 'pack_kernel' },
     [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
     [Math.ceil(width / 8), Math.ceil(rows / 8), 1],
@@ -515,8 +455,7 @@ function runTextureGemm(rt: Runtime, gemm: TextureGemm, image: GPUTexture, kerne
     g.tapStepY, g.tapStepX, g.outImage, g.outRowLen, g.outRow0, g.outCol0, g.outStep, g.outPlane, bias ? 1 : 0, g.imagePixels / g.rowPixels, 0, 0,
   ];
   const groups = g.N <= 4 ? 1 : 4;
-  textureDispatch(
-    rt,
+  rt.dispatchBound(
     { shader: 'conv2d_texture', entry: 'main', overrides: { GROUPS: groups } },
     [
       { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
@@ -690,8 +629,7 @@ function weightGradTexture(x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry)
   const rows = weightGradRows(g);
   const partial = empty([splits, g.cout * K], rt);
   const words = [g.cout, g.cin, g.kh * g.kw, g.kw, groups, image.c4, dyPlan.c4, g.ho, g.wo, g.batch * g.ho, linesPerSplit, image.imageRows, gemm.aStep, 0, 0, 0];
-  textureDispatch(
-    rt,
+  rt.dispatchBound(
     { shader: 'conv2d_wgrad', entry: 'main', overrides: { ROWS: rows } },
     [
       { binding: 0, resource: { buffer: paramBuffer(rt, words) } },

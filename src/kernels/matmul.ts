@@ -11,17 +11,29 @@
 // Which kernel runs is decided once per (runtime, shape class) and recorded in
 // rt.kernelChoices, so a run never changes kernels midway and can pass its choices on.
 import { ConfigError, ShapeError } from '../errors.js';
-import type { BufferRegion, KernelSpec, Runtime } from '../gpu/runtime.js';
-import { shaderSource } from '../gpu/shaders.js';
+import type { BufferRegion, Runtime } from '../gpu/runtime.js';
+import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
 import { uniform } from '../gpu/uniform.js';
+import {
+  chooseKernel,
+  fnv1a,
+  forcedKernel,
+  kernelVersion,
+  pinKernel,
+  pinnedKernels,
+  plansForSoftware,
+  registerFamily,
+  setForcedKernel,
+  setTunedKernels,
+  type KernelFamily,
+  type KernelVariant,
+} from './chooser.js';
 import type { Tensor } from '../tensor.js';
 
-/** A concrete kernel of the matmul family. */
+/** A built-in kernel of the matmul family (registerMatmulVariant adds others by name). */
 export type MatmulKernel = 'naive' | 'register' | 'tiled' | 'texture' | 'splitk' | 'small';
 /** 'auto': the per-shape-class choice (pinned, tuned, or the adapter's default). */
 export type MatmulVariant = 'auto' | MatmulKernel;
-export const MATMUL_KERNELS: readonly MatmulKernel[] = ['naive', 'register', 'tiled', 'texture', 'splitk', 'small'];
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['auto', ...MATMUL_KERNELS];
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -43,38 +55,6 @@ export interface MatmulShape {
   transB: boolean;
 }
 
-const CHOICE_KEY = 'matmul';
-const CLASS_PREFIX = 'matmul@';
-
-/** Per-runtime state of the chooser. */
-interface ChooserState {
-  /** setMatmulVariant: one kernel for every shape ('auto' = choose per class). */
-  forced: MatmulVariant;
-  /** Tuned winners by shape class (setMatmulTuning). */
-  tuned: Map<string, MatmulKernel>;
-}
-const chooser = new WeakMap<Runtime, ChooserState>();
-
-function chooserState(rt: Runtime): ChooserState {
-  let s = chooser.get(rt);
-  if (!s) chooser.set(rt, (s = { forced: 'auto', tuned: new Map() }));
-  return s;
-}
-
-/** The runtime-wide setting: 'auto' unless setMatmulVariant forced one kernel. */
-export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
-  return chooserState(rt).forced;
-}
-
-/** Force one kernel for every shape ('auto' restores the per-shape-class choice). */
-export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
-  if (!MATMUL_VARIANTS.includes(variant)) {
-    throw new ConfigError(`Unknown matmul variant '${variant}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
-  }
-  chooserState(rt).forced = variant;
-  rt.kernelChoices.set(CHOICE_KEY, variant);
-}
-
 function pow2ceil(n: number): number {
   return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
 }
@@ -84,60 +64,101 @@ export function matmulShapeClass(s: MatmulShape): string {
   return `${pow2ceil(s.M)}x${pow2ceil(s.N)}x${pow2ceil(s.K)}${s.batch > 1 ? 'b' : ''}:${s.transA ? 't' : 'n'}${s.transB ? 't' : 'n'}`;
 }
 
+/** One matmul kernel: the chooser's view (shaders, availability) and how it is encoded. */
+export interface MatmulVariantSpec extends KernelVariant<MatmulShape> {
+  encode(job: MatmulJob): void;
+}
+
+/**
+ * The matmul family, declared once: each entry is a variant with its WGSL, when it can run
+ * and its encoder. Adding a variant is one entry here (or registerMatmulVariant) plus its
+ * .wgsl; the chooser, the autotuner, kernel choices and verify-browser's pins read this table.
+ */
+export const MATMUL_FAMILY: KernelFamily<MatmulShape, MatmulVariantSpec> = registerFamily({
+  name: 'matmul',
+  recordsSetting: true,
+  variants: new Map<string, MatmulVariantSpec>([
+    ['naive', { shaders: ['matmul'], available: () => true, encode: classicEncoder('matmul', 'main_naive', 8) }],
+    ['register', { shaders: ['matmul_register'], available: () => true, encode: encodeRegister }],
+    ['tiled', { shaders: ['matmul'], available: () => true, encode: classicEncoder('matmul', 'main_tiled', 64) }],
+    ['texture', { shaders: ['matmul_texture', 'matmul_pack'], available: textureFits, encode: encodeTexture }],
+    ['splitk', { shaders: ['matmul_splitk'], available: (rt, s) => splitSlices(rt, s) >= 2, encode: encodeSplitK }],
+    ['small', { shaders: ['matmul_small'], available: (_rt, s) => s.N <= 16, encode: encodeSmall }],
+  ]),
+  shapeClass: matmulShapeClass,
+  untuned: (rt, s) => untunedMatmulKernel(rt, s),
+});
+
+/** The family's kernels, in order (live: registerMatmulVariant appends). */
+export const MATMUL_KERNELS: readonly MatmulKernel[] = [...MATMUL_FAMILY.variants.keys()] as MatmulKernel[];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['auto', ...MATMUL_KERNELS];
+
+/**
+ * Add a matmul variant: its entry in MATMUL_FAMILY (WGSL files registered with
+ * registerShader or in shaders/, availability, encoder). Tests and experiments use it;
+ * built-in variants are entries in the table above.
+ */
+export function registerMatmulVariant(name: string, spec: MatmulVariantSpec): void {
+  if (name === 'auto' || MATMUL_FAMILY.variants.has(name)) throw new ConfigError(`A matmul variant named '${name}' exists already.`);
+  MATMUL_FAMILY.variants.set(name, spec);
+  (MATMUL_KERNELS as string[]).push(name);
+  (MATMUL_VARIANTS as string[]).push(name);
+}
+
+/** The runtime-wide setting: 'auto' unless setMatmulVariant forced one kernel. */
+export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
+  return forcedKernel(rt, MATMUL_FAMILY) as MatmulVariant;
+}
+
+/** Force one kernel for every shape ('auto' restores the per-shape-class choice). */
+export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
+  setForcedKernel(rt, MATMUL_FAMILY, variant);
+}
+
 /**
  * Pin per-shape-class kernels, e.g. the `matmul@…` entries of a run's recorded
  * rt.kernelChoices when it resumes. Other keys are ignored; unknown kernels are a ConfigError.
  */
 export function setMatmulChoices(rt: Runtime, choices: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(choices)) {
-    if (key === CHOICE_KEY) {
+    if (key === MATMUL_FAMILY.name) {
       setMatmulVariant(rt, value as MatmulVariant);
       continue;
     }
-    if (!key.startsWith(CLASS_PREFIX)) continue;
-    if (!(MATMUL_KERNELS as readonly string[]).includes(value)) {
-      throw new ConfigError(`Kernel choice ${key}=${value} is not a matmul kernel; use one of ${MATMUL_KERNELS.join(', ')}.`);
-    }
-    rt.kernelChoices.set(key, value);
+    if (!key.startsWith(`${MATMUL_FAMILY.name}@`)) continue;
+    pinKernel(rt, MATMUL_FAMILY, key.slice(MATMUL_FAMILY.name.length + 1), value);
   }
 }
 
 /** The per-shape-class choices made so far on this runtime (keys without the prefix). */
 export function matmulChoices(rt: Runtime): Record<string, MatmulKernel> {
-  const out: Record<string, MatmulKernel> = {};
-  for (const [k, v] of rt.kernelChoices) if (k.startsWith(CLASS_PREFIX)) out[k.slice(CLASS_PREFIX.length)] = v as MatmulKernel;
-  return out;
+  return pinnedKernels(rt, MATMUL_FAMILY) as Record<string, MatmulKernel>;
 }
 
 /** Tuned winners by shape class (from the autotuner); used for classes not yet chosen. */
 export function setMatmulTuning(rt: Runtime, winners: ReadonlyMap<string, MatmulKernel>): void {
-  const s = chooserState(rt);
-  s.tuned = new Map(winners);
+  setTunedKernels(rt, MATMUL_FAMILY, winners);
 }
 
 /** Whether a kernel can run this shape on this adapter (texture sizes, scratch sizes). */
 export function matmulKernelAvailable(rt: Runtime, kernel: MatmulKernel, s: MatmulShape): boolean {
-  switch (kernel) {
-    case 'texture': {
-      const max = rt.limits.maxTextureDimension2D;
-      // Either staging layout may be taken (it depends on offsets too): both must fit.
-      const kPad = Math.ceil(s.K / 8) * 8;
-      const fits = (n: number) => avoidPowerOfTwo(n) <= max;
-      return [kPad / 4, Math.ceil(s.M / 4), Math.ceil(s.N / 4), s.M * s.batch, s.N * s.batch, kPad * s.batch].every(fits);
-    }
-    case 'splitk':
-      return splitSlices(rt, s) >= 2;
-    case 'small':
-      return s.N <= 16;
-    default:
-      return true;
-  }
+  const v = MATMUL_FAMILY.variants.get(kernel);
+  if (!v) throw new ConfigError(`Unknown matmul variant '${kernel}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
+  return v.available(rt, s);
+}
+
+/** The texture kernel's staging textures fit: either staging layout may be taken (it depends on offsets too), so both must. */
+function textureFits(rt: Runtime, s: MatmulShape): boolean {
+  const max = rt.limits.maxTextureDimension2D;
+  const kPad = Math.ceil(s.K / 8) * 8;
+  const fits = (n: number) => avoidPowerOfTwo(n) <= max;
+  return [kPad / 4, Math.ceil(s.M / 4), Math.ceil(s.N / 4), s.M * s.batch, s.N * s.batch, kPad * s.batch].every(fits);
 }
 
 /** What runs when nothing is pinned or tuned: measured preferences per adapter kind. */
 export function untunedMatmulKernel(rt: Runtime, s: MatmulShape): MatmulKernel {
   const work = s.M * s.N * s.K;
-  if (rt.ctx.info.isSoftware) {
+  if (plansForSoftware(rt)) {
     // llvmpipe: texel fetches are vectorized, storage loads are per-lane loops, barriers are
     // costly; so textures for everything big enough to amortize the staging copies.
     if (s.N >= 8 && s.M >= 8 && work >= 64 ** 3 && matmulKernelAvailable(rt, 'texture', s)) return 'texture';
@@ -150,46 +171,15 @@ export function untunedMatmulKernel(rt: Runtime, s: MatmulShape): MatmulKernel {
 
 /** The kernel a call runs: forced by the call or the runtime, else pinned/tuned/default per class. */
 export function resolveMatmulKernel(rt: Runtime, s: MatmulShape, requested: MatmulVariant = 'auto'): MatmulKernel {
-  const state = chooserState(rt);
-  const want = requested !== 'auto' ? requested : state.forced;
-  if (want !== 'auto') {
-    if (!MATMUL_KERNELS.includes(want)) throw new ConfigError(`Unknown matmul variant '${want}'. Use one of: ${MATMUL_VARIANTS.join(', ')}.`);
-    // A forced kernel that cannot run this shape (texture too large, ...) yields to the default.
-    return matmulKernelAvailable(rt, want, s) ? want : untunedMatmulKernel(rt, s);
-  }
-  const cls = matmulShapeClass(s);
-  const key = CLASS_PREFIX + cls;
-  const pinned = rt.kernelChoices.get(key) as MatmulKernel | undefined;
-  if (pinned && matmulKernelAvailable(rt, pinned, s)) return pinned;
-  const tuned = state.tuned.get(cls);
-  const chosen = tuned && matmulKernelAvailable(rt, tuned, s) ? tuned : untunedMatmulKernel(rt, s);
-  // First use of this class: record it, so the rest of the run keeps it.
-  if (!pinned) rt.kernelChoices.set(key, chosen);
-  return chosen;
+  return chooseKernel(rt, MATMUL_FAMILY, s, requested) as MatmulKernel;
 }
 
-/** A fingerprint of the family's WGSL: a new kernel version invalidates tuned entries. */
+/** A fingerprint of the kernel's assembled WGSL: a new kernel version invalidates tuned entries. */
 export function matmulKernelVersion(kernel: MatmulKernel): string {
-  const files: Record<MatmulKernel, string[]> = {
-    naive: ['matmul'],
-    tiled: ['matmul'],
-    register: ['matmul_register'],
-    texture: ['matmul_texture', 'matmul_pack'],
-    splitk: ['matmul_splitk'],
-    small: ['matmul_small'],
-  };
-  return fnv1a(files[kernel].map((f) => shaderSource(f)).join('\u0000'));
+  return kernelVersion(MATMUL_FAMILY, kernel);
 }
 
-/** FNV-1a 32-bit, hex. Enough to notice an edited source; not a security hash. */
-export function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
+export { fnv1a };
 
 export interface MatmulGeometry extends MatmulShape {
   batchA: number;
@@ -238,7 +228,7 @@ export function matmulInto(
   const rt = a.rt;
   if (g.K === 0) throw new ShapeError('matmul with an empty inner dimension');
   const kernel = resolveMatmulKernel(rt, g, opts.variant);
-  const job: Job = {
+  const job: MatmulJob = {
     rt,
     g,
     a: a.region(),
@@ -248,10 +238,11 @@ export function matmulInto(
     act: opts.activation === 'relu' ? 1 : 0,
     accumulate: opts.accumulate ?? false,
   };
-  ENCODERS[kernel](job);
+  MATMUL_FAMILY.variants.get(kernel)!.encode(job);
 }
 
-interface Job {
+/** One product to encode: geometry, operand regions and the epilogue. */
+export interface MatmulJob {
   rt: Runtime;
   g: MatmulGeometry;
   a: BufferRegion;
@@ -262,16 +253,7 @@ interface Job {
   accumulate: boolean;
 }
 
-const ENCODERS: Record<MatmulKernel, (job: Job) => void> = {
-  naive: (j) => encodeClassic(j, 'matmul', 'main_naive', 8),
-  tiled: (j) => encodeClassic(j, 'matmul', 'main_tiled', 64),
-  register: encodeRegister,
-  small: encodeSmall,
-  splitk: encodeSplitK,
-  texture: encodeTexture,
-};
-
-function epilogueOverrides(j: Job): Record<string, number> {
+function epilogueOverrides(j: MatmulJob): Record<string, number> {
   return { HAS_BIAS: j.bias ? 1 : 0, ACT: j.act, ACCUMULATE: j.accumulate ? 1 : 0 };
 }
 
@@ -288,7 +270,15 @@ function classicUniform(g: MatmulGeometry, last = 0): Uint8Array {
     .bytes();
 }
 
-function encodeClassic(j: Job, shader: string, entry: string, block: number): void {
+/**
+ * The encoder of a kernel with matmul.wgsl's contract (Params as classicUniform, bindings
+ * A, B, bias, C; TRANS_A/B and epilogue overrides; one workgroup per block x block of C).
+ */
+export function classicEncoder(shader: string, entry: string, block: number): (job: MatmulJob) => void {
+  return (j) => encodeClassic(j, shader, entry, block);
+}
+
+function encodeClassic(j: MatmulJob, shader: string, entry: string, block: number): void {
   const { rt, g } = j;
   rt.dispatch(
     { shader, entry, overrides: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, ...epilogueOverrides(j) } },
@@ -305,7 +295,7 @@ function vec4Region(r: BufferRegion): BufferRegion {
   return { buffer: r.buffer, offset: r.offset, size };
 }
 
-function encodeRegister(j: Job): void {
+function encodeRegister(j: MatmulJob): void {
   const { rt, g } = j;
   const vecA = !g.transA && g.K % 4 === 0;
   const vecB = !g.transB && g.N % 4 === 0;
@@ -321,7 +311,7 @@ function encodeRegister(j: Job): void {
   );
 }
 
-function encodeSmall(j: Job): void {
+function encodeSmall(j: MatmulJob): void {
   const { rt, g } = j;
   const gridY = Math.min(g.M, rt.limits.maxComputeWorkgroupsPerDimension);
   const mBlocks = Math.ceil(g.M / gridY);
@@ -343,7 +333,7 @@ function splitSlices(rt: Runtime, s: MatmulShape): number {
   return Math.min(32, Math.max(2, Math.floor(s.K / 256)), cap, s.K);
 }
 
-function encodeSplitK(j: Job): void {
+function encodeSplitK(j: MatmulJob): void {
   const { rt, g } = j;
   const slices = Math.max(1, splitSlices(rt, g));
   const kChunk = Math.ceil(g.K / slices);
@@ -384,146 +374,9 @@ function encodeSplitK(j: Job): void {
 
 // ------------------------------------------------------------------ texture-sourced variant
 
-const TEXTURE_USAGE = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 } as const;
-const UNIFORM_USAGE = 0x0040;
-/** GPUBufferUsage.COPY_SRC (spec value; the globals may not exist before the Node bindings load). */
-const COPY_SRC_USAGE = 0x0004;
-/** Staging textures kept per runtime before they are dropped (and re-created on demand). */
-const TEXTURE_CACHE_BYTES = 768 << 20;
-const PARAM_CACHE_ENTRIES = 1024;
-
-interface StagingTexture {
-  role: 'A' | 'B';
-  width: number;
-  height: number;
-  texture: GPUTexture;
-}
-
-interface TextureState {
-  textures: StagingTexture[];
-  textureBytes: number;
-  zeros?: GPUBuffer;
-  /** Uniform blocks by content: shapes repeat, so these are few; created mapped, never rewritten. */
-  params: Map<string, GPUBuffer>;
-  paramBytes: number;
-}
-const textureStates = new WeakMap<Runtime, TextureState>();
-
-function textureState(rt: Runtime): TextureState {
-  let s = textureStates.get(rt);
-  if (!s) {
-    const state: TextureState = { textures: [], textureBytes: 0, params: new Map(), paramBytes: 0 };
-    textureStates.set(rt, (s = state));
-    // Counted in rt.memoryStats().cachedBytes; rt.trim() releases all of it.
-    rt.registerCache('matmul-texture', {
-      bytes: () => state.textureBytes + state.paramBytes + (state.zeros?.size ?? 0),
-      drop: () => dropTextureState(state),
-    });
-  }
-  return s;
-}
-
-/** Destroy the staging textures, uniform blocks and zero rows (work using them was submitted). */
-function dropTextureState(s: TextureState): void {
-  for (const t of s.textures) t.texture.destroy();
-  s.textures = [];
-  s.textureBytes = 0;
-  for (const b of s.params.values()) b.destroy();
-  s.params.clear();
-  s.paramBytes = 0;
-  s.zeros?.destroy();
-  s.zeros = undefined;
-}
-
-/**
- * llvmpipe compiles a shader variant per power-of-two-ness of each bound texture's size
- * (seconds each for matmul_texture); never handing it a power of two keeps one variant.
- * The extra texel column or row is never read.
- */
-function avoidPowerOfTwo(n: number): number {
-  if (n & (n - 1)) return n;
-  return n === 1 ? 3 : n + 1;
-}
-
-/**
- * A texture of at least the used size. The kernels read only the used region, so any
- * larger staging texture of the same role serves (the smallest that fits is taken); one
- * training step's products then share a few textures instead of one per shape.
- */
-function stagingTexture(rt: Runtime, role: 'A' | 'B', usedWidth: number, usedHeight: number): GPUTexture {
-  const s = textureState(rt);
-  let fit: StagingTexture | undefined;
-  for (const t of s.textures) {
-    if (t.role === role && t.width >= usedWidth && t.height >= usedHeight && (!fit || t.width * t.height < fit.width * fit.height)) fit = t;
-  }
-  // Reuse unless it is far larger than needed (a tiny product should not hold a huge one busy).
-  if (fit && fit.width * fit.height <= 8 * usedWidth * usedHeight + 4096) return fit.texture;
-  const width = avoidPowerOfTwo(usedWidth);
-  const height = avoidPowerOfTwo(usedHeight);
-  const bytes = width * height * 16;
-  if (s.textureBytes + bytes > TEXTURE_CACHE_BYTES) {
-    // Work already encoded still reads the old textures: submit it before dropping them.
-    rt.flush();
-    for (const old of s.textures) old.texture.destroy();
-    s.textures = [];
-    s.textureBytes = 0;
-  }
-  const texture = rt.device.createTexture({
-    label: `matmul-${role}`,
-    size: [width, height],
-    format: 'rgba32float',
-    usage: TEXTURE_USAGE.COPY_DST | TEXTURE_USAGE.TEXTURE_BINDING | TEXTURE_USAGE.STORAGE_BINDING,
-  });
-  s.textures.push({ role, width, height, texture });
-  s.textureBytes += bytes;
-  return texture;
-}
-
-function paramBuffer(rt: Runtime, words: readonly number[]): GPUBuffer {
-  const s = textureState(rt);
-  const key = words.join(',');
-  let buf = s.params.get(key);
-  if (buf) return buf;
-  if (s.params.size >= PARAM_CACHE_ENTRIES) {
-    rt.flush();
-    for (const old of s.params.values()) old.destroy();
-    s.params.clear();
-    s.paramBytes = 0;
-  }
-  const size = Math.max(16, Math.ceil((words.length * 4) / 16) * 16);
-  buf = rt.device.createBuffer({ label: 'matmul-params', size, usage: UNIFORM_USAGE, mappedAtCreation: true });
-  new Uint32Array(buf.getMappedRange()).set(words);
-  buf.unmap();
-  s.params.set(key, buf);
-  s.paramBytes += size;
-  return buf;
-}
-
-function computePass(rt: Runtime, name: string, spec: KernelSpec, entries: GPUBindGroupEntry[], grid: [number, number, number]): void {
-  const pipeline = rt.pipeline(spec);
-  const encoder = rt.commandEncoder();
-  const bindGroup = rt.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: spec.shader });
-  const pass = encoder.beginComputePass(rt.profilePassDescriptor?.(name));
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(...grid);
-  pass.end();
-  rt.dispatchListener?.(name, pass);
-}
-
-/** Zero-filled buffer (WebGPU zero-initializes, nothing writes it) for the K padding rows. */
-function zeroBuffer(rt: Runtime, bytes: number): GPUBuffer {
-  const s = textureState(rt);
-  if (!s.zeros || s.zeros.size < bytes) {
-    if (s.zeros) {
-      // Work already encoded may still copy from it.
-      rt.flush();
-      s.zeros.destroy();
-    }
-    // Only ever a copy source; a cache buffer (cachedBytes), not a live tensor.
-    s.zeros = rt.device.createBuffer({ label: 'matmul-zeros', size: Math.ceil(Math.max(bytes, 64 << 10) / 4) * 4, usage: COPY_SRC_USAGE });
-  }
-  return s.zeros;
+/** The texture kernel's staging textures (A, B), uniform blocks and zero rows, kept by the runtime. */
+function staging(rt: Runtime): StagingCache {
+  return rt.stagingCache('matmul-texture', { label: 'matmul', maxTextureBytes: 768 << 20, maxParams: 1024 });
 }
 
 /** Where one operand's texels come from and how they are laid out. */
@@ -572,7 +425,7 @@ function copyRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, 
     return;
   }
   const tail = st.rowsOut - st.rows;
-  const zeros = zeroBuffer(rt, tail * rowBytes);
+  const zeros = staging(rt).zeros(tail * rowBytes);
   for (let b = 0; b < batches; b++) {
     encoder.copyBufferToTexture(
       { buffer: src.buffer, offset: src.offset + b * st.rows * rowBytes, bytesPerRow: rowBytes, rowsPerImage: st.rows },
@@ -590,12 +443,10 @@ function copyRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, 
 /** The pack kernel: op(X) [rows, cols] (X transposed in memory or not) into the default layout. */
 function packRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number, cols: number, transposed: boolean, strideSrc: number): void {
   const words = [st.rows, cols, st.rowsOut, st.width, batches, strideSrc, 0, 0];
-  computePass(
-    rt,
-    'matmul_pack:main',
+  rt.dispatchBound(
     { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: transposed ? 1 : 0 } },
     [
-      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 0, resource: { buffer: staging(rt).paramBuffer(words) } },
       { binding: 1, resource: { buffer: src.buffer, offset: src.offset, size: src.size } },
       { binding: 2, resource: tex.createView() },
     ],
@@ -603,11 +454,11 @@ function packRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, 
   );
 }
 
-function encodeTexture(j: Job): void {
+function encodeTexture(j: MatmulJob): void {
   const { rt, g } = j;
   const { a, b, kPad } = textureStaging(g, j.a.offset, j.b.offset);
-  const aTex = stagingTexture(rt, 'A', a.width, a.rowsOut * g.batchA);
-  const bTex = stagingTexture(rt, 'B', b.width, b.rowsOut * g.batchB);
+  const aTex = staging(rt).texture('A', a.width, a.rowsOut * g.batchA);
+  const bTex = staging(rt).texture('B', b.width, b.rowsOut * g.batchB);
   if (a.direct) copyRows(rt, aTex, j.a, a, g.batchA);
   else packRows(rt, aTex, j.a, a, g.batchA, g.K, g.transA, g.M * g.K);
   if (b.direct) copyRows(rt, bTex, j.b, b, g.batchB);
@@ -615,12 +466,10 @@ function encodeTexture(j: Job): void {
   const epilogue = (j.bias ? 1 : 0) | (j.act === 1 ? 2 : 0) | (j.accumulate ? 4 : 0);
   const words = [g.M, g.N, g.K, g.batch, g.batchA === 1 ? 0 : a.rowsOut, g.batchB === 1 ? 0 : b.rowsOut, g.M * g.N, kPad, epilogue, 0, 0, 0];
   const bias = j.bias ?? rt.dummyRegion();
-  computePass(
-    rt,
-    'matmul_texture:main',
+  rt.dispatchBound(
     { shader: 'matmul_texture', entry: 'main', overrides: { A_KMAJOR: a.kMajor ? 1 : 0, B_KMAJOR: b.kMajor ? 1 : 0 } },
     [
-      { binding: 0, resource: { buffer: paramBuffer(rt, words) } },
+      { binding: 0, resource: { buffer: staging(rt).paramBuffer(words) } },
       { binding: 1, resource: aTex.createView() },
       { binding: 2, resource: bTex.createView() },
       { binding: 3, resource: { buffer: bias.buffer, offset: bias.offset, size: bias.size } },

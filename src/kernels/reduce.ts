@@ -6,6 +6,7 @@ import { ShapeError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
 import { sizeOf, empty, type Tensor } from '../tensor.js';
+import { plansForSoftware } from './chooser.js';
 
 export const REDUCE_OPS = { sum: 0, sumsq: 1, max: 2, min: 3 } as const;
 export type ReduceOp = keyof typeof REDUCE_OPS;
@@ -76,7 +77,7 @@ export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op
   const rt = x.rt;
   const outputs = outer * inner;
   if (R === 0) throw new ShapeError(`Cannot reduce over an empty axis (tensor [${x.shape}])`);
-  const pass = planReducePass(outer, R, inner, rt.ctx.info.isSoftware, rt.limits.maxComputeWorkgroupsPerDimension);
+  const pass = planReducePass(outer, R, inner, plansForSoftware(rt), rt.limits.maxComputeWorkgroupsPerDimension);
   const last = pass.chunks === 1;
   const result = empty([outputs * pass.chunks], rt);
   rt.dispatch(
