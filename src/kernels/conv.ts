@@ -18,7 +18,8 @@
 import { ConfigError, ShapeError } from '../errors.js';
 import { grid1d, type BufferRegion, type Grid, type Runtime } from '../gpu/runtime.js';
 import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
-import { uniform } from '../gpu/uniform.js';
+import { shaderSource } from '../gpu/shaders.js';
+import { UniformLayout } from '../gpu/uniform.js';
 import { chooseKernel, plansForSoftware, registerFamily, setForcedKernel, type KernelFamily, type KernelVariant } from './chooser.js';
 import { empty, viewOf, type Tensor } from '../tensor.js';
 import { matmulInto } from './matmul.js';
@@ -109,25 +110,27 @@ export function conv2dGemmShapes(g: Conv2dGeometry): Record<'forward' | 'inputGr
   };
 }
 
+let paramsLayout: UniformLayout | undefined;
+
+/** conv2d.wgsl's Params for one convolution (chunk, splits, total: per entry point, else 0). */
 function params(g: Conv2dGeometry, extra: { chunk?: number; splits?: number; total?: number } = {}): Uint8Array {
-  return uniform()
-    .u32(g.batch)
-    .u32(g.cin)
-    .u32(g.h)
-    .u32(g.w)
-    .u32(g.cout)
-    .u32(g.ho)
-    .u32(g.wo)
-    .u32(g.kh)
-    .u32(g.kw)
-    .u32(g.stride)
-    .u32(g.pad)
-    .u32(extra.chunk ?? 0)
-    .u32(extra.splits ?? 0)
-    .u32(extra.total ?? 0)
-    .u32(0)
-    .u32(0)
-    .bytes();
+  paramsLayout ??= UniformLayout.fromWgsl(shaderSource('conv2d'));
+  return paramsLayout.pack({
+    batch: g.batch,
+    cin: g.cin,
+    h: g.h,
+    w: g.w,
+    cout: g.cout,
+    ho: g.ho,
+    wo: g.wo,
+    kh: g.kh,
+    kw: g.kw,
+    stride: g.stride,
+    pad: g.pad,
+    chunk: extra.chunk ?? 0,
+    splits: extra.splits ?? 0,
+    total: extra.total ?? 0,
+  });
 }
 
 function flatGrid(n: number, rt: Runtime): Grid {

@@ -13,7 +13,8 @@
 import { ConfigError, ShapeError } from '../errors.js';
 import type { BufferRegion, Runtime } from '../gpu/runtime.js';
 import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
-import { uniform } from '../gpu/uniform.js';
+import { shaderSource } from '../gpu/shaders.js';
+import { UniformLayout } from '../gpu/uniform.js';
 import {
   chooseKernel,
   fnv1a,
@@ -257,17 +258,22 @@ function epilogueOverrides(j: MatmulJob): Record<string, number> {
   return { HAS_BIAS: j.bias ? 1 : 0, ACT: j.act, ACCUMULATE: j.accumulate ? 1 : 0 };
 }
 
-function classicUniform(g: MatmulGeometry, last = 0): Uint8Array {
-  return uniform()
-    .u32(g.M)
-    .u32(g.N)
-    .u32(g.K)
-    .u32(g.batch)
-    .u32(g.batchA === 1 ? 0 : g.M * g.K)
-    .u32(g.batchB === 1 ? 0 : g.K * g.N)
-    .u32(g.M * g.N)
-    .u32(last)
-    .bytes();
+let classicLayout: UniformLayout | undefined;
+let splitkLayout: UniformLayout | undefined;
+
+/** Params of prelude/matmul_contract.wgsl (matmul, matmul_register, matmul_small); `aux` is matmul_small's grid rows. */
+function classicUniform(g: MatmulGeometry, aux = 0): Uint8Array {
+  classicLayout ??= UniformLayout.fromWgsl(shaderSource('matmul'));
+  return classicLayout.pack({
+    M: g.M,
+    N: g.N,
+    K: g.K,
+    batch: g.batch,
+    strideA: g.batchA === 1 ? 0 : g.M * g.K,
+    strideB: g.batchB === 1 ? 0 : g.K * g.N,
+    strideC: g.M * g.N,
+    aux,
+  });
 }
 
 /**
@@ -344,18 +350,18 @@ function encodeSplitK(j: MatmulJob): void {
   const maxWg = rt.limits.maxComputeWorkgroupsPerDimension;
   const gridY = Math.ceil(groups / maxWg);
   const gridX = Math.ceil(groups / gridY);
-  const u = uniform()
-    .u32(g.M)
-    .u32(g.N)
-    .u32(g.K)
-    .u32(g.batch)
-    .u32(g.batchA === 1 ? 0 : g.M * g.K)
-    .u32(g.batchB === 1 ? 0 : g.K * g.N)
-    .u32(slices)
-    .u32(kChunk)
-    .u32(gridX)
-    .u32s([], 3)
-    .bytes();
+  splitkLayout ??= UniformLayout.fromWgsl(shaderSource('matmul_splitk'));
+  const u = splitkLayout.pack({
+    M: g.M,
+    N: g.N,
+    K: g.K,
+    batch: g.batch,
+    strideA: g.batchA === 1 ? 0 : g.M * g.K,
+    strideB: g.batchB === 1 ? 0 : g.K * g.N,
+    slices,
+    kChunk,
+    gridX,
+  });
   const flags = { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 };
   rt.dispatch({ shader: 'matmul_splitk', entry: 'partial', overrides: flags }, u, [j.a, j.b, partialRegion], [
     Math.ceil(g.N / 32),
