@@ -17,6 +17,8 @@
 
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
   if (TRANS_A) {
@@ -30,6 +32,20 @@ fn b_at(base: u32, k: u32, n: u32) -> f32 {
     return B[base + n * p.K + k];
   }
   return B[base + k * p.N + n];
+}
+
+fn epilogue(idx: u32, n: u32, v: f32) {
+  var r = v;
+  if (HAS_BIAS) {
+    r = r + bias[n];
+  }
+  if (ACT == 1u) {
+    r = max(r, 0.0);
+  }
+  if (ACCUMULATE) {
+    r = r + C[idx];
+  }
+  C[idx] = r;
 }
 
 const TILE: u32 = 64u;

@@ -16,6 +16,7 @@
 //   (K % 4) runs one k at a time. Determinism: ascending k for every C element.
 
 #import "prelude/matmul_contract.wgsl"
+#import "prelude/matmul_epilogue.wgsl"
 
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;

@@ -10,6 +10,7 @@
 //   (Params, bias, C and the epilogue: prelude/matmul_contract.wgsl).
 
 #import "prelude/matmul_contract.wgsl"
+#import "prelude/matmul_epilogue.wgsl"
 
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;

@@ -85,6 +85,30 @@ describe('a matmul variant added through one descriptor entry', () => {
   });
 });
 
+describe('a forced kernel that cannot run a shape', () => {
+  it('yields to the default, and the yield is counted rather than silent', async () => {
+    const rt = gpu.rt();
+    const [M, N, K] = [6, 40, 33];
+    const shape: E.MatmulShape = { M, N, K, batch: 1, transA: false, transB: false };
+    expect(E.matmulKernelAvailable(rt, 'small', shape)).toBe(false);
+    const fallback = E.untunedMatmulKernel(rt, shape);
+    E.setMatmulVariant(rt, 'small');
+    try {
+      const before = kernelRuns(rt, MATMUL_FAMILY);
+      const a = f32(randomValues(M * K, 11));
+      const b = f32(randomValues(K * N, 12));
+      const c = E.matmul(E.fromData(Float32Array.from(a), [M, K], rt), E.fromData(Float32Array.from(b), [K, N], rt));
+      assertClose(await c.read(), matmulRef(a, b, M, N, K), sumTol(K), 'forced small beyond its size');
+      const after = kernelRuns(rt, MATMUL_FAMILY);
+      expect(after.yielded.small).toBe((before.yielded.small ?? 0) + 1);
+      expect(after.ran[fallback]).toBe((before.ran[fallback] ?? 0) + 1);
+      expect(after.ran.small ?? 0).toBe(before.ran.small ?? 0);
+    } finally {
+      E.setMatmulVariant(rt, 'auto');
+    }
+  });
+});
+
 describe('conv forms in kernel choices', () => {
   it('are recorded per pass and geometry on first use and pinned from kernel choices', async () => {
     const rt = gpu.rt();
