@@ -40,6 +40,17 @@ export function record(op: string, output: Tensor, inputs: readonly Tensor[], ba
 }
 
 /**
+ * Where a backward rule may accumulate an input's gradient itself (e.g. a matmul epilogue that
+ * adds into its output): the existing gradient buffer of a leaf that requires one (a gradient
+ * arena's slot, or an earlier backward's). The rule then returns null for that input. The
+ * tape would have added the same values to the same buffer at the same point (right after the
+ * rule), so the result is unchanged, one pass and one temporary fewer.
+ */
+export function leafGradTarget(t: Tensor): Tensor | undefined {
+  return !t.node && t.requiresGrad && t.grad && t.grad.size === t.size ? t.grad : undefined;
+}
+
+/**
  * Hooks the tape needs from the op library (set by src/ops/index.ts): in-place
  * accumulation into a leaf gradient and a copy. Kept as hooks so that this module has
  * no dependency on the kernels.

@@ -1,7 +1,7 @@
 // Matrix products as recorded ops: geometry and the backward rule. The kernels, their
 // chooser and matmulInto (one unrecorded product) are in src/kernels/matmul.ts.
 import { ShapeError } from '../errors.js';
-import { record } from '../autograd/tape.js';
+import { leafGradTarget, record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 import { matmulGeometry, matmulInto, type MatmulOptions } from '../kernels/matmul.js';
 import { reluMask } from './elementwise.js';
@@ -27,8 +27,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       if (g.batchA === 1 && g.batch > 1) dA = sumToShape(dA, [1, ...dA.shape.slice(1)]);
     }
     if (b.requiresGrad) {
-      dB = transB ? matmul(d, a, { transA: true, transB: transA }) : matmul(a, d, { transA: !transA });
-      if (g.batchB === 1 && g.batch > 1) dB = sumToShape(dB, [1, ...dB.shape.slice(1)]);
+      // A weight's gradient goes straight into its gradient buffer (the arena) through the
+      // ACCUMULATE epilogue, where nothing else needs it first (no batch sum, not also A's).
+      const target = g.batch === 1 && b !== a && b !== opts.bias ? leafGradTarget(b) : undefined;
+      if (target) {
+        if (transB) matmulInto(target, d, a, { transA: true, transB: transA, accumulate: true });
+        else matmulInto(target, a, d, { transA: !transA, accumulate: true });
+      } else {
+        dB = transB ? matmul(d, a, { transA: true, transB: transA }) : matmul(a, d, { transA: !transA });
+        if (g.batchB === 1 && g.batch > 1) dB = sumToShape(dB, [1, ...dB.shape.slice(1)]);
+      }
     }
     const dBias = opts.bias?.requiresGrad ? sum(d.reshape([g.batch * g.M, g.N]), 0) : null;
     return [dA, dB, dBias];
