@@ -164,6 +164,7 @@ const gpuPlans = new WeakSet<Runtime>();
  * Test-only switch: the choosers and planners (matmul and conv defaults, reduction passes)
  * plan as on a hardware GPU even on a software adapter (llvmpipe), so that the branches only
  * GPUs take run, and are checked, in CI. Off by default; results on real GPUs are unaffected.
+ * Set it on a fresh runtime: shape classes chosen before keep their recorded pins.
  */
 export function setGpuPlans(rt: Runtime, on: boolean): void {
   if (on) gpuPlans.add(rt);

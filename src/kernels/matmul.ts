@@ -261,19 +261,15 @@ function epilogueOverrides(j: MatmulJob): Record<string, number> {
 let classicLayout: UniformLayout | undefined;
 let splitkLayout: UniformLayout | undefined;
 
+/** The fields every matmul Params block starts with: sizes and operand batch strides (0 broadcasts). */
+function problemFields(g: MatmulGeometry): Record<string, number> {
+  return { M: g.M, N: g.N, K: g.K, batch: g.batch, strideA: g.batchA === 1 ? 0 : g.M * g.K, strideB: g.batchB === 1 ? 0 : g.K * g.N };
+}
+
 /** Params of prelude/matmul_contract.wgsl (matmul, matmul_register, matmul_small); `aux` is matmul_small's grid rows. */
 function classicUniform(g: MatmulGeometry, aux = 0): Uint8Array {
   classicLayout ??= UniformLayout.fromWgsl(shaderSource('matmul'));
-  return classicLayout.pack({
-    M: g.M,
-    N: g.N,
-    K: g.K,
-    batch: g.batch,
-    strideA: g.batchA === 1 ? 0 : g.M * g.K,
-    strideB: g.batchB === 1 ? 0 : g.K * g.N,
-    strideC: g.M * g.N,
-    aux,
-  });
+  return classicLayout.pack({ ...problemFields(g), strideC: g.M * g.N, aux });
 }
 
 /**
@@ -351,17 +347,7 @@ function encodeSplitK(j: MatmulJob): void {
   const gridY = Math.ceil(groups / maxWg);
   const gridX = Math.ceil(groups / gridY);
   splitkLayout ??= UniformLayout.fromWgsl(shaderSource('matmul_splitk'));
-  const u = splitkLayout.pack({
-    M: g.M,
-    N: g.N,
-    K: g.K,
-    batch: g.batch,
-    strideA: g.batchA === 1 ? 0 : g.M * g.K,
-    strideB: g.batchB === 1 ? 0 : g.K * g.N,
-    slices,
-    kChunk,
-    gridX,
-  });
+  const u = splitkLayout.pack({ ...problemFields(g), slices, kChunk, gridX });
   const flags = { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 };
   rt.dispatch({ shader: 'matmul_splitk', entry: 'partial', overrides: flags }, u, [j.a, j.b, partialRegion], [
     Math.ceil(g.N / 32),
