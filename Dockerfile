@@ -15,11 +15,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY build.mjs tsconfig.json ./
 # Every folder the bundle imports from: the engine, the lab, the WGSL kernels and the benchmarks
-# (lplr bench imports bench/). test/docker-context.test.ts builds from exactly these copies.
+# (lplr bench imports bench/), and the WGSL #import resolver that build.mjs uses.
+# test/docker-context.test.ts builds from exactly these copies.
 COPY src src
 COPY harness harness
 COPY shaders shaders
 COPY bench bench
+COPY scripts scripts
 RUN node build.mjs
 
 # Runtime stage: the bundle, runtime dependencies (webgpu with Dawn, uplot, the built-in MNIST),

@@ -1,8 +1,10 @@
-// Bundles the CLI and the library (Node and browser) with esbuild; WGSL imported as text.
+// Bundles the CLI and the library (Node and browser) with esbuild; WGSL imported as text
+// with its #import lines resolved.
 // Outputs are built in memory and each file is renamed into place, so a process starting
 // while another rebuilds never imports a half-written bundle.
 // `node build.mjs --web` (npm run build:web) builds the browser page into dist/web/ instead.
 import { build } from 'esbuild';
+import { wgslPlugin } from './scripts/wgsl-import.mjs';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { WEB_STATIC_FILES, webBuildOptions } from './harness/web/bundle-options.mjs';
@@ -10,7 +12,8 @@ import { WEB_STATIC_FILES, webBuildOptions } from './harness/web/bundle-options.
 const common = {
   bundle: true,
   format: 'esm',
-  loader: { '.wgsl': 'text' },
+  // WGSL imported as its text, #import lines resolved (scripts/wgsl-import.mjs).
+  plugins: [wgslPlugin()],
   sourcemap: true,
   logLevel: 'warning',
   write: false,

@@ -1,13 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { assembleWgslFile } from './scripts/wgsl-import.mjs';
 
 export default defineConfig({
   plugins: [
     {
-      // WGSL files are imported as text, like esbuild's `text` loader in build.mjs.
+      // WGSL files are imported as their assembled text (#import lines resolved), as in build.mjs.
       name: 'wgsl-text',
       load(id) {
-        if (id.endsWith('.wgsl')) return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+        if (id.endsWith('.wgsl')) {
+          const { text, files } = assembleWgslFile(id);
+          for (const f of files) this.addWatchFile(f);
+          return `export default ${JSON.stringify(text)};`;
+        }
         return null;
       },
     },

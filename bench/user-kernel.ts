@@ -3,6 +3,7 @@
 // odd shapes, then timed beside the built-in variants.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { assembleWgslSource } from '../scripts/wgsl-import.mjs';
 import { ConfigError, GpuError, LplrError } from '../src/errors.js';
 import type { Grid, KernelSpec, Runtime } from '../src/gpu/runtime.js';
 import { uniform } from '../src/gpu/uniform.js';
@@ -35,6 +36,12 @@ export function loadUserKernel(file: string, entry = 'main', tile?: string): Use
     source = fs.readFileSync(file, 'utf8');
   } catch {
     throw new ConfigError(`--kernel ${file}: cannot read the file. Give the path of a WGSL file (see docs/kernel-contract.md).`);
+  }
+  try {
+    // #import lines, as in shaders/ (a copy of a built-in kernel imports its preludes).
+    source = assembleWgslSource(source, path.resolve(file)).text;
+  } catch (err) {
+    throw new ConfigError(`--kernel ${err instanceof Error ? err.message : String(err)}`);
   }
   const entries = [...source.matchAll(/@compute[\s\S]*?fn\s+(\w+)\s*\(/g)].map((m) => m[1]);
   if (!entries.includes(entry)) {

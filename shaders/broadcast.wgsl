@@ -20,18 +20,7 @@
 // binary OPs: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 pow, 7 greater (1/0),
 //             8 relu-mask mul (a * (b > 0)), 9 equal (1/0)
 
-struct Params {
-  n: u32,
-  rank: u32,
-  _p0: u32,
-  _p1: u32,
-  shape: array<vec4<u32>, 2>,
-  strideA: array<vec4<u32>, 2>,
-  strideB: array<vec4<u32>, 2>,
-  strideC: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "prelude/broadcast_params.wgsl"
 
 override OP: u32 = 0u;
 override BROADCAST: bool = true;
@@ -40,13 +29,7 @@ override BROADCAST: bool = true;
 override STEP_A: u32 = 1u;
 override STEP_B: u32 = 1u;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 256u;
-}
-
-fn pick(v: array<vec4<u32>, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
+#import "prelude/flat_index.wgsl"
 
 // Operand offsets of output element i, for the three strided inputs.
 fn offsets(i: u32) -> vec3<u32> {

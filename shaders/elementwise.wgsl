@@ -25,9 +25,7 @@ struct Params {
 
 override OP: u32 = 0u;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 256u;
-}
+#import "prelude/flat_index.wgsl"
 
 // ---- unary: 0 neg, 1 exp, 2 log, 3 sqrt, 4 abs, 5 square, 6 reciprocal, 7 sign
 fn unary_op(x: f32) -> f32 {

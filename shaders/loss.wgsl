@@ -26,22 +26,7 @@ fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * 256u;
 }
 
-// log(1 + u) for u in [0, 1] with full relative accuracy for small u (WGSL has no log1p;
-// log(1.0 + u) returns 0 once u < 2^-24): a series below 1/16 (error < 1e-8 relative).
-fn log1p_unit(u: f32) -> f32 {
-  if (u < 0.0625) {
-    return u * (1.0 + u * (-0.5 + u * (0.3333333333 + u * (-0.25 + u * (0.2 + u * -0.1666666667)))));
-  }
-  return log(1.0 + u);
-}
-
-fn sigmoid(x: f32) -> f32 {
-  if (x >= 0.0) {
-    return 1.0 / (1.0 + exp(-x));
-  }
-  let e = exp(x);
-  return e / (1.0 + e);
-}
+#import "prelude/logistic.wgsl"
 
 @group(0) @binding(3) var<storage, read> gIn: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dOut: array<f32>;

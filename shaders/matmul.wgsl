@@ -13,30 +13,12 @@
 // Edges: any M, N, K; rows/cols past the edge load zeros (tiled) or are skipped on store.
 // Determinism: every C element sums k in ascending order.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  strideC: u32,
-  _pad: u32,
-}
+#import "prelude/matmul_contract.wgsl"
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-// 0 none, 1 relu
-override ACT: u32 = 0u;
-// Add the product to the existing C (gradient accumulation).
-override ACCUMULATE: bool = false;
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
   if (TRANS_A) {

@@ -15,31 +15,14 @@
 // Edges: rows/cols past the edge are clamped on load and skipped on store; the K tail
 //   (K % 4) runs one k at a time. Determinism: ascending k for every C element.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  strideC: u32,
-  _pad: u32,
-}
+#import "prelude/matmul_contract.wgsl"
+#import "prelude/matmul_epilogue.wgsl"
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
-override HAS_BIAS: bool = false;
-// 0 none, 1 relu
-override ACT: u32 = 0u;
-override ACCUMULATE: bool = false;
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
   var i = base + m * p.K + k;
@@ -106,20 +89,6 @@ fn step4(acc: Row, a: vec4<f32>, b0: BRow, b1: BRow, b2: BRow, b3: BRow) -> Row 
 
 fn step1(acc: Row, a: f32, b: BRow) -> Row {
   return Row(fma(vec4<f32>(a), b.lo, acc.lo), fma(vec4<f32>(a), b.hi, acc.hi));
-}
-
-fn epilogue(idx: u32, n: u32, v: f32) {
-  var r = v;
-  if (HAS_BIAS) {
-    r = r + bias[n];
-  }
-  if (ACT == 1u) {
-    r = max(r, 0.0);
-  }
-  if (ACCUMULATE) {
-    r = r + C[idx];
-  }
-  C[idx] = r;
 }
 
 fn store_row(cBase: u32, m: u32, n0: u32, r: Row) {

@@ -6,39 +6,24 @@
 //   stride of 0 broadcasts).
 // Workgroup 64. Grid: (N, min(M, gridY), batch·ceil(M / gridY)) — element (m, n) of batch b
 //   from wg.x = n, wg.y + gridY·(wg.z % mBlocks) = m, b = wg.z / mBlocks.
-// Bindings: 0 uniform Params, 1 A, 2 B, 3 bias (a dummy when !HAS_BIAS), 4 C: 4 storage.
+// Bindings: 0 uniform Params, 1 A, 2 B, 3 bias (a dummy when !HAS_BIAS), 4 C: 4 storage
+//   (Params, bias, C and the epilogue: prelude/matmul_contract.wgsl).
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  strideC: u32,
-  gridY: u32,
-}
+#import "prelude/matmul_contract.wgsl"
+#import "prelude/matmul_epilogue.wgsl"
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-// 0 none, 1 relu
-override ACT: u32 = 0u;
-override ACCUMULATE: bool = false;
 
 var<workgroup> partials: array<f32, 64>;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let mBlocks = (p.M + p.gridY - 1u) / p.gridY;
+  // Params.aux carries the grid's row count.
+  let gridY = p.aux;
+  let mBlocks = (p.M + gridY - 1u) / gridY;
   let b = wg.z / mBlocks;
-  let m = wg.y + p.gridY * (wg.z % mBlocks);
+  let m = wg.y + gridY * (wg.z % mBlocks);
   let n = wg.x;
   let inside = m < p.M;
   let mm = min(m, p.M - 1u);
@@ -65,17 +50,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     workgroupBarrier();
   }
   if (lid.x == 0u && inside) {
-    var r = partials[0];
-    if (HAS_BIAS) {
-      r = r + bias[n];
-    }
-    if (ACT == 1u) {
-      r = max(r, 0.0);
-    }
-    let idx = b * p.strideC + m * p.N + n;
-    if (ACCUMULATE) {
-      r = r + C[idx];
-    }
-    C[idx] = r;
+    epilogue(b * p.strideC + m * p.N + n, n, partials[0]);
   }
 }

@@ -34,12 +34,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> src1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-// 0 none, 1 relu
-override ACT: u32 = 0u;
-override ACCUMULATE: bool = false;
+#import "prelude/matmul_overrides.wgsl"
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
   if (TRANS_A) {

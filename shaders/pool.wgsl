@@ -38,9 +38,7 @@ struct Params {
 
 override COUNT_PAD: bool = true;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 256u;
-}
+#import "prelude/flat_index.wgsl"
 
 // The output rows (or columns) whose window covers input row i: [lo, hi], empty when lo > hi.
 fn covering(i: u32, k: u32, n: u32) -> vec2<i32> {

@@ -4,26 +4,11 @@
 // Entry point main: workgroup 256x1x1, 1-D index = gid.x + gid.y * 256 * num_workgroups.x.
 // Bindings: 0 uniform, 1 c, 2 a, 3 b, 4 z (4 storage).
 
-struct Params {
-  n: u32,
-  rank: u32,
-  _p0: u32,
-  _p1: u32,
-  shape: array<vec4<u32>, 2>,
-  strideA: array<vec4<u32>, 2>,
-  strideB: array<vec4<u32>, 2>,
-  strideC: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "prelude/broadcast_params.wgsl"
 @group(0) @binding(1) var<storage, read> cond: array<f32>;
 @group(0) @binding(2) var<storage, read> xa: array<f32>;
 @group(0) @binding(3) var<storage, read> xb: array<f32>;
 @group(0) @binding(4) var<storage, read_write> z: array<f32>;
-
-fn pick(v: array<vec4<u32>, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -3,7 +3,6 @@
 // tensor created inside except what fn returns. Reading to the CPU is `await t.read()`.
 import { LplrError, ShapeError } from './errors.js';
 import type { BufferRegion, Runtime } from './gpu/runtime.js';
-import type { TapeNode } from './autograd/tape.js';
 
 let currentRuntime: Runtime | undefined;
 
@@ -109,6 +108,16 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 // ------------------------------------------------------------------ tensor
+
+/** A recorded op's backward rule: the gradients of its inputs from the gradient of its output. */
+export type BackwardRule = (gradOutput: Tensor) => (Tensor | null | undefined)[];
+
+/** What the autograd tape (src/autograd/tape.ts) records on an op's output. */
+export interface TapeNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly backward: BackwardRule;
+}
 
 export class Tensor {
   readonly id = nextId++;

@@ -14,7 +14,7 @@ import {
   memoryAutotuneStore,
   tuneMatmulShape,
   verifyShape,
-} from '../src/gpu/autotune.js';
+} from '../src/kernels/autotune.js';
 import { fileAutotuneStore } from '../src/gpu/autotune-store-node.js';
 import { useGpu } from './helpers/gpu.js';
 

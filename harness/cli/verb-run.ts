@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closest, ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
-import { loadMatmulTuning } from '../../src/gpu/autotune.js';
+import { loadMatmulTuning } from '../../src/kernels/autotune.js';
 import { defaultAutotunePath, fileAutotuneStore } from '../../src/gpu/autotune-store-node.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { RUN_OPTIONS } from '../experiments/mlp-config.js';

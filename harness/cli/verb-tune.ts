@@ -2,7 +2,7 @@
 // MLP runs (and square sizes), keep the fastest correct one per shape class in the
 // autotune cache ($LPLR_CACHE_DIR/autotune.json or ~/.cache/lplr/autotune.json).
 import { init } from '../../src/entry-node.js';
-import { type TuneResult, tuneMatmulShape } from '../../src/gpu/autotune.js';
+import { type TuneResult, tuneMatmulShape } from '../../src/kernels/autotune.js';
 import { fileAutotuneStore } from '../../src/gpu/autotune-store-node.js';
 import { matmulShapeClass, type MatmulShape } from '../../src/ops/matmul.js';
 import { helpText, parseArgs, type OptionSpec } from './args.js';

@@ -2,6 +2,8 @@
 // `lplr serve` (built in memory). Plain JavaScript so build.mjs can import it without a
 // TypeScript step; bundle-options.d.mts types it for the TypeScript side.
 
+import { wgslPlugin } from '../../scripts/wgsl-import.mjs';
+
 /** Files copied next to the bundle, as they are. */
 export const WEB_STATIC_FILES = ['harness/web/index.html', 'harness/web/style.css'];
 
@@ -14,7 +16,7 @@ export function webBuildOptions(root, version) {
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    loader: { '.wgsl': 'text' },
+    plugins: [wgslPlugin()],
     sourcemap: true,
     define: { __LPLR_VERSION__: JSON.stringify(version) },
     logLevel: 'warning',

@@ -4,13 +4,10 @@
 import { LplrError, ShapeError } from '../errors.js';
 import { installViewOp, Tensor, tidy, viewOf } from '../tensor.js';
 
-export type BackwardRule = (gradOutput: Tensor) => (Tensor | null | undefined)[];
+import type { BackwardRule } from '../tensor.js';
 
-export interface TapeNode {
-  readonly op: string;
-  readonly inputs: readonly Tensor[];
-  readonly backward: BackwardRule;
-}
+// Declared beside Tensor (which holds its node), so that tensor.ts needs nothing from here.
+export type { BackwardRule, TapeNode } from '../tensor.js';
 
 let gradEnabled = true;
 
@@ -40,6 +37,17 @@ export function record(op: string, output: Tensor, inputs: readonly Tensor[], ba
     output.node = { op, inputs, backward };
   }
   return output;
+}
+
+/**
+ * Where a backward rule may accumulate an input's gradient itself (e.g. a matmul epilogue that
+ * adds into its output): the existing gradient buffer of a leaf that requires one (a gradient
+ * arena's slot, or an earlier backward's). The rule then returns null for that input. The
+ * tape would have added the same values to the same buffer at the same point (right after the
+ * rule), so the result is unchanged, one pass and one temporary fewer.
+ */
+export function leafGradTarget(t: Tensor): Tensor | undefined {
+  return !t.node && t.requiresGrad && t.grad && t.grad.size === t.size ? t.grad : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type AutotuneStore, parseAutotuneData } from './autotune.js';
+import { type AutotuneStore, parseAutotuneData } from './autotune-store.js';
 
 export function defaultAutotunePath(): string {
   const base = process.env.LPLR_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'lplr');

@@ -8,6 +8,7 @@
 import { GpuError, LimitError } from '../errors.js';
 import type { GpuContext } from './device.js';
 import { shaderSource } from './shaders.js';
+import { StagingCache, type StagingCacheOptions } from './staging.js';
 
 export interface KernelSpec {
   /** File name in shaders/ without extension, e.g. 'matmul'. */
@@ -140,6 +141,22 @@ export class Runtime {
   /** Count `cache` in memoryStats() and release it in trim(); `name` replaces an earlier registration. */
   registerCache(name: string, cache: KernelCache): void {
     this.caches.set(name, cache);
+  }
+
+  private readonly stagingCaches = new Map<string, StagingCache>();
+
+  /**
+   * The staging textures, uniform blocks and zero rows of a texture-sourced kernel family,
+   * created on first use under `name`, counted in memoryStats() and released by trim().
+   */
+  stagingCache(name: string, options: StagingCacheOptions): StagingCache {
+    let cache = this.stagingCaches.get(name);
+    if (!cache) {
+      cache = new StagingCache(this.device, () => this.flush(), options);
+      this.stagingCaches.set(name, cache);
+      this.registerCache(name, cache);
+    }
+    return cache;
   }
 
   // ---------------------------------------------------------------- buffers
@@ -371,6 +388,27 @@ export class Runtime {
     if (++this.batchDispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
 
+  /**
+   * Encode one dispatch with explicit bind-group entries (textures, or a uniform block of
+   * its own) in a pass of its own. The texture kernels use it; everything else goes through
+   * dispatch(). Named like dispatch's kernels in errors and the profiler.
+   */
+  dispatchBound(spec: KernelSpec, entries: GPUBindGroupEntry[], grid: readonly [number, number, number]): void {
+    if (this.destroyed) throw new GpuError('The runtime was destroyed; create a new one with init().');
+    if (grid.some((n) => n === 0)) return;
+    const name = `${spec.shader}:${spec.entry ?? 'main'}`;
+    const encoder = this.ensureEncoder();
+    this.batchKernels.add(name);
+    const pipeline = this.pipeline(spec);
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: name });
+    const pass = encoder.beginComputePass(this.profilePassDescriptor?.(name));
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    pass.end();
+    this.dispatchListener?.(name, pass);
+  }
+
   /** Set by the profiler to attach timestampWrites to each pass. */
   profilePassDescriptor: ((name: string) => GPUComputePassDescriptor | undefined) | undefined;
 
@@ -483,6 +521,7 @@ export class Runtime {
     this.modules.clear();
     this.free.clear();
     this.caches.clear();
+    this.stagingCaches.clear();
     // Tear the device down once the queue has drained: with Dawn in Node, destroying the
     // device and dropping the instance while work from device creation is in flight
     // crashed the process at exit (SIGSEGV/SIGABRT in test/engine-exit.test.ts).

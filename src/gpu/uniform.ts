@@ -31,3 +31,44 @@ export class UniformWriter {
 export function uniform(): UniformWriter {
   return new UniformWriter();
 }
+
+type FieldType = 'u32' | 'i32' | 'f32';
+
+/**
+ * A uniform struct's layout read from the WGSL that declares it, so the struct is written once
+ * (in the shader or its prelude) and the TypeScript side packs by field name. Fields are
+ * scalars of 4 bytes (u32, i32, f32), as every Params block in shaders/ is.
+ */
+export class UniformLayout {
+  private constructor(
+    readonly struct: string,
+    readonly fields: readonly { name: string; type: FieldType }[],
+  ) {}
+
+  /** Parse `struct NAME { ... }` from a (assembled) WGSL source. */
+  static fromWgsl(source: string, struct = 'Params'): UniformLayout {
+    const m = new RegExp(`struct\\s+${struct}\\s*\\{([^}]*)\\}`).exec(source);
+    if (!m) throw new Error(`uniformLayout: the WGSL declares no struct ${struct}`);
+    const body = m[1].replace(/\/\/[^\n]*/g, '');
+    const fields = [...body.matchAll(/(\w+)\s*:\s*([\w<>, ]+?)\s*(?:,|$)/g)].map(([, name, type]) => {
+      if (type !== 'u32' && type !== 'i32' && type !== 'f32') throw new Error(`uniformLayout: field ${struct}.${name} has type ${type}; only u32, i32 and f32 are packed`);
+      return { name, type: type as FieldType };
+    });
+    return new UniformLayout(struct, fields);
+  }
+
+  /** The block's bytes; fields named with a leading '_' are padding and default to 0. */
+  pack(values: Readonly<Record<string, number>>): Uint8Array {
+    const w = uniform();
+    for (const f of this.fields) {
+      const v = values[f.name];
+      if (v === undefined && !f.name.startsWith('_')) throw new Error(`uniformLayout: no value for ${this.struct}.${f.name}`);
+      if (f.type === 'f32') w.f32(v ?? 0);
+      else w.u32(v ?? 0);
+    }
+    for (const k of Object.keys(values)) {
+      if (!this.fields.some((f) => f.name === k)) throw new Error(`uniformLayout: ${this.struct} has no field '${k}'`);
+    }
+    return w.bytes();
+  }
+}

@@ -7,7 +7,7 @@ import { grid1d } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from '../kernels/reduce.js';
 
 const MAX_RANK = 8;
 

@@ -5,7 +5,7 @@ import { grid1d } from '../gpu/runtime.js';
 import { uniform } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
-import { reduceRaw, reshapeOwned } from './reduce.js';
+import { reduceRaw, reshapeOwned } from '../kernels/reduce.js';
 
 function lossParams(n: number, classes: number, scale: number): Uint8Array {
   return uniform().u32(n).u32(classes).f32(scale).u32(0).bytes();

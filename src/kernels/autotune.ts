@@ -17,97 +17,12 @@ import {
   untunedMatmulKernel,
   type MatmulKernel,
   type MatmulShape,
-} from '../ops/matmul.js';
+} from './matmul.js';
 import { empty, fromData, type Tensor } from '../tensor.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../gpu/runtime.js';
+import { adapterKey, type AutotuneEntry, type AutotuneStore, type CandidateTiming } from '../gpu/autotune-store.js';
 
-export const AUTOTUNE_FORMAT = 1;
-
-export interface CandidateTiming {
-  /** Milliseconds per call (best trial), or why the candidate was dropped. */
-  ms?: number;
-  rejected?: 'wrong-result' | 'failed' | 'too-slow';
-  detail?: string;
-}
-
-export interface AutotuneEntry {
-  kernel: MatmulKernel;
-  /** Checksum of the candidate set the winner was picked from. */
-  checksum: string;
-  /** The shape that was timed (a member of the class). */
-  shape: MatmulShape;
-  ms: number;
-  gflops: number;
-  timings: Record<string, CandidateTiming>;
-  timer: 'timestamp' | 'wall';
-  at: string;
-}
-
-export interface AutotuneData {
-  format: number;
-  /** Keyed by `${adapterKey}|${shapeClass}`. */
-  entries: Record<string, AutotuneEntry>;
-}
-
-/** Where winners live. `update` must be safe against other writers (read, merge, replace). */
-export interface AutotuneStore {
-  read(): Promise<AutotuneData>;
-  update(mutate: (data: AutotuneData) => void): Promise<void>;
-  /** Where it is, for messages. */
-  readonly location: string;
-}
-
-export function emptyAutotuneData(): AutotuneData {
-  return { format: AUTOTUNE_FORMAT, entries: {} };
-}
-
-/** Parse stored JSON; anything unreadable or of another format counts as empty. */
-export function parseAutotuneData(text: string | null | undefined): AutotuneData {
-  if (!text) return emptyAutotuneData();
-  try {
-    const data = JSON.parse(text) as Partial<AutotuneData>;
-    if (data.format !== AUTOTUNE_FORMAT || typeof data.entries !== 'object' || data.entries === null) return emptyAutotuneData();
-    return { format: AUTOTUNE_FORMAT, entries: data.entries };
-  } catch {
-    return emptyAutotuneData();
-  }
-}
-
-export function memoryAutotuneStore(initial: AutotuneData = emptyAutotuneData()): AutotuneStore {
-  let text = JSON.stringify(initial);
-  return {
-    location: 'memory',
-    async read() {
-      return parseAutotuneData(text);
-    },
-    async update(mutate) {
-      const data = parseAutotuneData(text);
-      mutate(data);
-      text = JSON.stringify(data);
-    },
-  };
-}
-
-/** Browser storage (localStorage or anything with the same two methods). */
-export function webStorageAutotuneStore(storage: Pick<Storage, 'getItem' | 'setItem'>, key = 'lplr-autotune'): AutotuneStore {
-  return {
-    location: `web storage '${key}'`,
-    async read() {
-      return parseAutotuneData(storage.getItem(key));
-    },
-    async update(mutate) {
-      const data = parseAutotuneData(storage.getItem(key));
-      mutate(data);
-      storage.setItem(key, JSON.stringify(data));
-    },
-  };
-}
-
-/** Identifies the adapter and driver path whose timings an entry holds. */
-export function adapterKey(rt: Runtime): string {
-  const i = rt.ctx.info;
-  return [i.vendor, i.architecture, i.device, i.description, i.backend, i.featureLevel].map((s) => s.replace(/\|/g, '/')).join(':');
-}
+export * from '../gpu/autotune-store.js';
 
 /** One thing the tuner can time: a kernel (or a test's stand-in) that computes C = op(A)·op(B). */
 export interface MatmulCandidate {
@@ -156,9 +71,15 @@ export interface TuneOptions {
   wallClock?: boolean;
 }
 
+/** A stored winner of the matmul family. */
+export interface MatmulAutotuneEntry extends AutotuneEntry {
+  kernel: MatmulKernel;
+  shape: MatmulShape;
+}
+
 export interface TuneResult {
   shapeClass: string;
-  entry: AutotuneEntry;
+  entry: MatmulAutotuneEntry;
   /** True when a stored entry was reused instead of timing. */
   cached: boolean;
 }
@@ -291,7 +212,7 @@ export async function tuneMatmulShape(rt: Runtime, shape: MatmulShape, opts: Tun
   const checksum = candidateChecksum(candidates);
   const key = entryKey(rt, shapeClass);
   if (opts.store && !opts.force) {
-    const stored = (await opts.store.read()).entries[key];
+    const stored = (await opts.store.read()).entries[key] as MatmulAutotuneEntry | undefined;
     if (stored && stored.checksum === checksum) return { shapeClass, entry: stored, cached: true };
   }
   // The adapter's untuned default goes first: it sets the bar that slow candidates must meet.
@@ -338,7 +259,7 @@ export async function tuneMatmulShape(rt: Runtime, shape: MatmulShape, opts: Tun
     out.dispose();
   }
   if (!best) throw new ConfigError(`Every matmul candidate failed for ${shapeClass}: ${JSON.stringify(timings)}`);
-  const entry: AutotuneEntry = {
+  const entry: MatmulAutotuneEntry = {
     kernel: best.cand.kernel,
     checksum,
     shape,
@@ -366,8 +287,8 @@ export async function loadMatmulTuning(rt: Runtime, store: AutotuneStore, candid
   const winners = new Map<string, MatmulKernel>();
   for (const [key, entry] of Object.entries(data.entries)) {
     if (!key.startsWith(prefix) || !entry?.shape) continue;
-    if (candidateChecksum(candidates(rt, entry.shape)) !== entry.checksum) continue;
-    winners.set(key.slice(prefix.length), entry.kernel);
+    if (candidateChecksum(candidates(rt, entry.shape as MatmulShape)) !== entry.checksum) continue;
+    winners.set(key.slice(prefix.length), entry.kernel as MatmulKernel);
   }
   setMatmulTuning(rt, winners);
   return winners.size;

@@ -1,0 +1,60 @@
+// The engine's layering, checked by test/layering.test.ts (so by `npm test`), or by hand:
+//   npx depcruise --config .dependency-cruiser.cjs src harness bench
+// From the bottom: src/gpu (device, runtime) → src/tensor.ts, src/autograd → src/kernels
+// (kernel families: WGSL, choosers, unrecorded dispatch) → src/ops (recorded ops, backward
+// rules) → src/nn, src/optim, src/metrics, src/io → the lab (harness/) and bench/.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'gpu-is-the-bottom',
+      comment: 'src/gpu is the device layer: it imports nothing of lplr above it (errors are shared by all).',
+      severity: 'error',
+      from: { path: '^src/gpu/' },
+      to: { path: '^src/', pathNot: ['^src/gpu/', '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'engine-not-lab',
+      comment: 'The engine (src/) does not know the lab or the benchmarks.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(harness|bench)/' },
+    },
+    {
+      name: 'kernels-below-ops',
+      comment: 'src/kernels sits between the device and the ops: it imports no ops, layers, optimizers or metrics.',
+      severity: 'error',
+      from: { path: '^src/kernels/' },
+      to: { path: '^src/(ops|nn|optim|metrics|io)/' },
+    },
+    {
+      name: 'ops-below-models',
+      comment: 'src/ops imports nothing from nn, optim or metrics.',
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: { path: '^src/(nn|optim|metrics)/' },
+    },
+    {
+      name: 'no-cycles-in-src',
+      comment: 'No import cycles in the engine, type-only imports included.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'no-cycles-in-lab',
+      comment: 'Import cycles in harness/ and bench/: reported, not yet failing (the lab is being reorganized).',
+      severity: 'warn',
+      from: { path: '^(harness|bench)/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)node_modules/' },
+    // WGSL imports are text, not modules.
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs', '.wgsl'] },
+  },
+};
