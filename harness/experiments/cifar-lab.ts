@@ -41,7 +41,7 @@ import {
 } from './cifar-train.js';
 import { RunStopped } from './mlp-lab.js';
 import { theorySection } from './ntk.js';
-import type { Experiment } from './registry.js';
+import type { Experiment } from './experiment.js';
 
 export type { CifarDataInfo };
 

@@ -23,7 +23,7 @@ import { writeJsonAtomic } from '../run/run-dir.js';
 import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from './mlp-config.js';
 import { checkMlpFiles, runMlp } from './mlp-lab.js';
 import type { MlpTrainState } from './mlp-train.js';
-import type { Experiment } from './registry.js';
+import type { Experiment } from './experiment.js';
 import { withLinearized } from './linearized.js';
 
 export interface TheoryProbeOptions {

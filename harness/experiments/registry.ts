@@ -24,38 +24,8 @@ import { withLinearized } from './linearized.js';
 import { linearizedSetSummary } from './linearized-node.js';
 import * as fs from 'node:fs';
 
-export interface ExperimentContext {
-  rt: Runtime;
-  dir: string;
-  progress: Progress;
-  /** Where to look for completed runs to reuse (the runs/ root). */
-  reuseRoots: string[];
-  /** Checkpoint cadence and divergence handling for every single run. */
-  runOptions: Pick<RunMlpOptions, 'checkpointEvery' | 'checkpointMinutes' | 'continueOnNonFinite' | 'saveParams' | 'keepCheckpoint'>;
-  /** Continue interrupted runs from their checkpoints (lplr resume). */
-  resume?: boolean;
-}
-
-export interface ExperimentResult {
-  /** The numbers to print at the end (one or more short lines, no verdicts). */
-  headline: string;
-  summary: unknown;
-  /** The verdicts to print under the headline, one line each (see harness/cli/summary-lines.ts). */
-  verdicts?: readonly Verdict[];
-  /** The lines to print for the verdicts instead of their outcome (a seed set's "pass (4 of 5 seeds)"). */
-  verdictLines?: readonly VerdictLine[];
-}
-
-export interface Experiment<P = unknown> {
-  name: string;
-  description: string;
-  options: OptionSpec[];
-  /** Resolve and validate everything that can be checked without a GPU. */
-  prepare(args: ParsedArgs): P;
-  /** Whether run() needs a GPU (a pure re-analysis does not). */
-  needsGpu?(prepared: P): boolean;
-  run(ctx: ExperimentContext, prepared: P): Promise<ExperimentResult>;
-}
+export type { Experiment, ExperimentContext, ExperimentResult } from './experiment.js';
+import type { Experiment, ExperimentContext, ExperimentResult } from './experiment.js';
 
 function fmtRate(s: RunSummary): string {
   const f = s.lStar.min.semiLog;

@@ -16,11 +16,13 @@ import { MLP_OPTIONS, MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '.
 import type { ReportSection } from '../report/model.js';
 import { comparisonSection, singleRunSections, widthAblationSection } from '../report/sections.js';
 import { linearizedSection, linearizedSetSection } from '../report/linearized.js';
-import type { LabRunConfig } from './lab.js';
 import { runSummary } from './run-files.js';
 
 /** What a run trains on: the MNIST IDX files, a user dataset file, or CIFAR-10. */
 export type WebDataKind = 'mnist' | 'dataset' | 'cifar';
+
+/** Any run configuration the page's lab trains (declared here so lab.ts imports this file, not the reverse). */
+export type LabRunConfig = MlpRunConfig | CifarRunConfig;
 
 export interface PlannedRun<C extends LabRunConfig = MlpRunConfig> {
   label: string;

@@ -13,7 +13,7 @@ import { linearizedMeasure } from '../experiments/linearized.js';
 import { augmentBatch, normalizeCifar, CIFAR_PIXELS } from '../data/cifar-core.js';
 import { checkWarmup } from '../experiments/cifar-config.js';
 import { CIFAR_ROWS_DESCRIPTION, createCifarState, disposeCifarState, resnetStepFlops, trainCifar, type CifarDataInfo, type CifarTrainData } from '../experiments/cifar-train.js';
-import type { LiveRun, PlannedRun } from './experiments.js';
+import type { LabRunConfig, LiveRun, PlannedRun } from './experiments.js';
 import { applyKernelChoices, recordKernelChoices } from './kernel-choices.js';
 import { sha256Hex } from './run-files.js';
 
@@ -23,7 +23,7 @@ export interface LabData extends MlpData {
 }
 
 /** The configurations the page trains: the MLP figures' and Figure 3's. */
-export type LabRunConfig = MlpRunConfig | CifarRunConfig;
+export type { LabRunConfig };
 
 /** Loads (or selects) the data of one run's configuration. */
 export type DataProvider<C extends LabRunConfig = MlpRunConfig, D = LabData> = (config: C) => Promise<D>;
