@@ -97,7 +97,7 @@ describe('lplr run all, fig2, fig4, fig5 (tiny preset)', () => {
       expect(epochRows(dir)).toEqual(epochRows(fig1));
       const s = json(dir, 'summary.json');
       expect(s.lStar.min.logLog.n).toBeGreaterThan(1);
-      expect(s.verdicts.map((v: { name: string }) => v.name)).toEqual(expect.arrayContaining(['linear convergence', 'PL condition (L* = extended)']));
+      expect(s.verdicts.map((v: { name: string }) => v.name)).toEqual(['linear convergence', 'PL condition (L* = zero)']);
       expect(fs.readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain('Figure 2');
     }
   });
@@ -185,7 +185,7 @@ describe('lplr run all, fig2, fig4, fig5 (tiny preset)', () => {
     fs.mkdirSync(empty);
     const r = lplr(['report', empty]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no metrics\.jsonl and is not a fig4, fig5 or all directory/);
+    expect(r.stderr).toMatch(/no metrics\.jsonl and is not a fig4, fig5, all or seed-set directory/);
   });
 });
 

@@ -85,7 +85,7 @@ export const MLP_PRESETS: Record<string, MlpPreset> = {
   },
   tiny: {
     description: 'For tests and smoke checks: W 16, depth 3, 64 samples, 6 epochs, lr 0.01',
-    values: { width: 16, depth: 3, epochs: 6, lstarExtend: 4, lr: 0.01, subset: 64, init: 'he' },
+    values: { width: 16, depth: 3, epochs: 6, lstarExtend: 0, lr: 0.01, subset: 64, init: 'he' },
   },
 };
 

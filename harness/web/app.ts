@@ -14,6 +14,7 @@ import type { ReportSection } from '../report/model.js';
 import { dataLoaderFor, datasetProvider, fetchBytes, SERVED_DATASET, SERVED_MANIFEST, type DataChoice, type DataManifest } from './data-sources.js';
 import { experimentOptions, HIDDEN_WEB_OPTIONS, isCifarExperiment, lookupWebExperiment, WEB_EXPERIMENTS, type AnyWebExperiment, type PlannedRun, type WebExperiment } from './experiments.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
+import { trainedEpochs, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { Lab, type DataProvider, type LabRun, type LabRunConfig, type LabStatus } from './lab.js';
 import { LiveCharts } from './live-charts.js';
 import { RUN_FILE_NAMES, runFiles, type RunFileName } from './run-files.js';
@@ -315,7 +316,10 @@ function progressText(run: PageRun): string {
   }
   const last = run.rows[run.rows.length - 1];
   if (last.kind !== 'epoch' || !('acc' in last)) return '';
-  return `epoch ${last.epoch}/${config.epochs}, loss ${last.loss.toExponential(4)}, ‖∇L‖² ${last.gradNormSq.toExponential(3)}, accuracy ${(last.acc * 100).toFixed(2)}%`;
+  // An extended run (--lstar-extend k) trains k·E epochs; the analysis horizon is E.
+  const trained = trainedEpochs(config as MlpRunConfig);
+  const horizon = trained > config.epochs ? ` (analysed: 0–${config.epochs})` : '';
+  return `epoch ${last.epoch}/${trained}${horizon}, loss ${last.loss.toExponential(4)}, ‖∇L‖² ${last.gradNormSq.toExponential(3)}, accuracy ${(last.acc * 100).toFixed(2)}%`;
 }
 
 /** Redraw at most every 150 ms while training (drawing is cheap, but not free every epoch). */
