@@ -91,7 +91,9 @@ describe('lplr run --seeds (tiny preset)', () => {
       expect(rec.rateMiddle).toBe(own.rate.middle.rate);
       expect(rec.rateLast).toBe(own.rate.last.rate);
       expect(rec.plRatio).toBe(own.lStar[own.primary].pl.ratio);
-      for (const c of ['zero', 'extended', 'fit', 'min']) {
+      // The tiny preset is not extended: its members have zero, fit and min.
+      expect(rec.lStar.extended).toBeUndefined();
+      for (const c of ['zero', 'fit', 'min']) {
         expect(rec.lStar[c].value, c).toBe(own.lStar[c].lStar);
         expect(rec.lStar[c].obtained, c).toBe(own.lStar[c].obtained);
       }
@@ -102,7 +104,7 @@ describe('lplr run --seeds (tiny preset)', () => {
 
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('median over 2 seeds (0,1):');
-    expect(lines[1]).toMatch(/^final loss \S+, q \S+, PL ratio \S+ \(L\* = extended\)$/);
+    expect(lines[1]).toMatch(/^final loss \S+, q \S+, PL ratio \S+ \(L\* = zero\)$/);
     expect(lines.slice(2, -1)).toEqual(summary.verdicts.map((v: { name: string }) => expect.stringMatching(new RegExp(`^  ${v.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +inconclusive \\(0 of 2 seeds\\)$`))));
     for (const line of lines.slice(0, -1)) expect(line.length).toBeLessThanOrEqual(80);
 

@@ -52,7 +52,7 @@ describe('lplr run fig1 --preset tiny', () => {
     expect(lines[0]).toMatch(/^final loss /);
     expect(lines[0]).not.toMatch(/yes|no\b/);
     // The headline's two lines (numbers, then the L* used beside the paper's reading), then the verdicts.
-    expect(lines[1]).toMatch(/^L\* = extended .*L\* = min \(paper\)/);
+    expect(lines[1]).toMatch(/^L\* = zero .*L\* = min \(paper\)/);
     expect(lines.slice(2, -1)).toEqual(verdicts.map((v) => expect.stringMatching(new RegExp(`^  ${v.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +${word(v)}$`))));
     // Outside the working directory the run directory is named in full (not ../../tmp/...).
     expect(lines[lines.length - 1]).toBe(`wrote ${out}/ (config.json, metrics.jsonl, report.html, summary.json)`);

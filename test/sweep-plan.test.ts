@@ -82,7 +82,7 @@ describe('planSweep', () => {
     expect(() => plan(['--preset', 'tiny', '--width', '8'], ['width=8,16'])).toThrow(/--width is given both as a flag and in --grid/);
     expect(() => plan(['--preset', 'tiny'], ['width=8', 'width=16'])).toThrow(/given twice/);
     // With every preset value given explicitly, the two presets resolve to one configuration.
-    const explicit = ['--width', '16', '--depth', '3', '--epochs', '6', '--lr', '0.01', '--subset', '64', '--init', 'he'];
+    const explicit = ['--width', '16', '--depth', '3', '--epochs', '6', '--lstar-extend', '0', '--lr', '0.01', '--subset', '64', '--init', 'he'];
     expect(() => plan(explicit, ['preset=tiny,default'])).toThrow(/Grid points preset=tiny, seed=0 and preset=default, seed=0 resolve to the same configuration/);
   });
 });
