@@ -147,7 +147,7 @@ export function singleRunSections(rows: readonly MetricRow[], summary: RunSummar
       const color = CHOICE_COLORS[a.choice];
       const show = a.choice === summary.primary || a.choice === 'min';
       const tag = a.judged ? (a.choice === summary.primary ? 'primary' : 'not primary') : 'no verdict';
-      series.push({ label: `gap, ${lStarLabel(a.choice)} = ${fmtNumber(a.lStar)} (${tag})`, x: epochs, y: plottedGap(a), color, show });
+      series.push({ label: `gap, ${lStarLabel(a.choice)}${a.choice === 'zero' ? '' : ` = ${fmtNumber(a.lStar)}`} (${tag})`, x: epochs, y: plottedGap(a), color, show });
       const fit = semiLogFitSeries(a, w.start, w.end, `line fit, ${lStarLabel(a.choice)}: ρ = ${fmtNumber(a.semiLog.rho)}/epoch, R² = ${fmtNumber(a.semiLog.r2)}`, color, show);
       if (fit) series.push(fit);
     }
