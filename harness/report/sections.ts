@@ -3,6 +3,7 @@
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { isStepRow } from '../../src/metrics/schema.js';
 import { L_STAR_CHOICES, type LStarAnalysis, type LStarChoice, type RunSummary } from '../../src/metrics/summary.js';
+import { linearFit } from '../../src/metrics/fit.js';
 import { verdictWord, type Verdict } from '../../src/metrics/verdicts.js';
 import type { ChartSeries, ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';
 
@@ -401,16 +402,7 @@ export function windowRate(summary: Pick<RunSummary, 'epochs' | 'gradNormSq' | '
       ys.push(Math.log(g));
     }
   });
-  if (xs.length < 2) return NaN;
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < xs.length; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-  }
-  return sxx > 0 ? -sxy / sxx : NaN;
+  return -linearFit(xs, ys).slope;
 }
 
 export interface WidthRunForReport extends RunForReport {
