@@ -2,7 +2,8 @@
 //   npx depcruise --config .dependency-cruiser.cjs src harness bench
 // From the bottom: src/gpu (device, runtime) → src/tensor.ts, src/autograd → src/kernels
 // (kernel families: WGSL, choosers, unrecorded dispatch) → src/ops (recorded ops, backward
-// rules) → src/nn, src/optim, src/metrics, src/io → the lab (harness/) and bench/.
+// rules) → src/nn, src/optim, src/metrics (generic fits, NTK, Lanczos, Hessian), src/io → the lab
+// (harness/; the paper's summary and verdicts in harness/analysis/) and bench/.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -33,6 +34,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/ops/' },
       to: { path: '^src/(nn|optim|metrics)/' },
+    },
+    {
+      name: 'analysis-is-neutral',
+      comment: "harness/analysis (the paper's summary and verdicts) runs in Node and in the page: no Node built-ins, and nothing of the lab's other folders.",
+      severity: 'error',
+      from: { path: '^harness/analysis/' },
+      to: { path: ['^harness/(?!analysis/)', '^(node:)?(fs|path|os|child_process|url|crypto|worker_threads)$'] },
     },
     {
       name: 'no-cycles-in-src',

@@ -24,5 +24,6 @@ export async function initWithSource(source: AdapterSource): Promise<Runtime> {
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { parseSafetensors, serializeSafetensors } from './io/safetensors.js';
-export { summarizeRun } from './metrics/summary.js';
+// Generic curve fits; the paper's summary and verdicts are the lab's (harness/analysis/).
+export { fitLogGap, fitLogLog, fitOffsetModels, linearFit, spearman } from './metrics/fit.js';
 export { arenaSumSquares, arenaDistanceSq, readScalars } from './metrics/norms.js';

@@ -6,19 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { jacobiEigen } from '../src/metrics/eigen.js';
-import {
-  blockedNtk,
-  deviationStats,
-  lanczosQuadrature,
-  largestFittingSamples,
-  linearizedMemory,
-  linearizedWidthVerdict,
-  mlpDims,
-  quadratureCurve,
-  spectralAccount,
-  summarizeLinearized,
-  tStarSentence,
-} from '../src/metrics/linearized.js';
+import { blockedNtk, lanczosQuadrature, largestFittingSamples, linearizedMemory, mlpDims, quadratureCurve, spectralAccount } from '../src/metrics/linearized.js';
+import { deviationStats, linearizedWidthVerdict, summarizeLinearized, tStarSentence } from '../harness/analysis/linearized-summary.js';
 import { mlpNtk } from '../src/metrics/ntk.js';
 import type { EpochRow, MetricRow } from '../src/metrics/schema.js';
 import { Linear, type Sequential } from '../src/nn/layers.js';

@@ -3,10 +3,10 @@
 // curves must get no passing verdict under any L* choice.
 import { describe, expect, it } from 'vitest';
 import { fitOffsetModels } from '../src/metrics/fit.js';
-import { evidenceEnd, plStability, rateStability } from '../src/metrics/convergence.js';
+import { evidenceEnd, plStability, rateStability } from '../harness/analysis/convergence.js';
 import type { MetricRow } from '../src/metrics/schema.js';
-import { summarizeRun, type RunSummary } from '../src/metrics/summary.js';
-import { DEFAULT_THRESHOLDS, resolveThresholds } from '../src/metrics/verdicts.js';
+import { summarizeRun, type RunSummary } from '../harness/analysis/summary.js';
+import { DEFAULT_THRESHOLDS, resolveThresholds } from '../harness/analysis/verdicts.js';
 
 type Curve = { loss: number[]; gradNormSq: number[] };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
-import { smoothedStepCurve, summarizeRun } from '../src/metrics/summary.js';
+import { smoothedStepCurve, summarizeRun } from '../harness/analysis/summary.js';
 
 function epochRows(E: number, loss: (t: number) => number, gradNormSq: (t: number) => number): MetricRow[] {
   return Array.from({ length: E + 1 }, (_, t) => ({

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
-import { summarizeRun } from '../src/metrics/summary.js';
-import { DEFAULT_THRESHOLDS, judged, resolveThresholds, verdictWord, widthEffectVerdict, withoutRetiredThresholds } from '../src/metrics/verdicts.js';
+import { summarizeRun } from '../harness/analysis/summary.js';
+import { DEFAULT_THRESHOLDS, judged, resolveThresholds, verdictWord, widthEffectVerdict, withoutRetiredThresholds } from '../harness/analysis/verdicts.js';
 import { enhancedSlowerVerdict } from '../harness/experiments/registry.js';
 
 const E = 250;

@@ -13,8 +13,8 @@ import { configHash } from '../harness/run/run-dir.js';
 import { ConfigError } from '../src/errors.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { formatMetricRow, type MetricRow } from '../src/metrics/schema.js';
-import { summarizeRun } from '../src/metrics/summary.js';
-import { DEFAULT_THRESHOLDS } from '../src/metrics/verdicts.js';
+import { summarizeRun } from '../harness/analysis/summary.js';
+import { DEFAULT_THRESHOLDS } from '../harness/analysis/verdicts.js';
 import { sharedData } from './helpers/requirements.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-mlp-config-'));

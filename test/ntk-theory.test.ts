@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { TheoryProbe } from '../harness/experiments/ntk.js';
 import { createMlpState, disposeMlpState, trainMlp, type EpochRow } from '../harness/experiments/mlp-train.js';
 import { parseMetricsJsonl, type MetricRow } from '../src/metrics/schema.js';
-import { predictedContraction, summarizeTheory } from '../src/metrics/theory.js';
+import { predictedContraction, summarizeTheory } from '../harness/analysis/theory.js';
 import { Rng } from '../src/rng.js';
 import { useGpu } from './helpers/gpu.js';
 

@@ -12,7 +12,7 @@ import { mergeSweep, stat } from '../harness/report/merge-sections.js';
 import { configHash } from '../harness/run/run-dir.js';
 import { inShard, parseGridArg, parseSeeds, planSweep, resolveShard, writePlan, type CollectedRun } from '../harness/run/sweep.js';
 import type { EpochRow } from '../src/metrics/schema.js';
-import { summarizeRun } from '../src/metrics/summary.js';
+import { summarizeRun } from '../harness/analysis/summary.js';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'bin', 'lplr.mjs');

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isEvalRow, isStepRow, parseMetricsJsonl, type EpochRow } from '../src/metrics/schema.js';
-import { summarizeRun, type RunSummary } from '../src/metrics/summary.js';
+import { summarizeRun, type RunSummary } from '../harness/analysis/summary.js';
 import { runMlp } from '../harness/experiments/mlp-lab.js';
 import { resolveMlpConfig, MLP_OPTIONS } from '../harness/experiments/mlp-config.js';
 import { parseArgs } from '../harness/cli/args.js';

@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { summarizeRun } from '../../src/metrics/summary.js';
-import { withoutRetiredThresholds } from '../../src/metrics/verdicts.js';
+import { summarizeRun } from '../analysis/summary.js';
+import { withoutRetiredThresholds } from '../analysis/verdicts.js';
 import { FIG3_REPORT_TITLE, summarizeCifarRun } from '../experiments/cifar-lab.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import type { MetricRow } from '../../src/metrics/schema.js';

@@ -1,7 +1,7 @@
 // What an experiment is, for the CLI, the labs and the registry: declared apart from the registry
 // so that the labs (fig3, ntk) can implement it without importing the registry that lists them.
 import type { Runtime } from '../../src/gpu/runtime.js';
-import type { Verdict } from '../../src/metrics/verdicts.js';
+import type { Verdict } from '../analysis/verdicts.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { VerdictLine } from '../cli/summary-lines.js';
 import type { Progress } from '../run/progress.js';

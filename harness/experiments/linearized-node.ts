@@ -1,8 +1,8 @@
 // --linearized in the CLI's outputs: the report sections (registered with harness/run/reports)
 // and the per-run numbers a set's summary.json carries (fig4, fig5; fig5 with its width verdict).
-import { linearizedWidthVerdict, summarizeLinearized, type LinearizedSummary } from '../../src/metrics/linearized.js';
+import { linearizedWidthVerdict, summarizeLinearized, type LinearizedSummary } from '../analysis/linearized-summary.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import type { RunSummary } from '../../src/metrics/summary.js';
+import type { RunSummary } from '../analysis/summary.js';
 import { linearizedSection, linearizedSetSection } from '../report/linearized.js';
 import { registerSetSections, registerSingleRunSections, type SetRun } from '../run/reports.js';
 

@@ -1,7 +1,7 @@
 // The MLP lab's configuration: flags, presets, and the resolved config that identifies a
 // run (its hash names sweep directories and lets fig4/fig5 reuse a matching fig1 run).
 import { closest, ConfigError } from '../../src/errors.js';
-import { DEFAULT_THRESHOLDS, RETIRED_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../../src/metrics/verdicts.js';
+import { DEFAULT_THRESHOLDS, RETIRED_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../analysis/verdicts.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 

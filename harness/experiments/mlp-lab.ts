@@ -7,8 +7,8 @@ import { ConfigError, DataError, LplrError, ShapeError } from '../../src/errors.
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { exportSafetensors } from '../../src/nn/module.js';
-import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
-import { DEFAULT_THRESHOLDS } from '../../src/metrics/verdicts.js';
+import { summarizeRun, type RunSummary } from '../analysis/summary.js';
+import { DEFAULT_THRESHOLDS } from '../analysis/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { mlp } from '../../src/nn/layers.js';
 import { DATASET_FORMAT_HINT, parseDatasetBytes, type DatasetFile } from '../data/dataset-core.js';

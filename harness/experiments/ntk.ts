@@ -12,7 +12,7 @@ import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics
 import { centralDifferenceHvp, defaultHvpStep, hessianExtremes, MAX_HESSIAN_ITERATIONS, parameterGradientOracle } from '../../src/metrics/hessian.js';
 import { frobeniusSq, gatherRows, inputGram, ntkCheck, ntkSpectrumFields, ntkSubset } from '../../src/metrics/ntk.js';
 import type { HessianRow, MetricRow, NtkRow } from '../../src/metrics/schema.js';
-import { predictedContraction, summarizeTheory, theoryWidthPoint, type TheorySummary } from '../../src/metrics/theory.js';
+import { predictedContraction, summarizeTheory, theoryWidthPoint, type TheorySummary } from '../analysis/theory.js';
 import { mseLoss } from '../../src/ops/loss.js';
 import { fromData, type Tensor } from '../../src/tensor.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';

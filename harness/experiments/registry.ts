@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { ConfigError, DataError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { L_STAR_CHOICES, summarizeRun, type LStarChoice, type RunSummary, type SummaryConfig } from '../../src/metrics/summary.js';
-import { widthEffectVerdict, withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../../src/metrics/verdicts.js';
+import { L_STAR_CHOICES, summarizeRun, type LStarChoice, type RunSummary, type SummaryConfig } from '../analysis/summary.js';
+import { widthEffectVerdict, withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../analysis/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { Progress } from '../run/progress.js';

@@ -2,7 +2,7 @@
 // their relative deviation per epoch, t*, the r₀-weighted spectrum of K₀/n, and for a set of
 // runs (fig4, fig5) the same numbers per run, with fig5's width verdict. Platform neutral: the
 // CLI's report.html and the page draw the same sections.
-import { linearizedWidthVerdict, tStarSentence, type LinearizedSummary } from '../../src/metrics/linearized.js';
+import { linearizedWidthVerdict, tStarSentence, type LinearizedSummary } from '../analysis/linearized-summary.js';
 import type { ChartSpec, ReportSection, TableSpec } from './model.js';
 import { fmtNumber } from './sections.js';
 

@@ -3,8 +3,8 @@
 // epoch), the width ablation with error bars when width is a grid key, verdict pass counts, and
 // the list of runs that are missing or failed. Pure functions of the collected runs (no Node),
 // so the same runs always give the same numbers whichever shards produced them.
-import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../../src/metrics/summary.js';
-import { widthEffectVerdict, type Verdict } from '../../src/metrics/verdicts.js';
+import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../analysis/summary.js';
+import { widthEffectVerdict, type Verdict } from '../analysis/verdicts.js';
 import type { CollectedRun, RunState, SweepAxis, SweepPlan } from '../run/sweep.js';
 import type { ChartSeries, ReportSection, TableCell } from './model.js';
 import { fmtNumber } from './sections.js';

@@ -2,7 +2,7 @@
 // sections.ts turn summaries into sections; html.ts renders any list of sections, so a single
 // run, a set of runs (Figures 4 and 5) and later additions (e.g. a theory check) share one page
 // format.
-import type { Verdict, VerdictThresholds } from '../../src/metrics/verdicts.js';
+import type { Verdict, VerdictThresholds } from '../analysis/verdicts.js';
 
 export type AxisScale = 'linear' | 'log';
 

@@ -2,9 +2,9 @@
 // comparison of runs on one plot (Figure 4) and the width ablation (Figure 5).
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { isStepRow } from '../../src/metrics/schema.js';
-import { L_STAR_CHOICES, type LStarAnalysis, type LStarChoice, type RunSummary } from '../../src/metrics/summary.js';
+import { L_STAR_CHOICES, type LStarAnalysis, type LStarChoice, type RunSummary } from '../analysis/summary.js';
 import { linearFit } from '../../src/metrics/fit.js';
-import { verdictWord, type Verdict } from '../../src/metrics/verdicts.js';
+import { verdictWord, type Verdict } from '../analysis/verdicts.js';
 import type { ChartSeries, ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';
 
 export type SingleRunFigure = 'rate' | 'fig1' | 'fig2' | 'fig3' | 'curves';

@@ -1,8 +1,8 @@
 // Report sections of a seed set (`--seeds` on fig1, fig2, fig4, fig5): the median curve across
 // seeds with a min–max band (gap with the primary L*, loss, ‖∇L‖²) per group, the set's verdicts
 // as "k of n seeds", and a table per seed.
-import { L_STAR_CHOICES, type RunSummary } from '../../src/metrics/summary.js';
-import { verdictWord } from '../../src/metrics/verdicts.js';
+import { L_STAR_CHOICES, type RunSummary } from '../analysis/summary.js';
+import { verdictWord } from '../analysis/verdicts.js';
 import type { SeedMember, SeedSetSummary } from '../experiments/seed-set.js';
 import { median } from '../experiments/seed-set.js';
 import type { ChartBand, ChartSeries, ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';

@@ -2,8 +2,8 @@
 // builders in harness/report. Extra sections (e.g. the theory check) register here.
 import * as path from 'node:path';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import type { RunSummary } from '../../src/metrics/summary.js';
-import type { Verdict } from '../../src/metrics/verdicts.js';
+import type { RunSummary } from '../analysis/summary.js';
+import type { Verdict } from '../analysis/verdicts.js';
 import { renderReport, type ReportSection } from '../report/html.js';
 import { comparisonSection, widthAblationSection, type SingleRunFigure } from '../report/sections.js';
 import { seedSetSections } from '../report/seed-sections.js';

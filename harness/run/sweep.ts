@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { AdapterError, closest, ConfigError, DataError, GpuError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import type { RunSummary } from '../../src/metrics/summary.js';
+import type { RunSummary } from '../analysis/summary.js';
 import { convertValue, type OptionSpec, type ParsedArgs } from '../cli/args.js';
 import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { runMlp, RunStopped, type RunMlpOptions } from '../experiments/mlp-lab.js';

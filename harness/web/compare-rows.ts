@@ -4,7 +4,7 @@
 // fields count toward pass or fail is the caller's choice; the rest are reported. Pure
 // functions, no platform dependencies.
 import type { MetricRow } from '../../src/metrics/schema.js';
-import { summarizeRun, type SummaryConfig } from '../../src/metrics/summary.js';
+import { summarizeRun, type SummaryConfig } from '../analysis/summary.js';
 import { relativeDifference, type FitNumbers } from './compare.js';
 
 export interface FieldDifference {

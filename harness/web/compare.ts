@@ -2,7 +2,7 @@
 // and a browser run): the largest relative differences of loss and ‖∇L‖², and the fitted rate
 // and slope of each. Pure functions, no platform dependencies.
 import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
-import { summarizeRun, type SummaryConfig } from '../../src/metrics/summary.js';
+import { summarizeRun, type SummaryConfig } from '../analysis/summary.js';
 
 /** |a − b| / max(|a|, |b|); 0 when equal (including both 0), ∞ when only one is finite or either is NaN. */
 export function relativeDifference(a: number, b: number): number {

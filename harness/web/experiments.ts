@@ -9,7 +9,7 @@
 // or fetched from a URL), and its live sections are the report's fig3 sections.
 import { ConfigError } from '../../src/errors.js';
 import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
-import { widthEffectVerdict } from '../../src/metrics/verdicts.js';
+import { widthEffectVerdict } from '../analysis/verdicts.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import { CIFAR_OPTIONS, CIFAR_PRESETS, resolveCifarConfig, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { MLP_OPTIONS, MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';

@@ -6,7 +6,7 @@ import uPlot from 'uplot';
 import { CLIENT_SCRIPT } from '../report/client.js';
 import type { ChartSpec, ReportSection, TableCell, TableSpec } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
-import type { Verdict } from '../../src/metrics/verdicts.js';
+import type { Verdict } from '../analysis/verdicts.js';
 
 type AlignedData = (number | null)[][];
 

@@ -4,8 +4,8 @@
 // is a run directory that `lplr report DIR` reads. Platform neutral (Web Crypto for the hash).
 import type { AdapterDescription, GpuLimitsInUse } from '../../src/gpu/device.js';
 import { formatMetricRow, METRICS_SCHEMA_VERSION, type MetricRow } from '../../src/metrics/schema.js';
-import { summarizeRun, type RunSummary } from '../../src/metrics/summary.js';
-import type { VerdictThresholds } from '../../src/metrics/verdicts.js';
+import { summarizeRun, type RunSummary } from '../analysis/summary.js';
+import type { VerdictThresholds } from '../analysis/verdicts.js';
 import { cifarIdentity, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { mlpIdentity, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { cifarTiming, type CifarTiming } from '../experiments/cifar-train.js';

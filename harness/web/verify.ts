@@ -13,7 +13,7 @@ import { ConfigError } from '../../src/errors.js';
 import { init } from '../../src/entry-node.js';
 import type { AdapterDescription } from '../../src/gpu/device.js';
 import { isEpochRow, isEvalRow, isStepRow, parseMetricsJsonl, type MetricRow } from '../../src/metrics/schema.js';
-import type { SummaryConfig } from '../../src/metrics/summary.js';
+import type { SummaryConfig } from '../analysis/summary.js';
 import { parseArgs } from '../cli/args.js';
 import { loadMnist } from '../data/mnist.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';

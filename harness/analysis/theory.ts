@@ -2,9 +2,9 @@
 // Theorems 5.1 and 5.4 hold along the run, by stated thresholds, and how loose are the bounds?
 // Predicted vs observed per-epoch contraction, the slack of the PL bound, NTK stability and
 // drift. Row fields are documented in docs/metrics.md ("Theory rows"). No Node imports.
-import { ConfigError, closest } from '../errors.js';
-import { fitLogGap, type LogGapFit } from './fit.js';
-import type { EpochRow, MetricRow } from './schema.js';
+import { ConfigError, closest } from '../../src/errors.js';
+import { fitLogGap, type LogGapFit } from '../../src/metrics/fit.js';
+import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
 import { judged, type Verdict } from './verdicts.js';
 
 export interface TheoryThresholds {

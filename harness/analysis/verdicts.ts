@@ -1,8 +1,8 @@
 // Pass/fail verdicts on the paper's claims, each from a stated rule whose thresholds live in
 // one config object (defaults below, overridable, echoed in every summary and report).
 // No Node imports: this also runs in browsers.
-import { ConfigError, closest } from '../errors.js';
-import { spearman } from './fit.js';
+import { ConfigError, closest } from '../../src/errors.js';
+import { spearman } from '../../src/metrics/fit.js';
 
 export interface VerdictThresholds {
   /** Linear convergence: rate(last third) / rate(middle third) of log ‖∇L‖² must be ≥ this. */

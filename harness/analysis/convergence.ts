@@ -6,7 +6,7 @@
 // of the fit window. The PL rule reads the same evidence through the gap: μ_t = ‖∇L‖²/(2(L_t − L*))
 // must not decay (for GD, 1 − ρ_t ≈ 2ημ_t). Both say "inconclusive" when the data cannot decide.
 // No Node imports: this also runs in browsers.
-import { linearFit, type FitRange } from './fit.js';
+import { linearFit, type FitRange } from '../../src/metrics/fit.js';
 import type { VerdictThresholds } from './verdicts.js';
 
 export type Outcome = 'pass' | 'fail' | 'inconclusive';

@@ -1,12 +1,12 @@
 // Turns a run's metric rows into the paper's measurements (§6.1-6.3): the suboptimality gap
 // under three choices of L*, the PL ratio, the semi-log and log-log fits, the smoothed
 // mini-batch curves, and the verdicts. No Node imports: this also runs in browsers.
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { evidenceEnd, plStability, rateStability, type PlStability, type RateStability } from './convergence.js';
-import { fitLogGap, fitLogLog, fitOffsetModels, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from './fit.js';
-import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from './schema.js';
-import { summarizeLinearized, type LinearizedSummary } from './linearized.js';
-import { DEFAULT_EMA_BETA, emaBiasCorrected } from './smoothing.js';
+import { fitLogGap, fitLogLog, fitOffsetModels, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from '../../src/metrics/fit.js';
+import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from '../../src/metrics/schema.js';
+import { summarizeLinearized, type LinearizedSummary } from './linearized-summary.js';
+import { DEFAULT_EMA_BETA, emaBiasCorrected } from '../../src/metrics/smoothing.js';
 import { makeVerdict, resolveThresholds, type Verdict, type VerdictThresholds } from './verdicts.js';
 
 /**
