@@ -2,7 +2,7 @@
 // batch of 32x32x3 images: forward in training mode (batch norm on batch statistics),
 // softmax cross-entropy, backward, SGD with momentum. Reports images/s and ms/step.
 import type { Runtime } from '../src/gpu/runtime.js';
-import { backward } from '../src/autograd/tape.js';
+import { backward } from '../src/ops/backward.js';
 import { resnet } from '../src/nn/conv-layers.js';
 import { build } from '../src/nn/module.js';
 import { softmaxCrossEntropy } from '../src/ops/loss.js';

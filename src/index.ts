@@ -6,7 +6,8 @@ import { setRuntime } from './tensor.js';
 
 export * from './errors.js';
 export * from './tensor.js';
-export { backward, noGrad, isGradEnabled } from './autograd/tape.js';
+export { noGrad, isGradEnabled } from './autograd/tape.js';
+export { backward } from './ops/backward.js';
 export * as ops from './ops/index.js';
 export * from './ops/index.js';
 export { Runtime, type MemoryStats, type DispatchStats, type KernelSpec, type BufferRegion } from './gpu/runtime.js';

@@ -45,6 +45,9 @@ describe('layering', () => {
       'src/ops/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
       'harness/h.ts': "import { i } from './i.js';\nexport const h = () => i;\n",
       'harness/i.ts': "import { h } from './h.js';\nexport const i = () => h;\n",
+      'harness/analysis/v.ts': "import * as fs from 'node:fs';\nimport { w } from '../web/w.js';\nexport const v = () => [fs, w];\n",
+      'harness/analysis/ok.ts': "import { v } from './v.js';\nimport { t } from '../../src/tensor.js';\nexport const ok = () => [v, t];\n",
+      'harness/web/w.ts': 'export const w = 1;\n',
     };
     try {
       for (const [name, text] of Object.entries(files)) {
@@ -59,6 +62,8 @@ describe('layering', () => {
       expect(found('engine-not-lab')).toEqual(['src/nn/n.ts → harness/h.ts']);
       expect(found('no-cycles-in-src').length).toBeGreaterThan(0);
       expect(found('no-cycles-in-lab').length).toBeGreaterThan(0);
+      // The paper's analysis runs in the page: no Node built-ins, nothing of the lab's other folders.
+      expect(found('analysis-is-neutral').sort()).toEqual(['harness/analysis/v.ts → fs', 'harness/analysis/v.ts → harness/web/w.ts']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

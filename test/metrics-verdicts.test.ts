@@ -5,7 +5,7 @@ import { ConfigError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
 import { summarizeRun } from '../harness/analysis/summary.js';
 import { DEFAULT_THRESHOLDS, judged, resolveThresholds, verdictWord, widthEffectVerdict, withoutRetiredThresholds } from '../harness/analysis/verdicts.js';
-import { enhancedSlowerVerdict } from '../harness/experiments/registry.js';
+import { enhancedSlowerVerdict } from '../harness/analysis/verdicts.js';
 
 const E = 250;
 

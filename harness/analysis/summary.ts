@@ -3,7 +3,7 @@
 // mini-batch curves, and the verdicts. No Node imports: this also runs in browsers.
 import { ConfigError } from '../../src/errors.js';
 import { evidenceEnd, plStability, rateStability, type PlStability, type RateStability } from './convergence.js';
-import { fitLogGap, fitLogLog, fitOffsetModels, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from '../../src/metrics/fit.js';
+import { fitLogGap, fitLogLog, fitOffsetModels, linearFit, type FitRange, type LogGapFit, type LogLogFit, type OffsetModels } from '../../src/metrics/fit.js';
 import { METRICS_SCHEMA_VERSION, isEpochRow, isEvalRow, isStepRow, type EpochRow, type MetricRow, type StepRow } from '../../src/metrics/schema.js';
 import { summarizeLinearized, type LinearizedSummary } from './linearized-summary.js';
 import { DEFAULT_EMA_BETA, emaBiasCorrected } from '../../src/metrics/smoothing.js';
@@ -450,4 +450,18 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
 function linearizedField(rows: readonly MetricRow[]): { linearized?: LinearizedSummary } {
   const linearized = summarizeLinearized(rows);
   return linearized ? { linearized } : {};
+}
+
+/** −slope of log ‖∇L‖² vs epoch over the whole fit window: an average rate that needs no L*. */
+export function windowRate(summary: Pick<RunSummary, 'epochs' | 'gradNormSq' | 'window'>): number {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  summary.epochs.forEach((t, i) => {
+    const g = summary.gradNormSq[i];
+    if (t >= summary.window.start && t <= summary.window.end && g > 0 && Number.isFinite(g)) {
+      xs.push(t);
+      ys.push(Math.log(g));
+    }
+  });
+  return -linearFit(xs, ys).slope;
 }

@@ -151,3 +151,42 @@ function passFail(pass: boolean, ...values: number[]): Pick<Verdict, 'outcome' |
   const outcome = judged(pass, ...values);
   return { outcome, passed: outcome === 'pass' };
 }
+
+/** One seed's He and enhanced runs, compared by the rate of ‖∇L‖² over the fit window (no L*). */
+export interface InitPair {
+  seed: number;
+  rateHe: number;
+  rateEnhanced: number;
+}
+
+/**
+ * Figure 4's claim as a verdict: the enhanced (depth-scaled) init converges more slowly, i.e. the
+ * rate at which ‖∇L‖² falls over the fit window (−slope of log ‖∇L‖², which needs no L*) is
+ * smaller than He's. Over n seeds every seed must agree: with 5 seeds that is a one-sided sign
+ * test at p = 0.5^5 = 0.031; fewer seeds can pass but the note says the evidence is weak.
+ */
+export function enhancedSlowerVerdict(pairs: readonly InitPair[]): Verdict {
+  const usable = pairs.filter((p) => Number.isFinite(p.rateHe) && Number.isFinite(p.rateEnhanced));
+  const slower = usable.filter((p) => p.rateEnhanced < p.rateHe).length;
+  const n = pairs.length;
+  const rule =
+    'rate of ‖∇L‖² over the fit window (−slope of log ‖∇L‖² vs epoch, no L* needed): enhanced < He in every seed (with 5 seeds a one-sided sign test, p = 0.031); the paper reports that the depth-scaled init slows convergence';
+  const values: Record<string, number> = { seeds: n, slower, pSignTest: 0.5 ** slower * (slower === n ? 1 : NaN) };
+  if (n === 1) {
+    values.rateHe = pairs[0].rateHe;
+    values.rateEnhanced = pairs[0].rateEnhanced;
+  }
+  if (usable.length < n || n === 0) {
+    return { name: 'enhanced init converges more slowly', outcome: 'inconclusive', passed: false, values, rule, note: n === 0 ? 'no runs' : 'a rate is not finite' };
+  }
+  const pass = slower === n;
+  return {
+    name: 'enhanced init converges more slowly',
+    outcome: pass ? 'pass' : 'fail',
+    passed: pass,
+    reading: `${slower} of ${n} seed${n === 1 ? '' : 's'}`,
+    values,
+    rule,
+    ...(pass && n < 5 ? { note: `${n} seed${n === 1 ? '' : 's'}: a sign test needs 5 for p < 0.05 (--seeds 0-4)` } : {}),
+  };
+}

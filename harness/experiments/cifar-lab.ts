@@ -42,6 +42,7 @@ import {
 import { RunStopped } from './mlp-lab.js';
 import { theorySection } from './ntk.js';
 import type { Experiment } from './experiment.js';
+import { FIG3 } from './figures.js';
 
 export type { CifarDataInfo };
 
@@ -288,7 +289,7 @@ export function summarizeCifarRun(
 }
 
 /** The title of a fig3 run's report (the CLI's and `lplr report`'s). */
-export const FIG3_REPORT_TITLE = 'Figure 3 — ResNet with mini-batch SGD on 5-class CIFAR-10';
+export const FIG3_REPORT_TITLE = FIG3.title;
 
 // ------------------------------------------------------------------ report sections
 
@@ -522,8 +523,8 @@ function ntkHeadline(rows: readonly MetricRow[]): string[] {
 }
 
 export const fig3: Experiment<Fig3Prepared> = {
-  name: 'fig3',
-  description: 'Figure 3: ResNet, mini-batch SGD (batch 128, cosine lr) on 5-class CIFAR-10; smoothed loss semi-log and PL plot.',
+  name: FIG3.name,
+  description: `Figure 3: ${FIG3.description}`,
   options: [...CIFAR_OPTIONS, { name: 'linearized', type: 'bool', help: 'not for fig3 (refused: see fig1, fig2, fig4, fig5, ntk)', default: false }],
   // The data are read before any device exists: a missing file stops here with the fix.
   prepare: (args) => {

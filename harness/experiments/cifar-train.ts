@@ -21,7 +21,8 @@
 // (wd/2)·‖θ‖² is logged separately as `weightDecayTerm`.
 import { DivergenceError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { backward, noGrad } from '../../src/autograd/tape.js';
+import { noGrad } from '../../src/autograd/tape.js';
+import { backward } from '../../src/ops/backward.js';
 import { arenaDistanceSq, arenaSumSquares, readScalars } from '../../src/metrics/norms.js';
 import { ntkSubset } from '../../src/metrics/ntk.js';
 import { classifierLoss, CnnNtkProbe, lossTargets, NtkSamples, type ClassifierLoss } from '../../src/metrics/ntk-cnn.js';

@@ -3,7 +3,8 @@
 // holds L(θ_t), ‖∇L(θ_t)‖², ‖θ_t − θ_0‖ and the training accuracy, measured before update t.
 import { DivergenceError, LimitError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { backward, noGrad } from '../../src/autograd/tape.js';
+import { noGrad } from '../../src/autograd/tape.js';
+import { backward } from '../../src/ops/backward.js';
 import { Arena } from '../../src/nn/arena.js';
 import { mlp } from '../../src/nn/layers.js';
 import { build, loadParameters, type ParameterSet } from '../../src/nn/module.js';

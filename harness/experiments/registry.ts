@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { ConfigError, DataError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
-import { L_STAR_CHOICES, summarizeRun, type LStarChoice, type RunSummary, type SummaryConfig } from '../analysis/summary.js';
-import { widthEffectVerdict, withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../analysis/verdicts.js';
+import { summarizeRun, type RunSummary, type SummaryConfig } from '../analysis/summary.js';
+import { withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../analysis/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
 import type { Progress } from '../run/progress.js';
@@ -14,8 +14,8 @@ import { ensureRun, executeSweep, parseSeeds, runSpec, type SweepRunSpec } from 
 import { writeIndexReport, writeMlpReport, writeSeedSetReport, writeSetReport, type IndexEntry, type SetRun } from '../run/reports.js';
 import type { VerdictLine } from '../cli/summary-lines.js';
 import { buildSeedSetSummary, SEED_SET_KINDS, seedSetHeadline, setVerdictWord, type PerSeedVerdicts, type SeedMember, type SeedSetKind, type SeedSetSummary } from './seed-set.js';
-import { windowRate } from '../report/sections.js';
-import { MLP_OPTIONS, mlpIdentity, mlpSummaryConfig, type MlpRunConfig } from './mlp-config.js';
+import { mlpIdentity, mlpSummaryConfig, type MlpRunConfig } from './mlp-config.js';
+import { FIG1, FIG2, FIG4, FIG5, figureOptions, SET_FIGURES, setFigure, type SetMlpFigure, type SetParams } from './figures.js';
 import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
@@ -61,8 +61,8 @@ async function runOrReuse(
   return { rows: res.rows, summary: rejudgeRun(dir, config, res.rows, res.summary, title), reused: res.reusedFrom };
 }
 
-const FIG1_TITLE = 'Figure 1 — linear convergence of full-batch GD';
-const FIG2_TITLE = 'Figure 2 — local PL check: ‖∇L‖² vs gap';
+const FIG1_TITLE = FIG1.title;
+const FIG2_TITLE = FIG2.title;
 
 function fig1Headline(s: RunSummary): string {
   return `final loss ${s.final.loss.toExponential(4)}; ${fmtRate(s)}`;
@@ -74,10 +74,15 @@ function fig2Headline(s: RunSummary): string {
   return `μ_t ratio (last/middle third) ${a.pl.ratio.toFixed(3)} with L* = ${s.primary}; log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)}, reported)`;
 }
 
+/** `lplr run --help`'s line: "Figure 1: " and the figure's description. */
+function cliDescription(f: { name: string; description: string }): string {
+  return `Figure ${f.name.slice(3)}: ${f.description}`;
+}
+
 const fig1: Experiment<MlpRunConfig> = {
-  name: 'fig1',
-  description: 'Figure 1: full-batch GD on binary MNIST; semi-log suboptimality gap vs epoch with the fitted line (also Figure 2).',
-  options: MLP_OPTIONS,
+  name: FIG1.name,
+  description: cliDescription(FIG1),
+  options: figureOptions(FIG1, 'cli'),
   prepare: (args) => resolveMlpConfigWithFiles(args),
   async run(ctx, config) {
     const res = await runOrReuse(ctx, config, ctx.dir, FIG1_TITLE, { reuse: false });
@@ -91,9 +96,9 @@ interface Fig2Prepared {
 }
 
 const fig2: Experiment<Fig2Prepared> = {
-  name: 'fig2',
-  description: 'Figure 2: log-log ‖∇L‖² vs gap with the fitted slope; reuses a fig1 run (--from RUN_DIR) or runs one.',
-  options: [...MLP_OPTIONS, { name: 'from', type: 'string', help: 'an existing fig1 run directory to analyse', placeholder: 'RUN_DIR' }],
+  name: FIG2.name,
+  description: cliDescription(FIG2),
+  options: figureOptions(FIG2, 'cli'),
   prepare(args) {
     const from = args.values.from as string | undefined;
     if (from && !fs.existsSync(path.join(from, 'metrics.jsonl'))) {
@@ -129,10 +134,8 @@ function subRun(base: MlpRunConfig, index: number, label: string, patch: Partial
   return runSpec(index, label, { ...base, ...patch }, point);
 }
 
-/** The set experiments: built-in sweeps whose directory holds runs/<label>-<hash>/ per member. */
+/** The set experiments (figures.ts's set figures): built-in sweeps whose directory holds runs/<label>-<hash>/ per member. */
 export type SetKind = 'fig4' | 'fig5';
-
-const SET_TITLES: Record<SetKind, string> = { fig4: 'Figure 4 — He vs enhanced initialization', fig5: 'Figure 5 — width ablation' };
 
 /**
  * The set's own config.json, written before its runs start: the base config, the members
@@ -174,116 +177,7 @@ async function runSet(ctx: ExperimentContext, runs: SweepRunSpec[]): Promise<Set
   });
 }
 
-/** One member's rate and log-log fit for every choice of L* it has (the run's summary has the rest). */
-function ratesByLStar(s: RunSummary): Partial<Record<LStarChoice, { lStar: number; rho: number; r2: number; logLogSlope: number; logLogR2: number }>> {
-  const out: Partial<Record<LStarChoice, { lStar: number; rho: number; r2: number; logLogSlope: number; logLogR2: number }>> = {};
-  for (const c of L_STAR_CHOICES) {
-    const a = s.lStar[c];
-    if (a) out[c] = { lStar: a.lStar, rho: a.semiLog.rho, r2: a.semiLog.r2, logLogSlope: a.logLog.slope, logLogR2: a.logLog.r2 };
-  }
-  return out;
-}
-
-/** One seed's He and enhanced runs, compared by the rate of ‖∇L‖² over the fit window (no L*). */
-export interface InitPair {
-  seed: number;
-  rateHe: number;
-  rateEnhanced: number;
-}
-
-/**
- * Figure 4's claim as a verdict: the enhanced (depth-scaled) init converges more slowly, i.e. the
- * rate at which ‖∇L‖² falls over the fit window (−slope of log ‖∇L‖², which needs no L*) is
- * smaller than He's. Over n seeds every seed must agree: with 5 seeds that is a one-sided sign
- * test at p = 0.5^5 = 0.031; fewer seeds can pass but the note says the evidence is weak.
- */
-export function enhancedSlowerVerdict(pairs: readonly InitPair[]): Verdict {
-  const usable = pairs.filter((p) => Number.isFinite(p.rateHe) && Number.isFinite(p.rateEnhanced));
-  const slower = usable.filter((p) => p.rateEnhanced < p.rateHe).length;
-  const n = pairs.length;
-  const rule =
-    'rate of ‖∇L‖² over the fit window (−slope of log ‖∇L‖² vs epoch, no L* needed): enhanced < He in every seed (with 5 seeds a one-sided sign test, p = 0.031); the paper reports that the depth-scaled init slows convergence';
-  const values: Record<string, number> = { seeds: n, slower, pSignTest: 0.5 ** slower * (slower === n ? 1 : NaN) };
-  if (n === 1) {
-    values.rateHe = pairs[0].rateHe;
-    values.rateEnhanced = pairs[0].rateEnhanced;
-  }
-  if (usable.length < n || n === 0) {
-    return { name: 'enhanced init converges more slowly', outcome: 'inconclusive', passed: false, values, rule, note: n === 0 ? 'no runs' : 'a rate is not finite' };
-  }
-  const pass = slower === n;
-  return {
-    name: 'enhanced init converges more slowly',
-    outcome: pass ? 'pass' : 'fail',
-    passed: pass,
-    reading: `${slower} of ${n} seed${n === 1 ? '' : 's'}`,
-    values,
-    rule,
-    ...(pass && n < 5 ? { note: `${n} seed${n === 1 ? '' : 's'}: a sign test needs 5 for p < 0.05 (--seeds 0-4)` } : {}),
-  };
-}
-
-function fig4Summary(dir: string, results: readonly SetRun[]) {
-  const byLabel = (label: string) => {
-    const r = results.find((x) => x.label === label);
-    if (!r) throw new DataError(`${dir}: the fig4 set has no '${label}' run. Re-run 'lplr run fig4' into a new --out.`);
-    return r;
-  };
-  const he = byLabel('he').summary;
-  const enhanced = byLabel('enhanced').summary;
-  const verdict = enhancedSlowerVerdict([{ seed: byLabel('he').config.seed, rateHe: windowRate(he), rateEnhanced: windowRate(enhanced) }]);
-  return {
-    experiment: 'fig4',
-    runs: results.map((r) => ({
-      label: r.label,
-      // rho and r2 are those of L* = min (the paper's proxy, no verdict); lStar has every choice.
-      rho: r.summary.lStar.min.semiLog.rho,
-      gradNormRate: windowRate(r.summary),
-      q: r.summary.rate.q,
-      r2: r.summary.lStar.min.semiLog.r2,
-      finalLoss: r.summary.final.loss,
-      finalDrift: r.summary.final.drift,
-      window: r.summary.window,
-      lStar: ratesByLStar(r.summary),
-      verdicts: r.summary.verdicts,
-      dir: path.relative(dir, r.dir),
-    })),
-    comparison: { enhancedSlower: verdict.passed, rule: verdict.rule },
-    verdicts: [verdict],
-    thresholds: results[0]?.summary.thresholds,
-    ...linearizedSetSummary('fig4', results),
-  };
-}
-
-function fig5Summary(dir: string, results: readonly SetRun[]) {
-  const points = results.map((r) => ({ width: r.config.width, finalLoss: r.summary.final.loss }));
-  // The members' summaries carry the thresholds of this set (rejudgeRun, or a rebuild's overrides).
-  const verdict = widthEffectVerdict(points, results[0]?.summary.thresholds);
-  return {
-    experiment: 'fig5',
-    runs: results.map((r) => ({
-      width: r.config.width,
-      finalLoss: r.summary.final.loss,
-      rho: r.summary.lStar.min.semiLog.rho,
-      r2: r.summary.lStar.min.semiLog.r2,
-      finalDrift: r.summary.final.drift,
-      lStar: ratesByLStar(r.summary),
-      dir: path.relative(dir, r.dir),
-    })),
-    verdicts: [verdict],
-    ...linearizedSetSummary('fig5', results),
-  };
-}
-
-function setHeadline(kind: SetKind, summary: SetSummary): string {
-  if (kind === 'fig4') {
-    const rho = (label: string) => summary.runs.find((r) => r.label === label)?.rho ?? NaN;
-    return `He ρ=${rho('he').toFixed(5)}, enhanced ρ=${rho('enhanced').toFixed(5)} per epoch`;
-  }
-  return `final loss by width: ${summary.runs.map((r) => `${r.width}: ${r.finalLoss.toExponential(3)}`).join(', ')}`;
-}
-
-/** summary.json of fig4 or fig5 (the member fields common to both, as setHeadline reads them). */
+/** summary.json of fig4 or fig5 (the member fields common to both, as the headlines read them). */
 export interface SetSummary {
   experiment: SetKind;
   runs: { label?: string; width?: number; rho: number; finalLoss: number; dir: string }[];
@@ -292,48 +186,44 @@ export interface SetSummary {
 
 /** Write a set's summary.json and report.html from its finished member runs. */
 export function finishSet(kind: SetKind, dir: string, results: SetRun[]): { summary: SetSummary; headline: string; verdicts: Verdict[] } {
-  const summary = kind === 'fig4' ? fig4Summary(dir, results) : fig5Summary(dir, results);
+  const spec = setFigure(kind);
+  // The members' summaries carry the thresholds of this set (rejudgeRun, or a rebuild's overrides).
+  const members = results.map((r) => ({ label: r.label, width: r.config.width, seed: r.config.seed, summary: r.summary, dir: path.relative(dir, r.dir) }));
+  const verdicts = spec.judge(members, results[0]?.summary.thresholds);
+  const { thresholds, ...fields } = spec.summary(members, verdicts);
+  const summary = { experiment: kind, ...fields, verdicts, ...(thresholds !== undefined ? { thresholds } : {}), ...linearizedSetSummary(kind, results) };
   writeJsonAtomic(path.join(dir, 'summary.json'), summary);
-  writeSetReport(dir, kind, SET_TITLES[kind], results, summary.verdicts);
-  return { summary: summary as SetSummary, headline: setHeadline(kind, summary as SetSummary), verdicts: summary.verdicts };
+  writeSetReport(dir, kind, spec.title, results, verdicts);
+  return { summary: summary as unknown as SetSummary, headline: spec.headline(summary), verdicts };
 }
 
-const fig4: Experiment<MlpRunConfig> = {
-  name: 'fig4',
-  description: 'Figure 4: He vs enhanced (depth-scaled) initialization, both curves on one plot, rates side by side.',
-  options: MLP_OPTIONS,
-  prepare: (args) => resolveMlpConfigWithFiles(args),
-  async run(ctx, base) {
-    const runs = [subRun(base, 0, 'he', { init: 'he', depthFactor: undefined }, { init: 'he' }), subRun(base, 1, 'enhanced', { init: 'enhanced', depthFactor: base.depthFactor }, { init: 'enhanced' })];
-    writeSetConfig(ctx, 'fig4', base, runs);
-    return finishSet('fig4', ctx.dir, await runSet(ctx, runs));
-  },
-};
+/** fig4, fig5 as `lplr run` experiments: the figure's members of one base configuration, run as a set. */
+function setExperiment(spec: SetMlpFigure): Experiment<{ base: MlpRunConfig; params: SetParams }> {
+  return {
+    name: spec.name,
+    description: cliDescription(spec),
+    options: figureOptions(spec, 'cli'),
+    prepare: (args) => {
+      const params = spec.params(args);
+      return { base: resolveMlpConfigWithFiles(args), params };
+    },
+    async run(ctx, { base, params }) {
+      const runs = spec.members(base, params).map((m, i) => subRun(base, i, m.label, m.patch, m.point));
+      writeSetConfig(ctx, spec.name as SetKind, base, runs, { ...params });
+      return finishSet(spec.name as SetKind, ctx.dir, await runSet(ctx, runs));
+    },
+  };
+}
 
-const WIDTH_OPTION: OptionSpec = { name: 'widths', type: 'int-list', help: 'widths of the ablation', default: [64, 128, 256, 512, 1024, 2048], min: 1 };
-
-const fig5: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
-  name: 'fig5',
-  description: 'Figure 5: width ablation: final loss vs width (log axes), each width’s rate and final drift.',
-  options: [...MLP_OPTIONS, WIDTH_OPTION],
-  prepare: (args) => {
-    const widths = args.values.widths as number[];
-    if (new Set(widths).size !== widths.length) throw new ConfigError('--widths has duplicates.');
-    return { base: resolveMlpConfigWithFiles(args), widths };
-  },
-  async run(ctx, { base, widths }) {
-    const runs = widths.map((w, i) => subRun(base, i, `w${w}`, { width: w }, { width: w }));
-    writeSetConfig(ctx, 'fig5', base, runs, { widths });
-    return finishSet('fig5', ctx.dir, await runSet(ctx, runs));
-  },
-};
+const fig4 = setExperiment(FIG4);
+const fig5 = setExperiment(FIG5);
 
 /** The parts of `lplr run all`, each in the sub-directory of its name. */
 const ALL_PARTS = [
   { name: 'fig1', title: FIG1_TITLE },
   { name: 'fig2', title: FIG2_TITLE },
-  { name: 'fig4', title: SET_TITLES.fig4 },
-  { name: 'fig5', title: SET_TITLES.fig5 },
+  { name: 'fig4', title: FIG4.title },
+  { name: 'fig5', title: FIG5.title },
 ] as const;
 
 /** The verdicts an index shows for a part: a single run's epoch-level ones, a set's own. */
@@ -354,14 +244,15 @@ export function writeAllIndex(dir: string, parts: Record<string, { headline: str
   return writeIndexReport(dir, 'Figures 1, 2, 4 and 5 — lplr run all', entries, config);
 }
 
-const all: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
+const all: Experiment<{ base: MlpRunConfig; params: SetParams }> = {
   name: 'all',
   description: 'fig1, fig2, fig4 and fig5 in sub-directories of one run directory (runs are reused across them).',
-  options: [...MLP_OPTIONS, WIDTH_OPTION],
+  options: figureOptions(FIG5, 'cli'),
   prepare: fig5.prepare,
   async run(ctx, p) {
-    const hash = configHash({ experiment: 'all', base: mlpIdentity(p.base), widths: p.widths });
-    writeJsonAtomic(path.join(ctx.dir, 'config.json'), describeRun(ctx.rt, 'all', p.base, hash, { widths: p.widths, parts: ALL_PARTS.map((x) => x.name) }));
+    const widths = p.params.widths;
+    const hash = configHash({ experiment: 'all', base: mlpIdentity(p.base), widths });
+    writeJsonAtomic(path.join(ctx.dir, 'config.json'), describeRun(ctx.rt, 'all', p.base, hash, { widths, parts: ALL_PARTS.map((x) => x.name) }));
     const sub = (name: string) => {
       const dir = path.join(ctx.dir, name);
       fs.mkdirSync(dir, { recursive: true });
@@ -370,12 +261,12 @@ const all: Experiment<{ base: MlpRunConfig; widths: number[] }> = {
     const results: Record<string, ExperimentResult> = {
       fig1: await fig1.run(sub('fig1'), p.base),
       fig2: await fig2.run(sub('fig2'), { from: path.join(ctx.dir, 'fig1'), config: p.base }),
-      fig4: await fig4.run(sub('fig4'), p.base),
+      fig4: await fig4.run(sub('fig4'), { base: p.base, params: {} }),
       fig5: await fig5.run(sub('fig5'), p),
     };
     const summaries = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.summary]));
     writeJsonAtomic(path.join(ctx.dir, 'summary.json'), summaries);
-    writeAllIndex(ctx.dir, results, { experiment: 'all', config: p.base, widths: p.widths });
+    writeAllIndex(ctx.dir, results, { experiment: 'all', config: p.base, widths });
     // Each part's headline verdicts (as on the index page), named by part.
     const verdicts = Object.entries(results).flatMap(([k, r]) =>
       headlineVerdicts({ verdicts: [...(r.verdicts ?? [])] }, k === 'fig1' || k === 'fig2').map((v) => ({ ...v, name: `${k}: ${v.name}` })),
@@ -398,7 +289,7 @@ export function rebuildSet(dir: string, kind: SetKind, overrides: Pick<SummaryCo
     const rows = readMetrics(path.join(runDir, 'metrics.jsonl')) as MetricRow[];
     const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow: overrides.fitWindow ?? config.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
     writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
-    reports.push(writeMlpReport(runDir, `${SET_TITLES[kind]}: run ${m.label}`, config, rows, summary));
+    reports.push(writeMlpReport(runDir, `${setFigure(kind).title}: run ${m.label}`, config, rows, summary));
     return { label: m.label, dir: runDir, config, rows, summary };
   });
   const { summary, headline } = finishSet(kind, dir, results);
@@ -435,7 +326,7 @@ export function directoryKind(dir: string): 'run' | SetKind | 'seeds' | 'all' | 
     }
   };
   const experiment = recorded('config.json') ?? recorded('summary.json');
-  if ((experiment === 'fig4' || experiment === 'fig5') && fs.existsSync(path.join(dir, 'runs'))) return experiment;
+  if (SET_FIGURES.some((f) => f.name === experiment) && fs.existsSync(path.join(dir, 'runs'))) return experiment as SetKind;
   // `all` before its own config.json existed: summary.json keyed by part, one sub-directory each.
   if (experiment === 'all' || (fs.existsSync(path.join(dir, 'fig1', 'metrics.jsonl')) && fs.existsSync(path.join(dir, 'fig4')))) return 'all';
   return undefined;
@@ -515,19 +406,15 @@ export interface SeedSetPlan {
   widths?: number[];
 }
 
-const SEED_SET_TITLES: Record<SeedSetKind, string> = { fig1: FIG1_TITLE, fig2: FIG2_TITLE, fig4: SET_TITLES.fig4, fig5: SET_TITLES.fig5 };
+const SEED_SET_TITLES: Record<SeedSetKind, string> = { fig1: FIG1_TITLE, fig2: FIG2_TITLE, fig4: FIG4.title, fig5: FIG5.title };
 
 /** The members of a seed set, seed by seed: fig4's he and enhanced, fig5's widths, or the one configuration. */
 export function seedSetRuns(plan: SeedSetPlan): { spec: SweepRunSpec; seed: number; group: string }[] {
-  const groups: { group: string; patch: Partial<MlpRunConfig>; point: Record<string, unknown> }[] =
-    plan.kind === 'fig4'
-      ? [
-          { group: 'he', patch: { init: 'he', depthFactor: undefined }, point: { init: 'he' } },
-          { group: 'enhanced', patch: { init: 'enhanced', depthFactor: plan.base.depthFactor }, point: { init: 'enhanced' } },
-        ]
-      : plan.kind === 'fig5'
-        ? (plan.widths ?? []).map((w) => ({ group: `w${w}`, patch: { width: w }, point: { width: w } }))
-        : [{ group: '', patch: {}, point: {} }];
+  // A set figure's members are the groups; fig1 and fig2 have one, unnamed.
+  const spec = plan.kind === 'fig4' || plan.kind === 'fig5' ? setFigure(plan.kind) : undefined;
+  const groups: { group: string; patch: Partial<MlpRunConfig>; point: Record<string, unknown> }[] = spec
+    ? spec.members(plan.base, { widths: plan.widths }).map((m) => ({ group: m.label, patch: m.patch, point: m.point }))
+    : [{ group: '', patch: {}, point: {} }];
   const out: { spec: SweepRunSpec; seed: number; group: string }[] = [];
   for (const seed of plan.seeds) {
     for (const g of groups) {
@@ -558,22 +445,17 @@ export function finishSeedSet(kind: SeedSetKind, dir: string, seeds: readonly nu
   const perSeed: PerSeedVerdicts[] = [];
   const setVerdicts: Verdict[] = [];
   const th = members[0]?.summary.thresholds;
-  if (kind === 'fig4') {
-    const pairs: InitPair[] = seeds.map((seed) => {
-      const of = (group: string) => {
-        const m = members.find((x) => x.seed === seed && x.group === group);
-        if (!m) throw new DataError(`${dir}: the fig4 seed set has no '${group}' run for seed ${seed}. Re-run 'lplr run fig4 --seeds ...' into a new --out.`);
-        return m.summary;
-      };
-      return { seed, rateHe: windowRate(of('he')), rateEnhanced: windowRate(of('enhanced')) };
-    });
-    for (const p of pairs) perSeed.push({ seed: p.seed, verdicts: [enhancedSlowerVerdict([p])] });
-    setVerdicts.push(enhancedSlowerVerdict(pairs));
-  } else if (kind === 'fig5') {
-    for (const seed of seeds) {
-      const points = members.filter((m) => m.seed === seed).map((m) => ({ width: m.width ?? NaN, finalLoss: m.summary.final.loss }));
-      perSeed.push({ seed, verdicts: [widthEffectVerdict(points, th)] });
+  if (kind === 'fig4' || kind === 'fig5') {
+    const spec = setFigure(kind);
+    const bySeed = seeds.map((seed) => ({
+      seed,
+      members: members.filter((m) => m.seed === seed).map((m) => ({ label: m.group, width: m.width ?? NaN, seed, summary: m.summary })),
+    }));
+    for (const s of bySeed) {
+      if (s.members.length === 0) throw new DataError(`${dir}: the ${kind} seed set has no runs for seed ${s.seed}. Re-run 'lplr run ${kind} --seeds ...' into a new --out.`);
+      perSeed.push({ seed: s.seed, verdicts: spec.judge(s.members, th) });
     }
+    if (spec.judgeSeeds) setVerdicts.push(...spec.judgeSeeds(bySeed));
   }
   const summary = buildSeedSetSummary(kind, seeds, members, { perSeed, setVerdicts });
   writeJsonAtomic(path.join(dir, 'summary.json'), summary);
@@ -667,8 +549,11 @@ const SEEDED: Experiment<any>[] = [
     }
     return { base: fig2.prepare(args).config };
   }),
-  withSeeds(fig4, 'fig4', (args) => ({ base: fig4.prepare(args) })),
-  withSeeds(fig5, 'fig5', (args) => fig5.prepare(args)),
+  withSeeds(fig4, 'fig4', (args) => ({ base: fig4.prepare(args).base })),
+  withSeeds(fig5, 'fig5', (args) => {
+    const p = fig5.prepare(args);
+    return { base: p.base, widths: p.params.widths };
+  }),
 ];
 
 export const EXPERIMENTS: Experiment<any>[] = ([...SEEDED.slice(0, 2), fig3, ...SEEDED.slice(2), all, ntkExperiment] as Experiment<any>[]).map((e) => withAdapterEta(e));

@@ -1,9 +1,8 @@
 // Seed sets (`lplr run fig1|fig2|fig4|fig5 --seeds 0-4`): the same configuration once per seed.
 // This module holds what needs no device and no files: a set's verdict from its seeds' verdicts
 // ("k of n seeds"), each seed's numbers as summary.json records them, and the medians.
-import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../analysis/summary.js';
+import { L_STAR_CHOICES, windowRate, type LStarChoice, type RunSummary } from '../analysis/summary.js';
 import { DEFAULT_THRESHOLDS, makeVerdict, type Verdict, type VerdictOutcome, type VerdictThresholds } from '../analysis/verdicts.js';
-import { windowRate } from '../report/sections.js';
 
 /** The experiments that take --seeds. */
 export type SeedSetKind = 'fig1' | 'fig2' | 'fig4' | 'fig5';

@@ -2,8 +2,7 @@
 // comparison of runs on one plot (Figure 4) and the width ablation (Figure 5).
 import type { MetricRow } from '../../src/metrics/schema.js';
 import { isStepRow } from '../../src/metrics/schema.js';
-import { L_STAR_CHOICES, type LStarAnalysis, type LStarChoice, type RunSummary } from '../analysis/summary.js';
-import { linearFit } from '../../src/metrics/fit.js';
+import { L_STAR_CHOICES, windowRate, type LStarAnalysis, type LStarChoice, type RunSummary } from '../analysis/summary.js';
 import { verdictWord, type Verdict } from '../analysis/verdicts.js';
 import type { ChartSeries, ChartSpec, ReportSection, TableCell, TableSpec } from './model.js';
 
@@ -391,19 +390,6 @@ export function comparisonSection(runs: readonly RunForReport[], options: Compar
   };
 }
 
-/** −slope of log ‖∇L‖² vs epoch over the whole fit window: an average rate that needs no L*. */
-export function windowRate(summary: Pick<RunSummary, 'epochs' | 'gradNormSq' | 'window'>): number {
-  const xs: number[] = [];
-  const ys: number[] = [];
-  summary.epochs.forEach((t, i) => {
-    const g = summary.gradNormSq[i];
-    if (t >= summary.window.start && t <= summary.window.end && g > 0 && Number.isFinite(g)) {
-      xs.push(t);
-      ys.push(Math.log(g));
-    }
-  });
-  return -linearFit(xs, ys).slope;
-}
 
 export interface WidthRunForReport extends RunForReport {
   width: number;

@@ -9,12 +9,12 @@
 // or fetched from a URL), and its live sections are the report's fig3 sections.
 import { ConfigError } from '../../src/errors.js';
 import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
-import { widthEffectVerdict } from '../analysis/verdicts.js';
 import type { OptionSpec, ParsedArgs } from '../cli/args.js';
-import { CIFAR_OPTIONS, CIFAR_PRESETS, resolveCifarConfig, type CifarRunConfig } from '../experiments/cifar-config.js';
-import { MLP_OPTIONS, MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
+import { resolveCifarConfig, type CifarRunConfig } from '../experiments/cifar-config.js';
+import { FIGURES, figureOptions, type CifarFigure, type Figure, type SetMlpFigure, type SingleMlpFigure } from '../experiments/figures.js';
+import { MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import type { ReportSection } from '../report/model.js';
-import { comparisonSection, singleRunSections, widthAblationSection } from '../report/sections.js';
+import { singleRunSections } from '../report/sections.js';
 import { linearizedSection, linearizedSetSection } from '../report/linearized.js';
 import { runSummary } from './run-files.js';
 
@@ -63,8 +63,6 @@ export type AnyWebExperiment = WebExperiment | CifarWebExperiment;
 /** MLP options the page's form leaves out (local paths, NTK/Hessian checks); they keep their defaults. */
 export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples', 'linearized-memory'];
 
-const MLP = { options: MLP_OPTIONS, presets: MLP_PRESETS };
-
 /** Refuse settings the page cannot honour, instead of silently ignoring them. */
 function checkBrowserConfig(config: MlpRunConfig): MlpRunConfig {
   if (config.ntkEvery > 0) throw new ConfigError('NTK and Hessian checks (--ntk-every) are not available in the browser yet; run them with the CLI.');
@@ -75,12 +73,6 @@ function checkBrowserConfig(config: MlpRunConfig): MlpRunConfig {
 
 function resolveWebConfig(args: ParsedArgs): MlpRunConfig {
   return checkBrowserConfig(resolveMlpConfig(args));
-}
-
-const WIDTHS_OPTION: OptionSpec = { name: 'widths', type: 'int-list', help: 'widths of the ablation', default: [64, 128, 256, 512, 1024, 2048], min: 1 };
-
-function singleRun(args: ParsedArgs): PlannedRun[] {
-  return [{ label: 'run', trainer: 'mlp', config: resolveWebConfig(args) }];
 }
 
 function started(runs: readonly LiveRun[]): LiveRun[] {
@@ -100,25 +92,42 @@ function linearizedSetLive(kind: string, runs: readonly LiveRun[]): ReportSectio
   return linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: runSummary(r.rows, r.config).linearized })));
 }
 
-const fig1: WebExperiment = {
-  name: 'fig1',
-  title: 'Figure 1 — linear convergence of full-batch GD',
-  description: 'Full-batch GD on binary MNIST; semi-log suboptimality gap vs epoch with the fitted line (also Figure 2).',
-  data: 'mnist',
-  ...MLP,
-  plan: singleRun,
-  sections: (runs) => singleRunLive(runs, ['fig1', 'fig2', 'curves']),
-};
+/** A single-run figure of figures.ts (fig1, fig2) as the page runs it. */
+function singleWebExperiment(f: SingleMlpFigure): WebExperiment {
+  return {
+    name: f.name,
+    title: f.title,
+    description: f.description,
+    data: 'mnist',
+    options: figureOptions(f, 'page'),
+    presets: MLP_PRESETS,
+    plan: (args) => [{ label: 'run', trainer: 'mlp', config: resolveWebConfig(args) }],
+    sections: (runs) => singleRunLive(runs, f.figures),
+  };
+}
 
-const fig2: WebExperiment = {
-  name: 'fig2',
-  title: 'Figure 2 — local PL check: ‖∇L‖² vs gap',
-  description: 'Log-log ‖∇L‖² vs gap with the fitted slope, from a full-batch GD run.',
-  data: 'mnist',
-  ...MLP,
-  plan: singleRun,
-  sections: (runs) => singleRunLive(runs, ['fig2', 'fig1', 'curves']),
-};
+/** A set figure of figures.ts (fig4, fig5): the same members as the CLI's, drawn as they run. */
+function setWebExperiment(f: SetMlpFigure): WebExperiment {
+  return {
+    name: f.name,
+    title: f.title,
+    description: f.description,
+    data: 'mnist',
+    options: figureOptions(f, 'page'),
+    presets: MLP_PRESETS,
+    plan(args) {
+      const params = f.params(args);
+      const base = resolveWebConfig(args);
+      return f.members(base, params).map((m) => ({ label: m.label, trainer: 'mlp', config: { ...base, ...m.patch } }));
+    },
+    sections(runs) {
+      const live = started(runs).map((r) => ({ label: r.label, width: r.config.width, seed: r.config.seed, summary: runSummary(r.rows, r.config) }));
+      if (live.length === 0) return [];
+      const done = runs.every((r) => r.done);
+      return [...f.liveSections(live, done, runs[0].config.thresholds), ...linearizedSetLive(f.name, runs)];
+    },
+  };
+}
 
 /** Browser runs read picked or fetched files, never a local folder. */
 function resolveWebCifarConfig(args: ParsedArgs): CifarRunConfig {
@@ -127,66 +136,31 @@ function resolveWebCifarConfig(args: ParsedArgs): CifarRunConfig {
   return config;
 }
 
-const fig3: CifarWebExperiment = {
-  name: 'fig3',
-  title: 'Figure 3 — mini-batch training on CIFAR-10',
-  description:
-    'ResNet with mini-batch SGD (cosine lr) on 5-class CIFAR-10: smoothed loss semi-log and PL plot on smoothed data. Needs the CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin).',
-  data: 'cifar',
-  options: CIFAR_OPTIONS,
-  presets: CIFAR_PRESETS,
-  plan: (args) => [{ label: 'run', trainer: 'cifar', config: resolveWebCifarConfig(args) }],
-  sections(runs) {
-    const run = runs[0];
-    if (!run || !run.rows.some((r) => r.kind === 'step')) return [];
-    return singleRunSections(run.rows, runSummary(run.rows, run.config), { figures: ['fig3', 'curves'] });
-  },
-};
+function cifarWebExperimentOf(f: CifarFigure): CifarWebExperiment {
+  return {
+    name: f.name,
+    title: f.title,
+    description: f.description,
+    data: 'cifar',
+    options: f.options,
+    presets: f.presets,
+    plan: (args) => [{ label: 'run', trainer: 'cifar', config: resolveWebCifarConfig(args) }],
+    sections(runs) {
+      const run = runs[0];
+      if (!run || !run.rows.some((r) => r.kind === 'step')) return [];
+      return singleRunSections(run.rows, runSummary(run.rows, run.config), { figures: ['fig3', 'curves'] });
+    },
+  };
+}
 
-const fig4: WebExperiment = {
-  name: 'fig4',
-  title: 'Figure 4 — He vs enhanced initialization',
-  description: 'He vs enhanced (depth-scaled) initialization, both curves on one plot, rates side by side.',
-  data: 'mnist',
-  ...MLP,
-  plan(args) {
-    const base = resolveWebConfig(args);
-    return [
-      { label: 'he', trainer: 'mlp', config: { ...base, init: 'he', depthFactor: undefined } },
-      { label: 'enhanced', trainer: 'mlp', config: { ...base, init: 'enhanced', depthFactor: base.depthFactor } },
-    ];
-  },
-  sections(runs) {
-    const live = started(runs);
-    if (live.length === 0) return [];
-    return [comparisonSection(live.map((r) => ({ label: r.label, summary: runSummary(r.rows, r.config) })), { id: 'fig4', title: fig4.title }), ...linearizedSetLive('fig4', runs)];
-  },
-};
+function webExperimentOf(f: Figure): AnyWebExperiment {
+  if (f.kind === 'single') return singleWebExperiment(f);
+  if (f.kind === 'set') return setWebExperiment(f);
+  return cifarWebExperimentOf(f);
+}
 
-const fig5: WebExperiment = {
-  name: 'fig5',
-  title: 'Figure 5 — width ablation',
-  description: 'Final loss vs width (log axes), each width’s loss curve, rate and final drift.',
-  data: 'mnist',
-  options: [...MLP_OPTIONS, WIDTHS_OPTION],
-  presets: MLP_PRESETS,
-  plan(args) {
-    const widths = args.values.widths as number[];
-    if (new Set(widths).size !== widths.length) throw new ConfigError('--widths has duplicates; give each width once.');
-    const base = resolveWebConfig(args);
-    return widths.map((w) => ({ label: `w${w}`, trainer: 'mlp', config: { ...base, width: w } }));
-  },
-  sections(runs) {
-    const live = started(runs);
-    if (live.length === 0) return [];
-    const withSummaries = live.map((r) => ({ label: r.label, width: r.config.width, summary: runSummary(r.rows, r.config) }));
-    // The width verdict is about final losses, so it waits for every run to finish.
-    const verdicts = runs.every((r) => r.done) ? [widthEffectVerdict(withSummaries.map((r) => ({ width: r.width, finalLoss: r.summary.final.loss })), live[0].config.thresholds)] : [];
-    return [widthAblationSection(withSummaries, verdicts, { id: 'fig5', title: fig5.title }), ...linearizedSetLive('fig5', runs)];
-  },
-};
-
-export const WEB_EXPERIMENTS: AnyWebExperiment[] = [fig1, fig2, fig3, fig4, fig5];
+/** The page's experiments: every figure of figures.ts, in its order. */
+export const WEB_EXPERIMENTS: AnyWebExperiment[] = FIGURES.map(webExperimentOf);
 
 /** Add or replace an experiment. */
 export function registerWebExperiment(e: AnyWebExperiment): void {

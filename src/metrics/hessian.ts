@@ -4,7 +4,7 @@
 // O(ε²) otherwise. For ReLU networks the Hessian is piecewise; ε small relative to ‖θ‖ keeps
 // almost every unit on the same side of its kink. No Node imports.
 import { ConfigError } from '../errors.js';
-import { backward } from '../autograd/tape.js';
+import { backward } from '../ops/backward.js';
 import type { ParameterSet } from '../nn/module.js';
 import type { Tensor } from '../tensor.js';
 import { tidy } from '../tensor.js';

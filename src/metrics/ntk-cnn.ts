@@ -20,7 +20,8 @@
 // With the all-entries mean ½·mean(r²) instead, the bound would be λ_min(K)/(|S|·C).
 // With cross-entropy no such bound follows (‖g‖² is not tied to ℓ), so K is a diagnostic only.
 // No Node imports.
-import { backward, noGrad } from '../autograd/tape.js';
+import { noGrad } from '../autograd/tape.js';
+import { backward } from '../ops/backward.js';
 import { ConfigError, LimitError, ShapeError } from '../errors.js';
 import { Arena } from '../nn/arena.js';
 import type { Module, ParameterSet } from '../nn/module.js';

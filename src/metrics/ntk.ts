@@ -6,7 +6,8 @@
 // Also: the identity ‖∇L‖² = rᵀKr/n² (for L = ½·mean r²) in float64, subset selection and
 // kernel norms. No Node imports.
 import { ConfigError, LimitError, ShapeError } from '../errors.js';
-import { backward, noGrad } from '../autograd/tape.js';
+import { noGrad } from '../autograd/tape.js';
+import { backward } from '../ops/backward.js';
 import { Activation, Linear, type Sequential } from '../nn/layers.js';
 import type { ActivationName } from '../ops/activation.js';
 import { activation, activationBackward } from '../ops/activation.js';

@@ -1,7 +1,4 @@
 // The op library. Each family file holds forward dispatch and backward rule side by side.
-import { installGradKernels } from '../autograd/tape.js';
-import { runtime } from '../tensor.js';
-import { accumulateInto, copy, full } from './elementwise.js';
 
 export * from './elementwise.js';
 export * from './activation.js';
@@ -12,9 +9,5 @@ export * from './random.js';
 export * from './conv.js';
 export * from './pool.js';
 export * from './batchnorm.js';
+export { backward } from './backward.js';
 
-installGradKernels({
-  accumulateInto: (target, g) => accumulateInto(target, g),
-  copy,
-  ones: (shape) => full(shape, 1, runtime()),
-});
