@@ -5,14 +5,7 @@
 // ACT: 0 relu, 1 leaky_relu (slope p.alpha), 2 tanh, 3 sigmoid, 4 gelu (erf form, as
 // PyTorch's default), 5 softplus (log(1 + e^x), overflow-safe).
 
-struct Params {
-  n: u32,
-  alpha: f32,
-  _p0: u32,
-  _p1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/activation.json"
 
 override ACT: u32 = 0u;
 

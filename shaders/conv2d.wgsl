@@ -52,26 +52,7 @@
 //   wgrad_direct    one invocation per weight looping over B·Ho·Wo. in1 x, in2 dy, out dW.
 // 1-D entries use index = gid.x + gid.y·256·num_workgroups.x (grids past 65535 fold into y).
 
-struct Params {
-  batch: u32,
-  cin: u32,
-  h: u32,
-  w: u32,
-  cout: u32,
-  ho: u32,
-  wo: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  // wgrad_partial: rows per split and number of splits.
-  chunk: u32,
-  splits: u32,
-  // 1-D entries: number of invocations that do work.
-  total: u32,
-  _p0: u32,
-  _p1: u32,
-}
+#import "uniforms/conv2d.json"
 
 #import "prelude/out_in3.wgsl"
 

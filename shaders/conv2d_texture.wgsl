@@ -26,36 +26,7 @@
 // Bindings: 0 uniform Params, 1 At, 2 Bt (textures), 3 bias (a dummy without), 4 out:
 //   2 storage buffers. Determinism: every output sums taps, then channels, in a fixed order.
 
-struct Params {
-  M: u32,
-  N: u32,
-  c4: u32,
-  imagePixels: u32,
-  rowPixels: u32,
-  aImageRows: u32,
-  aRow0: u32,
-  aCol0: u32,
-  aStep: u32,
-  tapsY: u32,
-  tapsX: u32,
-  tapRow0: u32,
-  tapStepY: i32,
-  tapStepX: i32,
-  outImage: u32,
-  outRowLen: u32,
-  outRow0: u32,
-  outCol0: u32,
-  outStep: u32,
-  outPlane: u32,
-  // Bit 1: add bias[n].
-  epilogue: u32,
-  // mh: pixel rows per image (imagePixels / rowPixels).
-  gridRows: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/conv2d_texture.json"
 @group(0) @binding(1) var At: texture_2d<f32>;
 @group(0) @binding(2) var Bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

@@ -14,27 +14,7 @@
 // (ceil(groups/4), ceil(cout/ROWS), splits/8).
 // Bindings: 0 uniform Params, 1 Dt, 2 Xt (textures), 3 out (partial sums): 1 storage buffer.
 
-struct Params {
-  cout: u32,
-  cin: u32,
-  taps: u32,
-  kw: u32,
-  // Column groups (taps·c4x) and x texels per pixel.
-  groups: u32,
-  c4x: u32,
-  cout4: u32,
-  ho: u32,
-  wo: u32,
-  lines: u32,
-  linesPerSplit: u32,
-  xImageRows: u32,
-  xStep: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/conv2d_wgrad.json"
 @group(0) @binding(1) var Dt: texture_2d<f32>;
 @group(0) @binding(2) var Xt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

@@ -11,14 +11,7 @@
 //   ce_backward    d = (probs - onehot(label)) * g * scale    bindings 1 probs, 2 labels, 3 g, 4 d
 // (MSE's forward is ½·mean(r²): a subtraction and a sum-of-squares reduction.)
 
-struct Params {
-  n: u32,
-  classes: u32,
-  scale: f32,
-  _p0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/loss.json"
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
 

@@ -13,23 +13,7 @@
 // Bindings: 0 uniform Params, then partial: 1 A, 2 B, 3 P (read_write);
 //   reduce: 1 P (read), 2 bias (a dummy when !HAS_BIAS), 3 C: at most 3 storage buffers.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  slices: u32,
-  kChunk: u32,
-  // reduce: workgroups per grid row (2-D grid for large outputs)
-  gridX: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/matmul_splitk.json"
 @group(0) @binding(1) var<storage, read> src0: array<f32>;
 @group(0) @binding(2) var<storage, read> src1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;

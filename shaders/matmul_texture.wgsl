@@ -25,23 +25,7 @@
 // Edges: any M, N, K: rows and columns past the edge are clamped on load, skipped on store.
 // Determinism: each C element sums k in ascending order (fixed per kernel version).
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  strideC: u32,
-  kPad: u32,
-  // Epilogue bits: 1 add bias, 2 ReLU, 4 accumulate into C.
-  epilogue: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/matmul_texture.json"
 @group(0) @binding(1) var At: texture_2d<f32>;
 @group(0) @binding(2) var Bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
