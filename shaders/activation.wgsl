@@ -6,6 +6,11 @@
 // PyTorch's default), 5 softplus (log(1 + e^x), overflow-safe).
 
 #import "uniforms/activation.json"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// forward: y at 2; backward: dy at 2, dx at 3.
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 override ACT: u32 = 0u;
 
@@ -62,9 +67,6 @@ fn act_grad(x: f32) -> f32 {
   }
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
 @compute @workgroup_size(256)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
@@ -73,9 +75,6 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   }
   y[i] = act(x[i]);
 }
-
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(256)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

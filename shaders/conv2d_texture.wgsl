@@ -35,34 +35,19 @@
 // Column groups of four channels per invocation: 4 (16 channels), or 1 for N <= 4.
 override GROUPS: u32 = 4u;
 
-// Four rows of Bt (four consecutive K channels) for one group of four output channels.
-struct Panel {
-  k0: vec4<f32>,
-  k1: vec4<f32>,
-  k2: vec4<f32>,
-  k3: vec4<f32>,
-}
+// A panel (Rows4): four rows of Bt (four consecutive K channels) for one group of four output channels.
+#import "prelude/bt_rows.wgsl"
 
 // Accumulators: a Row per pixel (channels n0 .. n0+15), a Quad per four of its pixels.
 #import "prelude/row_acc.wgsl"
 
-fn panel(x: u32, y: u32) -> Panel {
-  return Panel(
-    textureLoad(Bt, vec2<u32>(x, y), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 1u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 2u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 3u), 0),
-  );
+#import "prelude/fma_chain.wgsl"
+
+fn fma4(acc: vec4<f32>, a: vec4<f32>, b: Rows4) -> vec4<f32> {
+  return fma_chain4(acc, a, b.k0, b.k1, b.k2, b.k3);
 }
 
-fn fma4(acc: vec4<f32>, a: vec4<f32>, b: Panel) -> vec4<f32> {
-  var r = fma(vec4<f32>(a.x), b.k0, acc);
-  r = fma(vec4<f32>(a.y), b.k1, r);
-  r = fma(vec4<f32>(a.z), b.k2, r);
-  return fma(vec4<f32>(a.w), b.k3, r);
-}
-
-fn row_step(acc: Row, at: vec2<u32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Row {
+fn row_step(acc: Row, at: vec2<u32>, b0: Rows4, b1: Rows4, b2: Rows4, b3: Rows4) -> Row {
   let a = textureLoad(At, at, 0);
   var r = acc;
   r.c0 = fma4(acc.c0, a, b0);
@@ -154,7 +139,7 @@ fn origins4(pix: ptr<function, vec3<u32>>, m: u32) -> Origins {
 }
 
 // One channel group j of one tap for four pixels.
-fn quad_step(q: Quad, o: Origins, off: vec2<u32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Quad {
+fn quad_step(q: Quad, o: Origins, off: vec2<u32>, b0: Rows4, b1: Rows4, b2: Rows4, b3: Rows4) -> Quad {
   return Quad(
     row_step(q.r0, o.a0 + off, b0, b1, b2, b3),
     row_step(q.r1, o.a1 + off, b0, b1, b2, b3),
@@ -206,14 +191,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let tap = u32(i32(p.tapRow0) + i32(jy) * p.tapStepY + i32(ix) * p.tapStepX);
       for (var j = 0u; j < p.c4; j++) {
         let y = (tap * p.c4 + j) * 4u;
-        let b0 = panel(g0, y);
+        let b0 = bt_rows4(g0, y);
         var b1 = b0;
         var b2 = b0;
         var b3 = b0;
         if (GROUPS > 1u) {
-          b1 = panel(g1, y);
-          b2 = panel(g2, y);
-          b3 = panel(g3, y);
+          b1 = bt_rows4(g1, y);
+          b2 = bt_rows4(g2, y);
+          b3 = bt_rows4(g3, y);
         }
         let off = vec2<u32>(ix * p.c4 + j, jy);
         acc[0] = quad_step(acc[0], o[0], off, b0, b1, b2, b3);
