@@ -3,7 +3,7 @@
 // adapter, the practical bandwidth ceiling. Target: >= 80 % of copy.
 import type { Runtime } from '../src/gpu/runtime.js';
 import { grid1d } from '../src/gpu/runtime.js';
-import { uniform } from '../src/gpu/uniform.js';
+import { paramsLayout } from '../src/gpu/uniform.js';
 import { add, exp, mulScalar } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import { empty, tidy, type Tensor } from '../src/tensor.js';
@@ -21,7 +21,7 @@ export function copyVec4(rt: Runtime, x: Tensor, y: Tensor): void {
   const n = x.size;
   rt.dispatch(
     { shader: 'elementwise', entry: 'copy_vec4' },
-    uniform().u32(n).u32(0).f32(0).f32(0).bytes(),
+    paramsLayout('elementwise').pack({ n, rank: 0, s0: 0, s1: 0 }),
     [x.region(), y.region()],
     grid1d(Math.ceil(n / 4), 256, rt.limits.maxComputeWorkgroupsPerDimension),
   );

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { assembleWgslSource } from '../scripts/wgsl-import.mjs';
 import { ConfigError, GpuError, LplrError } from '../src/errors.js';
 import type { Grid, KernelSpec, Runtime } from '../src/gpu/runtime.js';
-import { uniform } from '../src/gpu/uniform.js';
+import { paramsLayout } from '../src/gpu/uniform.js';
 import { fromData, type Tensor } from '../src/tensor.js';
 
 /** The override constants of the contract; a kernel declares the ones it supports. */
@@ -100,7 +100,8 @@ export function dispatchUserKernel(
   o: UserDispatchOptions = {},
 ): void {
   const { M, N, K, batch } = dims;
-  const u = uniform().u32(M).u32(N).u32(K).u32(batch).u32(M * K).u32(K * N).u32(M * N).u32(0).bytes();
+  // The classic matmul contract's Params (shaders/uniforms/matmul.json), as the built-in kernels get it.
+  const u = paramsLayout('matmul').pack({ M, N, K, batch, strideA: M * K, strideB: K * N, strideC: M * N, aux: 0 });
   const grid: Grid = [Math.ceil(N / k.tileN), Math.ceil(M / k.tileM), batch];
   rt.dispatch(kernelSpec(k, o), u, [a.region(), b.region(), o.bias ? o.bias.region() : rt.dummyRegion(), c.region()], grid);
 }

@@ -5,14 +5,12 @@
 // ACT: 0 relu, 1 leaky_relu (slope p.alpha), 2 tanh, 3 sigmoid, 4 gelu (erf form, as
 // PyTorch's default), 5 softplus (log(1 + e^x), overflow-safe).
 
-struct Params {
-  n: u32,
-  alpha: f32,
-  _p0: u32,
-  _p1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/activation.json"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// forward: y at 2; backward: dy at 2, dx at 3.
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 override ACT: u32 = 0u;
 
@@ -69,9 +67,6 @@ fn act_grad(x: f32) -> f32 {
   }
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
 @compute @workgroup_size(256)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
@@ -80,9 +75,6 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   }
   y[i] = act(x[i]);
 }
-
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(256)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -25,20 +25,7 @@
 //   bwd_apply   dx = k·dy + u·(x − mean) + v. out dx, in1 dy, in2 x, in3 coef. 1-D.
 // 1-D entries use index = gid.x + gid.y·256·num_workgroups.x.
 
-struct Params {
-  batch: u32,
-  c: u32,
-  hw: u32,
-  total: u32,
-  eps: f32,
-  a: f32,
-  b: f32,
-  cc: f32,
-  offset: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
+#import "uniforms/batchnorm.json"
 
 #import "prelude/out_in3.wgsl"
 

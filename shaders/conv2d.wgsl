@@ -52,26 +52,7 @@
 //   wgrad_direct    one invocation per weight looping over B·Ho·Wo. in1 x, in2 dy, out dW.
 // 1-D entries use index = gid.x + gid.y·256·num_workgroups.x (grids past 65535 fold into y).
 
-struct Params {
-  batch: u32,
-  cin: u32,
-  h: u32,
-  w: u32,
-  cout: u32,
-  ho: u32,
-  wo: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  // wgrad_partial: rows per split and number of splits.
-  chunk: u32,
-  splits: u32,
-  // 1-D entries: number of invocations that do work.
-  total: u32,
-  _p0: u32,
-  _p1: u32,
-}
+#import "uniforms/conv2d.json"
 
 #import "prelude/out_in3.wgsl"
 
@@ -418,33 +399,18 @@ fn gather_1x1_s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 // Vec4 view of in2 for fwd_1x1_s2 (the weight, Cin % 4 == 0).
 @group(0) @binding(3) var<storage, read> in2_4: array<vec4<f32>>;
 
-// Eight pixels of one output row, one input channel: the even lanes of four aligned vec4s.
-struct PixelRow {
-  lo: vec4<f32>,
-  hi: vec4<f32>,
-}
+// Eight pixels of one output row, one input channel (a Pair): the even lanes of four aligned vec4s.
+#import "prelude/fma_chain.wgsl"
 
-fn pixel_row(at: u32) -> PixelRow {
+fn pixel_row(at: u32) -> Pair {
   let v0 = in1_4[at];
   let v1 = in1_4[at + 1u];
   let v2 = in1_4[at + 2u];
   let v3 = in1_4[at + 3u];
-  return PixelRow(vec4<f32>(v0.x, v0.z, v1.x, v1.z), vec4<f32>(v2.x, v2.z, v3.x, v3.z));
+  return Pair(vec4<f32>(v0.x, v0.z, v1.x, v1.z), vec4<f32>(v2.x, v2.z, v3.x, v3.z));
 }
 
-fn row_fma4(acc: PixelRow, wk: vec4<f32>, x0: PixelRow, x1: PixelRow, x2: PixelRow, x3: PixelRow) -> PixelRow {
-  var lo = fma(vec4<f32>(wk.x), x0.lo, acc.lo);
-  var hi = fma(vec4<f32>(wk.x), x0.hi, acc.hi);
-  lo = fma(vec4<f32>(wk.y), x1.lo, lo);
-  hi = fma(vec4<f32>(wk.y), x1.hi, hi);
-  lo = fma(vec4<f32>(wk.z), x2.lo, lo);
-  hi = fma(vec4<f32>(wk.z), x2.hi, hi);
-  lo = fma(vec4<f32>(wk.w), x3.lo, lo);
-  hi = fma(vec4<f32>(wk.w), x3.hi, hi);
-  return PixelRow(lo, hi);
-}
-
-fn store_pixels(co: u32, b: u32, n0: u32, r: PixelRow) {
+fn store_pixels(co: u32, b: u32, n0: u32, r: Pair) {
   if (co >= p.cout) {
     return;
   }
@@ -491,37 +457,31 @@ fn fwd_1x1_s2(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
   let w5 = min(co0 + 5u, last) * cin4;
   let w6 = min(co0 + 6u, last) * cin4;
   let w7 = min(co0 + 7u, last) * cin4;
-  var r0: PixelRow;
-  var r1: PixelRow;
-  var r2: PixelRow;
-  var r3: PixelRow;
-  var r4: PixelRow;
-  var r5: PixelRow;
-  var r6: PixelRow;
-  var r7: PixelRow;
+  // Channel i's eight pixels: indexed by constants only, so they stay in registers.
+  var r: array<Pair, 8>;
   for (var k4 = 0u; k4 < cin4; k4++) {
     let xk = x0 + 4u * k4 * plane4;
     let c0 = pixel_row(xk);
     let c1 = pixel_row(xk + plane4);
     let c2 = pixel_row(xk + 2u * plane4);
     let c3 = pixel_row(xk + 3u * plane4);
-    r0 = row_fma4(r0, in2_4[w0 + k4], c0, c1, c2, c3);
-    r1 = row_fma4(r1, in2_4[w1 + k4], c0, c1, c2, c3);
-    r2 = row_fma4(r2, in2_4[w2 + k4], c0, c1, c2, c3);
-    r3 = row_fma4(r3, in2_4[w3 + k4], c0, c1, c2, c3);
-    r4 = row_fma4(r4, in2_4[w4 + k4], c0, c1, c2, c3);
-    r5 = row_fma4(r5, in2_4[w5 + k4], c0, c1, c2, c3);
-    r6 = row_fma4(r6, in2_4[w6 + k4], c0, c1, c2, c3);
-    r7 = row_fma4(r7, in2_4[w7 + k4], c0, c1, c2, c3);
+    r[0] = pair_fma4(r[0], in2_4[w0 + k4], c0, c1, c2, c3);
+    r[1] = pair_fma4(r[1], in2_4[w1 + k4], c0, c1, c2, c3);
+    r[2] = pair_fma4(r[2], in2_4[w2 + k4], c0, c1, c2, c3);
+    r[3] = pair_fma4(r[3], in2_4[w3 + k4], c0, c1, c2, c3);
+    r[4] = pair_fma4(r[4], in2_4[w4 + k4], c0, c1, c2, c3);
+    r[5] = pair_fma4(r[5], in2_4[w5 + k4], c0, c1, c2, c3);
+    r[6] = pair_fma4(r[6], in2_4[w6 + k4], c0, c1, c2, c3);
+    r[7] = pair_fma4(r[7], in2_4[w7 + k4], c0, c1, c2, c3);
   }
-  store_pixels(co0, b, n0, r0);
-  store_pixels(co0 + 1u, b, n0, r1);
-  store_pixels(co0 + 2u, b, n0, r2);
-  store_pixels(co0 + 3u, b, n0, r3);
-  store_pixels(co0 + 4u, b, n0, r4);
-  store_pixels(co0 + 5u, b, n0, r5);
-  store_pixels(co0 + 6u, b, n0, r6);
-  store_pixels(co0 + 7u, b, n0, r7);
+  store_pixels(co0, b, n0, r[0]);
+  store_pixels(co0 + 1u, b, n0, r[1]);
+  store_pixels(co0 + 2u, b, n0, r[2]);
+  store_pixels(co0 + 3u, b, n0, r[3]);
+  store_pixels(co0 + 4u, b, n0, r[4]);
+  store_pixels(co0 + 5u, b, n0, r[5]);
+  store_pixels(co0 + 6u, b, n0, r[6]);
+  store_pixels(co0 + 7u, b, n0, r[7]);
 }
 
 // ------------------------------------------------------------------ explicit im2col

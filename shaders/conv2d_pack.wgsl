@@ -15,29 +15,7 @@
 // pack_kernel: workgroup 8x8, one invocation per texel, grid (ceil(width/8), ceil(rows/8), 1).
 // Bindings: 0 uniform Params, 1 src (storage), 2 dst (write-only storage texture): 1 storage buffer.
 
-struct Params {
-  // Texels written (the texture may be larger).
-  width: u32,
-  rows: u32,
-  c4: u32,
-  // pack_image
-  channels: u32,
-  h: u32,
-  w: u32,
-  imageRows: u32,
-  top: u32,
-  left: u32,
-  step: u32,
-  // pack_kernel
-  n: u32,
-  kc: u32,
-  taps: u32,
-  nStride: u32,
-  kcStride: u32,
-  _pad0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/conv2d_pack.json"
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 

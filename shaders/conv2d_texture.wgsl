@@ -26,36 +26,7 @@
 // Bindings: 0 uniform Params, 1 At, 2 Bt (textures), 3 bias (a dummy without), 4 out:
 //   2 storage buffers. Determinism: every output sums taps, then channels, in a fixed order.
 
-struct Params {
-  M: u32,
-  N: u32,
-  c4: u32,
-  imagePixels: u32,
-  rowPixels: u32,
-  aImageRows: u32,
-  aRow0: u32,
-  aCol0: u32,
-  aStep: u32,
-  tapsY: u32,
-  tapsX: u32,
-  tapRow0: u32,
-  tapStepY: i32,
-  tapStepX: i32,
-  outImage: u32,
-  outRowLen: u32,
-  outRow0: u32,
-  outCol0: u32,
-  outStep: u32,
-  outPlane: u32,
-  // Bit 1: add bias[n].
-  epilogue: u32,
-  // mh: pixel rows per image (imagePixels / rowPixels).
-  gridRows: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/conv2d_texture.json"
 @group(0) @binding(1) var At: texture_2d<f32>;
 @group(0) @binding(2) var Bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -64,39 +35,19 @@ struct Params {
 // Column groups of four channels per invocation: 4 (16 channels), or 1 for N <= 4.
 override GROUPS: u32 = 4u;
 
-// Four rows of Bt (four consecutive K channels) for one group of four output channels.
-struct Panel {
-  k0: vec4<f32>,
-  k1: vec4<f32>,
-  k2: vec4<f32>,
-  k3: vec4<f32>,
+// A panel (Rows4): four rows of Bt (four consecutive K channels) for one group of four output channels.
+#import "prelude/bt_rows.wgsl"
+
+// Accumulators: a Row per pixel (channels n0 .. n0+15), a Quad per four of its pixels.
+#import "prelude/row_acc.wgsl"
+
+#import "prelude/fma_chain.wgsl"
+
+fn fma4(acc: vec4<f32>, a: vec4<f32>, b: Rows4) -> vec4<f32> {
+  return fma_chain4(acc, a, b.k0, b.k1, b.k2, b.k3);
 }
 
-// Accumulators of one pixel: channels n0 .. n0+15.
-struct Row {
-  c0: vec4<f32>,
-  c1: vec4<f32>,
-  c2: vec4<f32>,
-  c3: vec4<f32>,
-}
-
-fn panel(x: u32, y: u32) -> Panel {
-  return Panel(
-    textureLoad(Bt, vec2<u32>(x, y), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 1u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 2u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 3u), 0),
-  );
-}
-
-fn fma4(acc: vec4<f32>, a: vec4<f32>, b: Panel) -> vec4<f32> {
-  var r = fma(vec4<f32>(a.x), b.k0, acc);
-  r = fma(vec4<f32>(a.y), b.k1, r);
-  r = fma(vec4<f32>(a.z), b.k2, r);
-  return fma(vec4<f32>(a.w), b.k3, r);
-}
-
-fn row_step(acc: Row, at: vec2<u32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Row {
+fn row_step(acc: Row, at: vec2<u32>, b0: Rows4, b1: Rows4, b2: Rows4, b3: Rows4) -> Row {
   let a = textureLoad(At, at, 0);
   var r = acc;
   r.c0 = fma4(acc.c0, a, b0);
@@ -166,227 +117,108 @@ fn store_row(m: u32, c: vec3<u32>, n0: u32, r: Row) {
   }
 }
 
+// At origins of four pixels of an invocation (rows m, m + 8, m + 16, m + 24).
+struct Origins {
+  a0: vec2<u32>,
+  a1: vec2<u32>,
+  a2: vec2<u32>,
+  a3: vec2<u32>,
+}
+
+// The origins of rows m .. m + 24; *pix is row m's position on entry, row m + 32's on return.
+fn origins4(pix: ptr<function, vec3<u32>>, m: u32) -> Origins {
+  let a0 = origin(*pix);
+  *pix = next_pixel(*pix, m + 8u);
+  let a1 = origin(*pix);
+  *pix = next_pixel(*pix, m + 16u);
+  let a2 = origin(*pix);
+  *pix = next_pixel(*pix, m + 24u);
+  let a3 = origin(*pix);
+  *pix = next_pixel(*pix, m + 32u);
+  return Origins(a0, a1, a2, a3);
+}
+
+// One channel group j of one tap for four pixels.
+fn quad_step(q: Quad, o: Origins, off: vec2<u32>, b0: Rows4, b1: Rows4, b2: Rows4, b3: Rows4) -> Quad {
+  return Quad(
+    row_step(q.r0, o.a0 + off, b0, b1, b2, b3),
+    row_step(q.r1, o.a1 + off, b0, b1, b2, b3),
+    row_step(q.r2, o.a2 + off, b0, b1, b2, b3),
+    row_step(q.r3, o.a3 + off, b0, b1, b2, b3),
+  );
+}
+
+// Stores rows m .. m + 24, walking *pix as origins4 does.
+fn store_quad(pix: ptr<function, vec3<u32>>, m: u32, n0: u32, q: Quad) {
+  store_row(m, *pix, n0, q.r0);
+  *pix = next_pixel(*pix, m + 8u);
+  store_row(m + 8u, *pix, n0, q.r1);
+  *pix = next_pixel(*pix, m + 16u);
+  store_row(m + 16u, *pix, n0, q.r2);
+  *pix = next_pixel(*pix, m + 24u);
+  store_row(m + 24u, *pix, n0, q.r3);
+  *pix = next_pixel(*pix, m + 32u);
+}
+
 @compute @workgroup_size(8, 4, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n0 = (wg.y * 4u + lid.y) * 4u * GROUPS;
   if (n0 >= p.N) {
     return; // uniform over the 8 lanes of this y
   }
-  let tile = wg.x * 256u;
+  // This invocation's rows: m, m + 8, ..., m + 248.
+  let m = wg.x * 256u + lid.x;
   // Texel columns of the four channel groups, clamped to Bt (results past N are dropped).
   let gLast = (p.N + 3u) / 4u - 1u;
   let g0 = min(n0 / 4u, gLast);
   let g1 = min(n0 / 4u + 1u, gLast);
   let g2 = min(n0 / 4u + 2u, gLast);
   let g3 = min(n0 / 4u + 3u, gLast);
-  var pix = first_pixel(tile + lid.x);
-  let a0 = origin(pix);
-  pix = next_pixel(pix, tile + 8u + lid.x);
-  let a1 = origin(pix);
-  pix = next_pixel(pix, tile + 16u + lid.x);
-  let a2 = origin(pix);
-  pix = next_pixel(pix, tile + 24u + lid.x);
-  let a3 = origin(pix);
-  pix = next_pixel(pix, tile + 32u + lid.x);
-  let a4 = origin(pix);
-  pix = next_pixel(pix, tile + 40u + lid.x);
-  let a5 = origin(pix);
-  pix = next_pixel(pix, tile + 48u + lid.x);
-  let a6 = origin(pix);
-  pix = next_pixel(pix, tile + 56u + lid.x);
-  let a7 = origin(pix);
-  pix = next_pixel(pix, tile + 64u + lid.x);
-  let a8 = origin(pix);
-  pix = next_pixel(pix, tile + 72u + lid.x);
-  let a9 = origin(pix);
-  pix = next_pixel(pix, tile + 80u + lid.x);
-  let a10 = origin(pix);
-  pix = next_pixel(pix, tile + 88u + lid.x);
-  let a11 = origin(pix);
-  pix = next_pixel(pix, tile + 96u + lid.x);
-  let a12 = origin(pix);
-  pix = next_pixel(pix, tile + 104u + lid.x);
-  let a13 = origin(pix);
-  pix = next_pixel(pix, tile + 112u + lid.x);
-  let a14 = origin(pix);
-  pix = next_pixel(pix, tile + 120u + lid.x);
-  let a15 = origin(pix);
-  pix = next_pixel(pix, tile + 128u + lid.x);
-  let a16 = origin(pix);
-  pix = next_pixel(pix, tile + 136u + lid.x);
-  let a17 = origin(pix);
-  pix = next_pixel(pix, tile + 144u + lid.x);
-  let a18 = origin(pix);
-  pix = next_pixel(pix, tile + 152u + lid.x);
-  let a19 = origin(pix);
-  pix = next_pixel(pix, tile + 160u + lid.x);
-  let a20 = origin(pix);
-  pix = next_pixel(pix, tile + 168u + lid.x);
-  let a21 = origin(pix);
-  pix = next_pixel(pix, tile + 176u + lid.x);
-  let a22 = origin(pix);
-  pix = next_pixel(pix, tile + 184u + lid.x);
-  let a23 = origin(pix);
-  pix = next_pixel(pix, tile + 192u + lid.x);
-  let a24 = origin(pix);
-  pix = next_pixel(pix, tile + 200u + lid.x);
-  let a25 = origin(pix);
-  pix = next_pixel(pix, tile + 208u + lid.x);
-  let a26 = origin(pix);
-  pix = next_pixel(pix, tile + 216u + lid.x);
-  let a27 = origin(pix);
-  pix = next_pixel(pix, tile + 224u + lid.x);
-  let a28 = origin(pix);
-  pix = next_pixel(pix, tile + 232u + lid.x);
-  let a29 = origin(pix);
-  pix = next_pixel(pix, tile + 240u + lid.x);
-  let a30 = origin(pix);
-  pix = next_pixel(pix, tile + 248u + lid.x);
-  let a31 = origin(pix);
-  var r0: Row;
-  var r1: Row;
-  var r2: Row;
-  var r3: Row;
-  var r4: Row;
-  var r5: Row;
-  var r6: Row;
-  var r7: Row;
-  var r8: Row;
-  var r9: Row;
-  var r10: Row;
-  var r11: Row;
-  var r12: Row;
-  var r13: Row;
-  var r14: Row;
-  var r15: Row;
-  var r16: Row;
-  var r17: Row;
-  var r18: Row;
-  var r19: Row;
-  var r20: Row;
-  var r21: Row;
-  var r22: Row;
-  var r23: Row;
-  var r24: Row;
-  var r25: Row;
-  var r26: Row;
-  var r27: Row;
-  var r28: Row;
-  var r29: Row;
-  var r30: Row;
-  var r31: Row;
+  // Origins and accumulators: arrays indexed by constants only (registers, as named variables).
+  var o: array<Origins, 8>;
+  var pix = first_pixel(m);
+  o[0] = origins4(&pix, m);
+  o[1] = origins4(&pix, m + 32u);
+  o[2] = origins4(&pix, m + 64u);
+  o[3] = origins4(&pix, m + 96u);
+  o[4] = origins4(&pix, m + 128u);
+  o[5] = origins4(&pix, m + 160u);
+  o[6] = origins4(&pix, m + 192u);
+  o[7] = origins4(&pix, m + 224u);
+  var acc: array<Quad, 8>;
   for (var jy = 0u; jy < p.tapsY; jy++) {
     for (var ix = 0u; ix < p.tapsX; ix++) {
       let tap = u32(i32(p.tapRow0) + i32(jy) * p.tapStepY + i32(ix) * p.tapStepX);
       for (var j = 0u; j < p.c4; j++) {
         let y = (tap * p.c4 + j) * 4u;
-        let b0 = panel(g0, y);
+        let b0 = bt_rows4(g0, y);
         var b1 = b0;
         var b2 = b0;
         var b3 = b0;
         if (GROUPS > 1u) {
-          b1 = panel(g1, y);
-          b2 = panel(g2, y);
-          b3 = panel(g3, y);
+          b1 = bt_rows4(g1, y);
+          b2 = bt_rows4(g2, y);
+          b3 = bt_rows4(g3, y);
         }
         let off = vec2<u32>(ix * p.c4 + j, jy);
-      r0 = row_step(r0, a0 + off, b0, b1, b2, b3);
-      r1 = row_step(r1, a1 + off, b0, b1, b2, b3);
-      r2 = row_step(r2, a2 + off, b0, b1, b2, b3);
-      r3 = row_step(r3, a3 + off, b0, b1, b2, b3);
-      r4 = row_step(r4, a4 + off, b0, b1, b2, b3);
-      r5 = row_step(r5, a5 + off, b0, b1, b2, b3);
-      r6 = row_step(r6, a6 + off, b0, b1, b2, b3);
-      r7 = row_step(r7, a7 + off, b0, b1, b2, b3);
-      r8 = row_step(r8, a8 + off, b0, b1, b2, b3);
-      r9 = row_step(r9, a9 + off, b0, b1, b2, b3);
-      r10 = row_step(r10, a10 + off, b0, b1, b2, b3);
-      r11 = row_step(r11, a11 + off, b0, b1, b2, b3);
-      r12 = row_step(r12, a12 + off, b0, b1, b2, b3);
-      r13 = row_step(r13, a13 + off, b0, b1, b2, b3);
-      r14 = row_step(r14, a14 + off, b0, b1, b2, b3);
-      r15 = row_step(r15, a15 + off, b0, b1, b2, b3);
-      r16 = row_step(r16, a16 + off, b0, b1, b2, b3);
-      r17 = row_step(r17, a17 + off, b0, b1, b2, b3);
-      r18 = row_step(r18, a18 + off, b0, b1, b2, b3);
-      r19 = row_step(r19, a19 + off, b0, b1, b2, b3);
-      r20 = row_step(r20, a20 + off, b0, b1, b2, b3);
-      r21 = row_step(r21, a21 + off, b0, b1, b2, b3);
-      r22 = row_step(r22, a22 + off, b0, b1, b2, b3);
-      r23 = row_step(r23, a23 + off, b0, b1, b2, b3);
-      r24 = row_step(r24, a24 + off, b0, b1, b2, b3);
-      r25 = row_step(r25, a25 + off, b0, b1, b2, b3);
-      r26 = row_step(r26, a26 + off, b0, b1, b2, b3);
-      r27 = row_step(r27, a27 + off, b0, b1, b2, b3);
-      r28 = row_step(r28, a28 + off, b0, b1, b2, b3);
-      r29 = row_step(r29, a29 + off, b0, b1, b2, b3);
-      r30 = row_step(r30, a30 + off, b0, b1, b2, b3);
-      r31 = row_step(r31, a31 + off, b0, b1, b2, b3);
+        acc[0] = quad_step(acc[0], o[0], off, b0, b1, b2, b3);
+        acc[1] = quad_step(acc[1], o[1], off, b0, b1, b2, b3);
+        acc[2] = quad_step(acc[2], o[2], off, b0, b1, b2, b3);
+        acc[3] = quad_step(acc[3], o[3], off, b0, b1, b2, b3);
+        acc[4] = quad_step(acc[4], o[4], off, b0, b1, b2, b3);
+        acc[5] = quad_step(acc[5], o[5], off, b0, b1, b2, b3);
+        acc[6] = quad_step(acc[6], o[6], off, b0, b1, b2, b3);
+        acc[7] = quad_step(acc[7], o[7], off, b0, b1, b2, b3);
       }
     }
   }
-  pix = first_pixel(tile + lid.x);
-  store_row(tile + lid.x, pix, n0, r0);
-  pix = next_pixel(pix, tile + 8u + lid.x);
-  store_row(tile + 8u + lid.x, pix, n0, r1);
-  pix = next_pixel(pix, tile + 16u + lid.x);
-  store_row(tile + 16u + lid.x, pix, n0, r2);
-  pix = next_pixel(pix, tile + 24u + lid.x);
-  store_row(tile + 24u + lid.x, pix, n0, r3);
-  pix = next_pixel(pix, tile + 32u + lid.x);
-  store_row(tile + 32u + lid.x, pix, n0, r4);
-  pix = next_pixel(pix, tile + 40u + lid.x);
-  store_row(tile + 40u + lid.x, pix, n0, r5);
-  pix = next_pixel(pix, tile + 48u + lid.x);
-  store_row(tile + 48u + lid.x, pix, n0, r6);
-  pix = next_pixel(pix, tile + 56u + lid.x);
-  store_row(tile + 56u + lid.x, pix, n0, r7);
-  pix = next_pixel(pix, tile + 64u + lid.x);
-  store_row(tile + 64u + lid.x, pix, n0, r8);
-  pix = next_pixel(pix, tile + 72u + lid.x);
-  store_row(tile + 72u + lid.x, pix, n0, r9);
-  pix = next_pixel(pix, tile + 80u + lid.x);
-  store_row(tile + 80u + lid.x, pix, n0, r10);
-  pix = next_pixel(pix, tile + 88u + lid.x);
-  store_row(tile + 88u + lid.x, pix, n0, r11);
-  pix = next_pixel(pix, tile + 96u + lid.x);
-  store_row(tile + 96u + lid.x, pix, n0, r12);
-  pix = next_pixel(pix, tile + 104u + lid.x);
-  store_row(tile + 104u + lid.x, pix, n0, r13);
-  pix = next_pixel(pix, tile + 112u + lid.x);
-  store_row(tile + 112u + lid.x, pix, n0, r14);
-  pix = next_pixel(pix, tile + 120u + lid.x);
-  store_row(tile + 120u + lid.x, pix, n0, r15);
-  pix = next_pixel(pix, tile + 128u + lid.x);
-  store_row(tile + 128u + lid.x, pix, n0, r16);
-  pix = next_pixel(pix, tile + 136u + lid.x);
-  store_row(tile + 136u + lid.x, pix, n0, r17);
-  pix = next_pixel(pix, tile + 144u + lid.x);
-  store_row(tile + 144u + lid.x, pix, n0, r18);
-  pix = next_pixel(pix, tile + 152u + lid.x);
-  store_row(tile + 152u + lid.x, pix, n0, r19);
-  pix = next_pixel(pix, tile + 160u + lid.x);
-  store_row(tile + 160u + lid.x, pix, n0, r20);
-  pix = next_pixel(pix, tile + 168u + lid.x);
-  store_row(tile + 168u + lid.x, pix, n0, r21);
-  pix = next_pixel(pix, tile + 176u + lid.x);
-  store_row(tile + 176u + lid.x, pix, n0, r22);
-  pix = next_pixel(pix, tile + 184u + lid.x);
-  store_row(tile + 184u + lid.x, pix, n0, r23);
-  pix = next_pixel(pix, tile + 192u + lid.x);
-  store_row(tile + 192u + lid.x, pix, n0, r24);
-  pix = next_pixel(pix, tile + 200u + lid.x);
-  store_row(tile + 200u + lid.x, pix, n0, r25);
-  pix = next_pixel(pix, tile + 208u + lid.x);
-  store_row(tile + 208u + lid.x, pix, n0, r26);
-  pix = next_pixel(pix, tile + 216u + lid.x);
-  store_row(tile + 216u + lid.x, pix, n0, r27);
-  pix = next_pixel(pix, tile + 224u + lid.x);
-  store_row(tile + 224u + lid.x, pix, n0, r28);
-  pix = next_pixel(pix, tile + 232u + lid.x);
-  store_row(tile + 232u + lid.x, pix, n0, r29);
-  pix = next_pixel(pix, tile + 240u + lid.x);
-  store_row(tile + 240u + lid.x, pix, n0, r30);
-  pix = next_pixel(pix, tile + 248u + lid.x);
-  store_row(tile + 248u + lid.x, pix, n0, r31);
+  pix = first_pixel(m);
+  store_quad(&pix, m, n0, acc[0]);
+  store_quad(&pix, m + 32u, n0, acc[1]);
+  store_quad(&pix, m + 64u, n0, acc[2]);
+  store_quad(&pix, m + 96u, n0, acc[3]);
+  store_quad(&pix, m + 128u, n0, acc[4]);
+  store_quad(&pix, m + 160u, n0, acc[5]);
+  store_quad(&pix, m + 192u, n0, acc[6]);
+  store_quad(&pix, m + 224u, n0, acc[7]);
 }

@@ -12,14 +12,7 @@
 //             1 and 2 (one vector load per operand; each entry uses either the views or in0/out1)
 // Binary ops with broadcasting live in broadcast.wgsl (different bindings).
 
-struct Params {
-  n: u32,
-  rank: u32,
-  s0: f32,
-  s1: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/elementwise.json"
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out1: array<f32>;
 

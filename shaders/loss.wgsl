@@ -11,29 +11,21 @@
 //   ce_backward    d = (probs - onehot(label)) * g * scale    bindings 1 probs, 2 labels, 3 g, 4 d
 // (MSE's forward is ½·mean(r²): a subtraction and a sum-of-squares reduction.)
 
-struct Params {
-  n: u32,
-  classes: u32,
-  scale: f32,
-  _p0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/loss.json"
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
-
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * 256u;
-}
-
-#import "prelude/logistic.wgsl"
-
+// Backward entries: g at 3, d at 4; forward entries: l at 3 (and probabilities at 4).
 @group(0) @binding(3) var<storage, read> gIn: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dOut: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lossOut: array<f32>;
+@group(0) @binding(4) var<storage, read_write> probsOut: array<f32>;
+
+#import "prelude/flat_index.wgsl"
+#import "prelude/logistic.wgsl"
 
 @compute @workgroup_size(256)
 fn mse_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
+  let i = flat_index(gid, nwg);
   if (i >= p.n) {
     return;
   }
@@ -42,7 +34,7 @@ fn mse_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(256)
 fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
+  let i = flat_index(gid, nwg);
   if (i >= p.n) {
     return;
   }
@@ -51,7 +43,7 @@ fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(256)
 fn ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
+  let i = flat_index(gid, nwg);
   if (i >= p.n * p.classes) {
     return;
   }
@@ -61,11 +53,9 @@ fn ce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   dOut[i] = (in1[i] - tgt) * (gIn[0] * p.scale);
 }
 
-@group(0) @binding(3) var<storage, read_write> lossOut: array<f32>;
-
 @compute @workgroup_size(256)
 fn bce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(gid, nwg);
+  let i = flat_index(gid, nwg);
   if (i >= p.n) {
     return;
   }
@@ -73,11 +63,9 @@ fn bce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   lossOut[i] = max(z, 0.0) - z * in2[i] + log1p_unit(exp(-abs(z)));
 }
 
-@group(0) @binding(4) var<storage, read_write> probsOut: array<f32>;
-
 @compute @workgroup_size(256)
 fn ce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = index(gid, nwg);
+  let row = flat_index(gid, nwg);
   if (row >= p.n) {
     return;
   }

@@ -8,18 +8,7 @@
 // Workgroup 8x8, one invocation per texel. Grid: (ceil(width/8), ceil(rowsOut·batches/8), 1).
 // Bindings: 0 uniform Params, 1 src (storage), 2 dst (write-only storage texture): 1 storage buffer.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  rowsOut: u32,
-  width: u32,
-  batches: u32,
-  strideSrc: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/matmul_pack.json"
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 

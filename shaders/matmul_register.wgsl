@@ -53,45 +53,25 @@ fn a4(base: u32, m: u32, k: u32) -> vec4<f32> {
   return vec4<f32>(a_at(base, m, k), a_at(base, m, k + 1u), a_at(base, m, k + 2u), a_at(base, m, k + 3u));
 }
 
-// Eight columns of one k of op(B), as two vec4.
-struct BRow {
-  lo: vec4<f32>,
-  hi: vec4<f32>,
-}
+// Eight columns of one k of op(B), and eight accumulators of one row of C: Pairs of two vec4.
+#import "prelude/fma_chain.wgsl"
 
-fn brow(base: u32, k: u32, cols: Cols) -> BRow {
+fn brow(base: u32, k: u32, cols: Cols) -> Pair {
   if (VEC_B) {
     // N % 4 == 0, so cols.c[0] and cols.c[4] start aligned groups of four.
-    return BRow(B[(base + k * p.N + cols.c[0]) >> 2u], B[(base + k * p.N + cols.c[4]) >> 2u]);
+    return Pair(B[(base + k * p.N + cols.c[0]) >> 2u], B[(base + k * p.N + cols.c[4]) >> 2u]);
   }
-  return BRow(
+  return Pair(
     vec4<f32>(b_at(base, k, cols.c[0]), b_at(base, k, cols.c[1]), b_at(base, k, cols.c[2]), b_at(base, k, cols.c[3])),
     vec4<f32>(b_at(base, k, cols.c[4]), b_at(base, k, cols.c[5]), b_at(base, k, cols.c[6]), b_at(base, k, cols.c[7])),
   );
 }
 
-struct Row {
-  lo: vec4<f32>,
-  hi: vec4<f32>,
+fn step1(acc: Pair, a: f32, b: Pair) -> Pair {
+  return Pair(fma(vec4<f32>(a), b.lo, acc.lo), fma(vec4<f32>(a), b.hi, acc.hi));
 }
 
-fn step4(acc: Row, a: vec4<f32>, b0: BRow, b1: BRow, b2: BRow, b3: BRow) -> Row {
-  var lo = fma(vec4<f32>(a.x), b0.lo, acc.lo);
-  var hi = fma(vec4<f32>(a.x), b0.hi, acc.hi);
-  lo = fma(vec4<f32>(a.y), b1.lo, lo);
-  hi = fma(vec4<f32>(a.y), b1.hi, hi);
-  lo = fma(vec4<f32>(a.z), b2.lo, lo);
-  hi = fma(vec4<f32>(a.z), b2.hi, hi);
-  lo = fma(vec4<f32>(a.w), b3.lo, lo);
-  hi = fma(vec4<f32>(a.w), b3.hi, hi);
-  return Row(lo, hi);
-}
-
-fn step1(acc: Row, a: f32, b: BRow) -> Row {
-  return Row(fma(vec4<f32>(a), b.lo, acc.lo), fma(vec4<f32>(a), b.hi, acc.hi));
-}
-
-fn store_row(cBase: u32, m: u32, n0: u32, r: Row) {
+fn store_row(cBase: u32, m: u32, n0: u32, r: Pair) {
   if (m >= p.M) {
     return;
   }
@@ -137,47 +117,41 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let m5 = min(m0 + 5u, mLast);
   let m6 = min(m0 + 6u, mLast);
   let m7 = min(m0 + 7u, mLast);
-  var r0: Row;
-  var r1: Row;
-  var r2: Row;
-  var r3: Row;
-  var r4: Row;
-  var r5: Row;
-  var r6: Row;
-  var r7: Row;
+  // Row i's accumulators: indexed by constants only, so they stay in registers.
+  var r: array<Pair, 8>;
   let kMain = p.K & ~3u;
   for (var k = 0u; k < kMain; k += 4u) {
     let b0 = brow(bBase, k, cols);
     let b1 = brow(bBase, k + 1u, cols);
     let b2 = brow(bBase, k + 2u, cols);
     let b3 = brow(bBase, k + 3u, cols);
-    r0 = step4(r0, a4(aBase, m0, k), b0, b1, b2, b3);
-    r1 = step4(r1, a4(aBase, m1, k), b0, b1, b2, b3);
-    r2 = step4(r2, a4(aBase, m2, k), b0, b1, b2, b3);
-    r3 = step4(r3, a4(aBase, m3, k), b0, b1, b2, b3);
-    r4 = step4(r4, a4(aBase, m4, k), b0, b1, b2, b3);
-    r5 = step4(r5, a4(aBase, m5, k), b0, b1, b2, b3);
-    r6 = step4(r6, a4(aBase, m6, k), b0, b1, b2, b3);
-    r7 = step4(r7, a4(aBase, m7, k), b0, b1, b2, b3);
+    r[0] = pair_fma4(r[0], a4(aBase, m0, k), b0, b1, b2, b3);
+    r[1] = pair_fma4(r[1], a4(aBase, m1, k), b0, b1, b2, b3);
+    r[2] = pair_fma4(r[2], a4(aBase, m2, k), b0, b1, b2, b3);
+    r[3] = pair_fma4(r[3], a4(aBase, m3, k), b0, b1, b2, b3);
+    r[4] = pair_fma4(r[4], a4(aBase, m4, k), b0, b1, b2, b3);
+    r[5] = pair_fma4(r[5], a4(aBase, m5, k), b0, b1, b2, b3);
+    r[6] = pair_fma4(r[6], a4(aBase, m6, k), b0, b1, b2, b3);
+    r[7] = pair_fma4(r[7], a4(aBase, m7, k), b0, b1, b2, b3);
   }
   for (var k = kMain; k < p.K; k++) {
     let bk = brow(bBase, k, cols);
-    r0 = step1(r0, a_at(aBase, m0, k), bk);
-    r1 = step1(r1, a_at(aBase, m1, k), bk);
-    r2 = step1(r2, a_at(aBase, m2, k), bk);
-    r3 = step1(r3, a_at(aBase, m3, k), bk);
-    r4 = step1(r4, a_at(aBase, m4, k), bk);
-    r5 = step1(r5, a_at(aBase, m5, k), bk);
-    r6 = step1(r6, a_at(aBase, m6, k), bk);
-    r7 = step1(r7, a_at(aBase, m7, k), bk);
+    r[0] = step1(r[0], a_at(aBase, m0, k), bk);
+    r[1] = step1(r[1], a_at(aBase, m1, k), bk);
+    r[2] = step1(r[2], a_at(aBase, m2, k), bk);
+    r[3] = step1(r[3], a_at(aBase, m3, k), bk);
+    r[4] = step1(r[4], a_at(aBase, m4, k), bk);
+    r[5] = step1(r[5], a_at(aBase, m5, k), bk);
+    r[6] = step1(r[6], a_at(aBase, m6, k), bk);
+    r[7] = step1(r[7], a_at(aBase, m7, k), bk);
   }
   let cBase = b * p.strideC;
-  store_row(cBase, m0, n0, r0);
-  store_row(cBase, m0 + 1u, n0, r1);
-  store_row(cBase, m0 + 2u, n0, r2);
-  store_row(cBase, m0 + 3u, n0, r3);
-  store_row(cBase, m0 + 4u, n0, r4);
-  store_row(cBase, m0 + 5u, n0, r5);
-  store_row(cBase, m0 + 6u, n0, r6);
-  store_row(cBase, m0 + 7u, n0, r7);
+  store_row(cBase, m0, n0, r[0]);
+  store_row(cBase, m0 + 1u, n0, r[1]);
+  store_row(cBase, m0 + 2u, n0, r[2]);
+  store_row(cBase, m0 + 3u, n0, r[3]);
+  store_row(cBase, m0 + 4u, n0, r[4]);
+  store_row(cBase, m0 + 5u, n0, r[5]);
+  store_row(cBase, m0 + 6u, n0, r[6]);
+  store_row(cBase, m0 + 7u, n0, r[7]);
 }

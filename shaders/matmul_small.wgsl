@@ -10,10 +10,8 @@
 //   (Params, bias, C and the epilogue: prelude/matmul_contract.wgsl).
 
 #import "prelude/matmul_contract.wgsl"
+#import "prelude/matmul_operands.wgsl"
 #import "prelude/matmul_epilogue.wgsl"
-
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
 
 var<workgroup> partials: array<f32, 64>;
 
@@ -31,15 +29,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let bBase = b * p.strideB;
   var s = 0.0;
   for (var k = lid.x; k < p.K; k += 64u) {
-    var a = A[aBase + mm * p.K + k];
-    if (TRANS_A) {
-      a = A[aBase + k * p.M + mm];
-    }
-    var bv = B[bBase + k * p.N + n];
-    if (TRANS_B) {
-      bv = B[bBase + n * p.K + k];
-    }
-    s = fma(a, bv, s);
+    s = fma(a_at(aBase, mm, k), b_at(bBase, k, n), s);
   }
   partials[lid.x] = s;
   workgroupBarrier();

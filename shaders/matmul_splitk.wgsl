@@ -13,64 +13,30 @@
 // Bindings: 0 uniform Params, then partial: 1 A, 2 B, 3 P (read_write);
 //   reduce: 1 P (read), 2 bias (a dummy when !HAS_BIAS), 3 C: at most 3 storage buffers.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  slices: u32,
-  kChunk: u32,
-  // reduce: workgroups per grid row (2-D grid for large outputs)
-  gridX: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src0: array<f32>;
-@group(0) @binding(2) var<storage, read> src1: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-
+#import "uniforms/matmul_splitk.json"
 #import "prelude/matmul_overrides.wgsl"
-
-fn a_at(base: u32, m: u32, k: u32) -> f32 {
-  if (TRANS_A) {
-    return src0[base + k * p.M + m];
-  }
-  return src0[base + m * p.K + k];
-}
-
-fn b_at(base: u32, k: u32, n: u32) -> f32 {
-  if (TRANS_B) {
-    return src1[base + n * p.K + k];
-  }
-  return src1[base + k * p.N + n];
-}
+// partial: A and B at 1 and 2 (with a_at / b_at).
+#import "prelude/matmul_operands.wgsl"
+// partial writes P here, reduce C.
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+// reduce: P and bias at 1 and 2 (aliases of A and B; no entry uses both names).
+@group(0) @binding(1) var<storage, read> P: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
 
 @compute @workgroup_size(8, 8, 1)
 fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let b = wg.z / p.slices;
-  let s = wg.z % p.slices;
-  let aBase = b * p.strideA;
-  let bBase = b * p.strideB;
   let m0 = (wg.y * 8u + lid.y) * 4u;
   let n0 = (wg.x * 8u + lid.x) * 4u;
   if (m0 >= p.M || n0 >= p.N) {
     return;
   }
-  let mLast = p.M - 1u;
-  let nLast = p.N - 1u;
-  let r0 = m0;
-  let r1 = min(m0 + 1u, mLast);
-  let r2 = min(m0 + 2u, mLast);
-  let r3 = min(m0 + 3u, mLast);
-  let c0 = n0;
-  let c1 = min(n0 + 1u, nLast);
-  let c2 = min(n0 + 2u, nLast);
-  let c3 = min(n0 + 3u, nLast);
+  let b = wg.z / p.slices;
+  let s = wg.z % p.slices;
+  let aBase = b * p.strideA;
+  let bBase = b * p.strideB;
+  // The block's rows and columns, clamped to the matrix (results past the edge are dropped).
+  let r = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.M - 1u));
+  let c = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.N - 1u));
   let kBegin = s * p.kChunk;
   let kEnd = min(p.K, kBegin + p.kChunk);
   var acc0 = vec4<f32>(0.0);
@@ -78,11 +44,11 @@ fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k = kBegin; k < kEnd; k++) {
-    let bv = vec4<f32>(b_at(bBase, k, c0), b_at(bBase, k, c1), b_at(bBase, k, c2), b_at(bBase, k, c3));
-    acc0 = fma(vec4<f32>(a_at(aBase, r0, k)), bv, acc0);
-    acc1 = fma(vec4<f32>(a_at(aBase, r1, k)), bv, acc1);
-    acc2 = fma(vec4<f32>(a_at(aBase, r2, k)), bv, acc2);
-    acc3 = fma(vec4<f32>(a_at(aBase, r3, k)), bv, acc3);
+    let bv = vec4<f32>(b_at(bBase, k, c.x), b_at(bBase, k, c.y), b_at(bBase, k, c.z), b_at(bBase, k, c.w));
+    acc0 = fma(vec4<f32>(a_at(aBase, r.x, k)), bv, acc0);
+    acc1 = fma(vec4<f32>(a_at(aBase, r.y, k)), bv, acc1);
+    acc2 = fma(vec4<f32>(a_at(aBase, r.z, k)), bv, acc2);
+    acc3 = fma(vec4<f32>(a_at(aBase, r.w, k)), bv, acc3);
   }
   let pBase = (b * p.slices + s) * p.M * p.N;
   let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
@@ -109,10 +75,10 @@ fn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
   let e = idx % mn;
   var sum = 0.0;
   for (var s = 0u; s < p.slices; s++) {
-    sum = sum + src0[(b * p.slices + s) * mn + e];
+    sum = sum + P[(b * p.slices + s) * mn + e];
   }
   if (HAS_BIAS) {
-    sum = sum + src1[e % p.N];
+    sum = sum + bias[e % p.N];
   }
   if (ACT == 1u) {
     sum = max(sum, 0.0);

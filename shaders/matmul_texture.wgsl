@@ -25,23 +25,7 @@
 // Edges: any M, N, K: rows and columns past the edge are clamped on load, skipped on store.
 // Determinism: each C element sums k in ascending order (fixed per kernel version).
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch: u32,
-  strideA: u32,
-  strideB: u32,
-  strideC: u32,
-  kPad: u32,
-  // Epilogue bits: 1 add bias, 2 ReLU, 4 accumulate into C.
-  epilogue: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/matmul_texture.json"
 @group(0) @binding(1) var At: texture_2d<f32>;
 @group(0) @binding(2) var Bt: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -58,38 +42,20 @@ const ADD_BIAS: u32 = 1u;
 const RELU: u32 = 2u;
 const ACCUMULATE: u32 = 4u;
 
-// Eight rows of op(B) (k .. k+7) for one group of four columns.
+// Eight rows of op(B) (k .. k+7) for one group of four columns: k .. k+3 and k+4 .. k+7.
+#import "prelude/bt_rows.wgsl"
+
 struct Panel {
-  k0: vec4<f32>,
-  k1: vec4<f32>,
-  k2: vec4<f32>,
-  k3: vec4<f32>,
-  k4: vec4<f32>,
-  k5: vec4<f32>,
-  k6: vec4<f32>,
-  k7: vec4<f32>,
+  lo: Rows4,
+  hi: Rows4,
 }
 
-// Sixteen accumulators of one output row: columns n0 .. n0+15.
-struct Row {
-  c0: vec4<f32>,
-  c1: vec4<f32>,
-  c2: vec4<f32>,
-  c3: vec4<f32>,
-}
+// Accumulators: a Row per output row (columns n0 .. n0+15), a Quad per four consecutive rows.
+#import "prelude/row_acc.wgsl"
 
 // Default layout: eight texel rows (k .. k+7) of one column group.
 fn panel_rows(x: u32, y: u32) -> Panel {
-  return Panel(
-    textureLoad(Bt, vec2<u32>(x, y), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 1u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 2u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 3u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 4u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 5u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 6u), 0),
-    textureLoad(Bt, vec2<u32>(x, y + 7u), 0),
-  );
+  return Panel(bt_rows4(x, y), bt_rows4(x, y + 4u));
 }
 
 // B_KMAJOR: two texels (k .. k+7) of each of four columns (texel rows y0 .. y3), transposed.
@@ -102,16 +68,19 @@ fn panel_cols(x: u32, y0: u32, y1: u32, y2: u32, y3: u32) -> Panel {
   let c2hi = textureLoad(Bt, vec2<u32>(x + 1u, y2), 0);
   let c3lo = textureLoad(Bt, vec2<u32>(x, y3), 0);
   let c3hi = textureLoad(Bt, vec2<u32>(x + 1u, y3), 0);
-  return Panel(
+  let lo = Rows4(
     vec4<f32>(c0lo.x, c1lo.x, c2lo.x, c3lo.x),
     vec4<f32>(c0lo.y, c1lo.y, c2lo.y, c3lo.y),
     vec4<f32>(c0lo.z, c1lo.z, c2lo.z, c3lo.z),
     vec4<f32>(c0lo.w, c1lo.w, c2lo.w, c3lo.w),
+  );
+  let hi = Rows4(
     vec4<f32>(c0hi.x, c1hi.x, c2hi.x, c3hi.x),
     vec4<f32>(c0hi.y, c1hi.y, c2hi.y, c3hi.y),
     vec4<f32>(c0hi.z, c1hi.z, c2hi.z, c3hi.z),
     vec4<f32>(c0hi.w, c1hi.w, c2hi.w, c3hi.w),
   );
+  return Panel(lo, hi);
 }
 
 // Column group g (columns n0 + 4g .. +3) for the chunk starting at k.
@@ -126,27 +95,14 @@ fn panel(g: u32, n0: u32, k: u32, bRow: u32) -> Panel {
 }
 
 // acc += a (k .. k+7 of one row of op(A)) times the panel, in ascending k.
+#import "prelude/fma_chain.wgsl"
+
 fn fma8(acc: vec4<f32>, a0: vec4<f32>, a1: vec4<f32>, b: Panel) -> vec4<f32> {
-  var r = fma(vec4<f32>(a0.x), b.k0, acc);
-  r = fma(vec4<f32>(a0.y), b.k1, r);
-  r = fma(vec4<f32>(a0.z), b.k2, r);
-  r = fma(vec4<f32>(a0.w), b.k3, r);
-  r = fma(vec4<f32>(a1.x), b.k4, r);
-  r = fma(vec4<f32>(a1.y), b.k5, r);
-  r = fma(vec4<f32>(a1.z), b.k6, r);
-  return fma(vec4<f32>(a1.w), b.k7, r);
+  return fma_chain4(fma_chain4(acc, a0, b.lo.k0, b.lo.k1, b.lo.k2, b.lo.k3), a1, b.hi.k0, b.hi.k1, b.hi.k2, b.hi.k3);
 }
 
 fn row_fma(acc: Row, a0: vec4<f32>, a1: vec4<f32>, b0: Panel, b1: Panel, b2: Panel, b3: Panel) -> Row {
   return Row(fma8(acc.c0, a0, a1, b0), fma8(acc.c1, a0, a1, b1), fma8(acc.c2, a0, a1, b2), fma8(acc.c3, a0, a1, b3));
-}
-
-// Four consecutive rows of accumulators.
-struct Quad {
-  r0: Row,
-  r1: Row,
-  r2: Row,
-  r3: Row,
 }
 
 // One chunk of k (k .. k+7) for rows m .. m+3 (m a multiple of 4).

@@ -5,18 +5,7 @@
 // Entry main: workgroup 256x1x1, 1-D index folded over (x, y).
 // Bindings: 0 uniform, 1 θ (rw), 2 g, 3 v (rw): 3 storage.
 
-struct Params {
-  n: u32,
-  lr: f32,
-  momentum: f32,
-  dampening: f32,
-  weightDecay: f32,
-  nesterov: u32,
-  firstStep: u32,
-  _p0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/optim.json"
 @group(0) @binding(1) var<storage, read_write> theta: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> velocity: array<f32>;

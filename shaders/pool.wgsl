@@ -16,22 +16,7 @@
 //   gap_fwd       global average pool: one workgroup (64) per (b, c) plane, strided sums
 //                 then a pairwise tree. out y [B·C], src x. Grid B·C workgroups (x·y folded).
 
-struct Params {
-  batch: u32,
-  c: u32,
-  h: u32,
-  w: u32,
-  ho: u32,
-  wo: u32,
-  kh: u32,
-  kw: u32,
-  stride: u32,
-  pad: u32,
-  total: u32,
-  _p0: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/pool.json"
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<u32>;

@@ -28,18 +28,7 @@
 // Bindings: 0 uniform, 1 x, 2 out (, 3 index for argmax): at most 3 storage.
 // OP: 0 sum, 1 sum of squares, 2 max, 3 min.
 
-struct Params {
-  outer: u32,
-  R: u32,
-  inner: u32,
-  chunk: u32,
-  chunks: u32,
-  scale: f32,
-  _p0: u32,
-  _p1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/reduce.json"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

@@ -8,18 +8,7 @@
 //   uniform  out[i] = (word i >> 8) * 2^-24 in [0, 1), as f32
 // Bindings: 0 uniform, 1 out: 1 storage.
 
-struct Params {
-  n: u32,
-  c0: u32,
-  c1: u32,
-  k0: u32,
-  k1: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+#import "uniforms/rng.json"
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assembleWgslFile, assembleWgslSource } from '../scripts/wgsl-import.mjs';
+import { assembleWgslFile, assembleWgslSource, uniformStructWgsl } from '../scripts/wgsl-import.mjs';
 import { shaderNames, shaderSource } from '../src/gpu/shaders.js';
 import { fnv1a, kernelVersion } from '../src/kernels/chooser.js';
 import { MATMUL_FAMILY } from '../src/kernels/matmul.js';
@@ -39,6 +39,27 @@ describe('#import', () => {
       const [file] = MATMUL_FAMILY.variants.get(k)!.shaders;
       expect(shaderSource(file)).toContain(epilogue.trim());
       expect(kernelVersion(MATMUL_FAMILY, k)).toBe(fnv1a(shaderSource(file)));
+    }
+  });
+
+  it('a .json import is a uniform schema: its struct Params and the binding of p, or an error naming the fix', () => {
+    const text = uniformStructWgsl({ about: 'a test block', fields: ['n: u32 // how many', 'scale: f32', '_p0: u32', '_p1: u32', 'shape: array<vec4<u32>, 2>'] }, 'uniforms/t.json');
+    expect(text).toBe(
+      '// Params from uniforms/t.json: a test block\nstruct Params {\n  // how many\n  n: u32,\n  scale: f32,\n  _p0: u32,\n  _p1: u32,\n  shape: array<vec4<u32>, 2>,\n}\n\n@group(0) @binding(0) var<uniform> p: Params;',
+    );
+    expect(() => uniformStructWgsl({ fields: ['n: u32', 'shape: array<vec4<u32>, 2>'] }, 'x.json')).toThrow(/shape \(an array of vec4\) starts at byte 4; pad the fields before it/);
+    expect(() => uniformStructWgsl({ fields: ['n: vec2<u32>'] }, 'x.json')).toThrow(/x.json: field "n: vec2<u32>" is not "name: type"/);
+    expect(() => uniformStructWgsl({}, 'x.json')).toThrow(/needs a non-empty "fields" list/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-wgsl-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'u.json'), JSON.stringify({ fields: ['n: u32', 'alpha: f32', '_p0: u32', '_p1: u32'] }));
+      fs.writeFileSync(path.join(dir, 'k.wgsl'), '// k\n#import "u.json"\nfn main() {}\n');
+      const { text: k, files } = assembleWgslFile(path.join(dir, 'k.wgsl'));
+      expect(k).toContain('struct Params {\n  n: u32,\n  alpha: f32,');
+      expect(k).toContain('@group(0) @binding(0) var<uniform> p: Params;\nfn main() {}');
+      expect(files.map((f) => path.basename(f))).toEqual(['u.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

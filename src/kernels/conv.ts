@@ -18,8 +18,7 @@
 import { ConfigError, ShapeError } from '../errors.js';
 import { grid1d, type BufferRegion, type Grid, type Runtime } from '../gpu/runtime.js';
 import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
-import { shaderSource } from '../gpu/shaders.js';
-import { UniformLayout } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { chooseKernel, plansForSoftware, registerFamily, setForcedKernel, type KernelFamily, type KernelVariant } from './chooser.js';
 import { empty, viewOf, type Tensor } from '../tensor.js';
 import { matmulInto } from './matmul.js';
@@ -110,12 +109,9 @@ export function conv2dGemmShapes(g: Conv2dGeometry): Record<'forward' | 'inputGr
   };
 }
 
-let paramsLayout: UniformLayout | undefined;
-
 /** conv2d.wgsl's Params for one convolution (chunk, splits, total: per entry point, else 0). */
 function params(g: Conv2dGeometry, extra: { chunk?: number; splits?: number; total?: number } = {}): Uint8Array {
-  paramsLayout ??= UniformLayout.fromWgsl(shaderSource('conv2d'));
-  return paramsLayout.pack({
+  return paramsLayout('conv2d').pack({
     batch: g.batch,
     cin: g.cin,
     h: g.h,
@@ -401,7 +397,8 @@ function imagePlan(
 
 function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan, role: TextureRole = 'image'): GPUTexture {
   const tex = stagingTexture(rt, role, plan.width, plan.rows);
-  const words = [plan.width, plan.rows, plan.c4, plan.channels, plan.h, plan.w, plan.imageRows, plan.top, plan.left, plan.step, 0, 0, 0, 0, 0, 0];
+  const { width, rows, c4, channels, h, w, imageRows, top, left, step } = plan;
+  const words = paramsLayout('conv2d_pack').words({ width, rows, c4, channels, h, w, imageRows, top, left, step, n: 0, kc: 0, taps: 0, nStride: 0, kcStride: 0 });
   rt.dispatchBound(
     { shader: 'conv2d_pack', entry: 'pack_image' },
     [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
@@ -418,7 +415,8 @@ function stageKernel(rt: Runtime, src: BufferRegion, g: Conv2dGeometry, pass: 'f
   const width = Math.ceil(n / 4);
   const rows = taps * c4 * 4;
   const tex = stagingTexture(rt, 'kernel', width, rows);
-  const words = [width, rows, c4, 0, 0, 0, 0, 0, 0, 0, n, kc, taps, nStride, kcStride, 0];
+  const image = { channels: 0, h: 0, w: 0, imageRows: 0, top: 0, left: 0, step: 0 };
+  const words = paramsLayout('conv2d_pack').words({ width, rows, c4, ...image, n, kc, taps, nStride, kcStride });
   rt.dispatchBound(
     { shader: 'conv2d_pack', entry: 'pack_kernel' },
     [{ binding: 0, resource: { buffer: paramBuffer(rt, words) } }, bufferEntry(1, src), { binding: 2, resource: tex.createView() }],
@@ -427,7 +425,7 @@ function stageKernel(rt: Runtime, src: BufferRegion, g: Conv2dGeometry, pass: 'f
   return tex;
 }
 
-/** One GEMM of conv2d_texture.wgsl (field order = its Params struct). */
+/** One GEMM of conv2d_texture.wgsl (its Params less the epilogue and grid fields). */
 interface TextureGemm {
   M: number;
   N: number;
@@ -453,10 +451,7 @@ interface TextureGemm {
 
 function runTextureGemm(rt: Runtime, gemm: TextureGemm, image: GPUTexture, kernel: GPUTexture, out: BufferRegion, bias: BufferRegion | undefined): void {
   const g = gemm;
-  const words = [
-    g.M, g.N, g.c4, g.imagePixels, g.rowPixels, g.aImageRows, g.aRow0, g.aCol0, g.aStep, g.tapsY, g.tapsX, g.tapRow0,
-    g.tapStepY, g.tapStepX, g.outImage, g.outRowLen, g.outRow0, g.outCol0, g.outStep, g.outPlane, bias ? 1 : 0, g.imagePixels / g.rowPixels, 0, 0,
-  ];
+  const words = paramsLayout('conv2d_texture').words({ ...gemm, epilogue: bias ? 1 : 0, gridRows: g.imagePixels / g.rowPixels });
   const groups = g.N <= 4 ? 1 : 4;
   rt.dispatchBound(
     { shader: 'conv2d_texture', entry: 'main', overrides: { GROUPS: groups } },
@@ -631,7 +626,21 @@ function weightGradTexture(x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry)
   const groups = g.kh * g.kw * image.c4;
   const rows = weightGradRows(g);
   const partial = empty([splits, g.cout * K], rt);
-  const words = [g.cout, g.cin, g.kh * g.kw, g.kw, groups, image.c4, dyPlan.c4, g.ho, g.wo, g.batch * g.ho, linesPerSplit, image.imageRows, gemm.aStep, 0, 0, 0];
+  const words = paramsLayout('conv2d_wgrad').words({
+    cout: g.cout,
+    cin: g.cin,
+    taps: g.kh * g.kw,
+    kw: g.kw,
+    groups,
+    c4x: image.c4,
+    cout4: dyPlan.c4,
+    ho: g.ho,
+    wo: g.wo,
+    lines: g.batch * g.ho,
+    linesPerSplit,
+    xImageRows: image.imageRows,
+    xStep: gemm.aStep,
+  });
   rt.dispatchBound(
     { shader: 'conv2d_wgrad', entry: 'main', overrides: { ROWS: rows } },
     [

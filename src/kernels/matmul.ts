@@ -13,8 +13,7 @@
 import { ConfigError, ShapeError } from '../errors.js';
 import type { BufferRegion, Runtime } from '../gpu/runtime.js';
 import { avoidPowerOfTwo, type StagingCache } from '../gpu/staging.js';
-import { shaderSource } from '../gpu/shaders.js';
-import { UniformLayout } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import {
   chooseKernel,
   fnv1a,
@@ -258,9 +257,6 @@ function epilogueOverrides(j: MatmulJob): Record<string, number> {
   return { HAS_BIAS: j.bias ? 1 : 0, ACT: j.act, ACCUMULATE: j.accumulate ? 1 : 0 };
 }
 
-let classicLayout: UniformLayout | undefined;
-let splitkLayout: UniformLayout | undefined;
-
 /** The fields every matmul Params block starts with: sizes and operand batch strides (0 broadcasts). */
 function problemFields(g: MatmulGeometry): Record<string, number> {
   return { M: g.M, N: g.N, K: g.K, batch: g.batch, strideA: g.batchA === 1 ? 0 : g.M * g.K, strideB: g.batchB === 1 ? 0 : g.K * g.N };
@@ -268,8 +264,7 @@ function problemFields(g: MatmulGeometry): Record<string, number> {
 
 /** Params of prelude/matmul_contract.wgsl (matmul, matmul_register, matmul_small); `aux` is matmul_small's grid rows. */
 function classicUniform(g: MatmulGeometry, aux = 0): Uint8Array {
-  classicLayout ??= UniformLayout.fromWgsl(shaderSource('matmul'));
-  return classicLayout.pack({ ...problemFields(g), strideC: g.M * g.N, aux });
+  return paramsLayout('matmul').pack({ ...problemFields(g), strideC: g.M * g.N, aux });
 }
 
 /**
@@ -346,8 +341,7 @@ function encodeSplitK(j: MatmulJob): void {
   const maxWg = rt.limits.maxComputeWorkgroupsPerDimension;
   const gridY = Math.ceil(groups / maxWg);
   const gridX = Math.ceil(groups / gridY);
-  splitkLayout ??= UniformLayout.fromWgsl(shaderSource('matmul_splitk'));
-  const u = splitkLayout.pack({ ...problemFields(g), slices, kChunk, gridX });
+  const u = paramsLayout('matmul_splitk').pack({ ...problemFields(g), slices, kChunk, gridX });
   const flags = { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 };
   rt.dispatch({ shader: 'matmul_splitk', entry: 'partial', overrides: flags }, u, [j.a, j.b, partialRegion], [
     Math.ceil(g.N / 32),
@@ -434,7 +428,7 @@ function copyRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, 
 
 /** The pack kernel: op(X) [rows, cols] (X transposed in memory or not) into the default layout. */
 function packRows(rt: Runtime, tex: GPUTexture, src: BufferRegion, st: Staging, batches: number, cols: number, transposed: boolean, strideSrc: number): void {
-  const words = [st.rows, cols, st.rowsOut, st.width, batches, strideSrc, 0, 0];
+  const words = paramsLayout('matmul_pack').words({ rows: st.rows, cols, rowsOut: st.rowsOut, width: st.width, batches, strideSrc });
   rt.dispatchBound(
     { shader: 'matmul_pack', entry: 'main', overrides: { TRANSPOSED: transposed ? 1 : 0 } },
     [
@@ -456,7 +450,8 @@ function encodeTexture(j: MatmulJob): void {
   if (b.direct) copyRows(rt, bTex, j.b, b, g.batchB);
   else packRows(rt, bTex, j.b, b, g.batchB, g.N, g.transB, g.K * g.N);
   const epilogue = (j.bias ? 1 : 0) | (j.act === 1 ? 2 : 0) | (j.accumulate ? 4 : 0);
-  const words = [g.M, g.N, g.K, g.batch, g.batchA === 1 ? 0 : a.rowsOut, g.batchB === 1 ? 0 : b.rowsOut, g.M * g.N, kPad, epilogue, 0, 0, 0];
+  const strides = { strideA: g.batchA === 1 ? 0 : a.rowsOut, strideB: g.batchB === 1 ? 0 : b.rowsOut, strideC: g.M * g.N };
+  const words = paramsLayout('matmul_texture').words({ M: g.M, N: g.N, K: g.K, batch: g.batch, ...strides, kPad, epilogue });
   const bias = j.bias ?? rt.dummyRegion();
   rt.dispatchBound(
     { shader: 'matmul_texture', entry: 'main', overrides: { A_KMAJOR: a.kMajor ? 1 : 0, B_KMAJOR: b.kMajor ? 1 : 0 } },

@@ -4,7 +4,7 @@
 // The recorded ops (sum, mean, max, ...) and their backward rules are in src/ops/reduce.ts.
 import { ShapeError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { sizeOf, empty, type Tensor } from '../tensor.js';
 import { plansForSoftware } from './chooser.js';
 
@@ -82,7 +82,7 @@ export function reduceRaw(x: Tensor, outer: number, R: number, inner: number, op
   const result = empty([outputs * pass.chunks], rt);
   rt.dispatch(
     { shader: 'reduce', entry: pass.entry, overrides: { OP: REDUCE_OPS[op] } },
-    uniform().u32(outer).u32(R).u32(inner).u32(pass.chunk).u32(pass.chunks).f32(last ? scale : 1).u32(0).u32(0).bytes(),
+    paramsLayout('reduce').pack({ outer, R, inner, chunk: pass.chunk, chunks: pass.chunks, scale: last ? scale : 1 }),
     [x.region(), result.region()],
     pass.grid,
   );

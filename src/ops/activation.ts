@@ -1,6 +1,6 @@
 // Activations: forward dispatch and backward rule side by side. Kernel: shaders/activation.wgsl.
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 
@@ -9,7 +9,7 @@ export type ActivationName = keyof typeof ACT;
 export const ACTIVATIONS = Object.keys(ACT) as ActivationName[];
 
 function params(n: number, alpha: number): Uint8Array {
-  return uniform().u32(n).f32(alpha).u32(0).u32(0).bytes();
+  return paramsLayout('activation').pack({ n, alpha });
 }
 
 function grid(x: Tensor) {

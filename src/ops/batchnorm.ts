@@ -6,7 +6,7 @@
 //   eval      normalize with running_mean/running_var (constants for the backward pass).
 import { ConfigError, ShapeError } from '../errors.js';
 import { grid1d, type Grid, type Runtime } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 
@@ -29,20 +29,7 @@ interface BnDims {
 }
 
 function params(d: BnDims, o: { total?: number; eps?: number; a?: number; b?: number; cc?: number; offset?: number } = {}): Uint8Array {
-  return uniform()
-    .u32(d.batch)
-    .u32(d.c)
-    .u32(d.hw)
-    .u32(o.total ?? 0)
-    .f32(o.eps ?? 0)
-    .f32(o.a ?? 0)
-    .f32(o.b ?? 0)
-    .f32(o.cc ?? 0)
-    .u32(o.offset ?? 0)
-    .u32(0)
-    .u32(0)
-    .u32(0)
-    .bytes();
+  return paramsLayout('batchnorm').pack({ batch: d.batch, c: d.c, hw: d.hw, total: o.total ?? 0, eps: o.eps ?? 0, a: o.a ?? 0, b: o.b ?? 0, cc: o.cc ?? 0, offset: o.offset ?? 0 });
 }
 
 function flatGrid(n: number, rt: Runtime): Grid {

@@ -4,7 +4,7 @@
 // shaders/select.wgsl (where).
 import { ShapeError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 import { sumToShape } from '../kernels/reduce.js';
@@ -64,7 +64,7 @@ function unaryRaw(name: UnaryName, x: Tensor): Tensor {
   const out = empty(x.shape, x.rt);
   x.rt.dispatch(
     { shader: 'elementwise', entry: vec4Entry('unary', x.size), overrides: { OP: UNARY[name] } },
-    uniform().u32(x.size).u32(0).f32(0).f32(0).bytes(),
+    paramsLayout('elementwise').pack({ n: x.size, rank: 0, s0: 0, s1: 0 }),
     [x.region(), out.region()],
     vec4Grid(x.size, x.rt),
   );
@@ -107,7 +107,7 @@ function scalarRaw(op: keyof typeof SCALAR, x: Tensor, s0: number, s1 = 0): Tens
   const out = empty(x.shape, x.rt);
   x.rt.dispatch(
     { shader: 'elementwise', entry: vec4Entry('scalar', x.size), overrides: { OP: SCALAR[op] } },
-    uniform().u32(x.size).u32(0).f32(s0).f32(s1).bytes(),
+    paramsLayout('elementwise').pack({ n: x.size, rank: 0, s0, s1 }),
     [x.region(), out.region()],
     vec4Grid(x.size, x.rt),
   );
@@ -140,7 +140,7 @@ export function full(shape: readonly number[], value: number, rt: Tensor['rt']):
   const out = empty(shape, rt);
   rt.dispatch(
     { shader: 'elementwise', entry: 'scalar', overrides: { OP: SCALAR.fill } },
-    uniform().u32(out.size).u32(0).f32(value).f32(0).bytes(),
+    paramsLayout('elementwise').pack({ n: out.size, rank: 0, s0: value, s1: 0 }),
     [rt.dummyRegion(), out.region()],
     vec4Grid(out.size, rt),
   );
@@ -151,10 +151,6 @@ export function full(shape: readonly number[], value: number, rt: Tensor['rt']):
 
 const BINARY = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, greater: 7, reluMask: 8, equal: 9, takeA: 100 } as const;
 type BinaryName = keyof typeof BINARY;
-
-function packShape(w: ReturnType<typeof uniform>, values: readonly number[]): void {
-  w.u32s(values, MAX_RANK, 0);
-}
 
 /** A broadcast layout after collapsing: output extents with each operand's strides over them. */
 export interface CollapsedLayout {
@@ -237,13 +233,16 @@ function binaryRaw(op: BinaryName, a: Tensor, b: Tensor, outShape?: readonly num
   if (out.size === 0) return out;
   const plan = planBinary(a.shape, b.shape, shape, a.rt.limits.maxComputeWorkgroupsPerDimension);
   const { layout } = plan;
-  const w = uniform().u32(out.size).u32(layout.shape.length).u32(0).u32(0);
-  packShape(w, layout.shape.length ? layout.shape : [1]);
-  packShape(w, layout.strides[0]);
-  packShape(w, layout.strides[1]);
-  packShape(w, []);
+  const u = paramsLayout('broadcast').pack({
+    n: out.size,
+    rank: layout.shape.length,
+    shape: layout.shape.length ? layout.shape : [1],
+    strideA: layout.strides[0],
+    strideB: layout.strides[1],
+    strideC: [],
+  });
   const overrides: Record<string, number> = plan.entry === 'binary' ? { OP: BINARY[op], BROADCAST: 1 } : { OP: BINARY[op], STEP_A: plan.steps[0], STEP_B: plan.steps[1] };
-  a.rt.dispatch({ shader: 'broadcast', entry: plan.entry, overrides }, w.bytes(), [a.region(), b.region(), out.region()], plan.grid);
+  a.rt.dispatch({ shader: 'broadcast', entry: plan.entry, overrides }, u, [a.region(), b.region(), out.region()], plan.grid);
   return out;
 }
 
@@ -315,12 +314,15 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape), b.shape);
   const out = empty(shape, a.rt);
-  const w = uniform().u32(out.size).u32(shape.length).u32(0).u32(0);
-  packShape(w, shape.length ? shape : [1]);
-  packShape(w, broadcastStrides(a.shape, shape));
-  packShape(w, broadcastStrides(b.shape, shape));
-  packShape(w, broadcastStrides(cond.shape, shape));
-  a.rt.dispatch({ shader: 'select' }, w.bytes(), [cond.region(), a.region(), b.region(), out.region()], pointwiseGrid(out.size, a.rt));
+  const u = paramsLayout('broadcast').pack({
+    n: out.size,
+    rank: shape.length,
+    shape: shape.length ? shape : [1],
+    strideA: broadcastStrides(a.shape, shape),
+    strideB: broadcastStrides(b.shape, shape),
+    strideC: broadcastStrides(cond.shape, shape),
+  });
+  a.rt.dispatch({ shader: 'select' }, u, [cond.region(), a.region(), b.region(), out.region()], pointwiseGrid(out.size, a.rt));
   return record('where', out, [a, b], (g) => {
     const zero = full([], 0, g.rt);
     return [
@@ -337,7 +339,7 @@ export function accumulateInto(target: Tensor, x: Tensor, s = 1): void {
   if (target.size !== x.size) throw new ShapeError(`accumulateInto: [${x.shape}] into [${target.shape}]`);
   target.rt.dispatch(
     { shader: 'elementwise', entry: vec4Entry('accumulate', x.size) },
-    uniform().u32(x.size).u32(0).f32(s).f32(0).bytes(),
+    paramsLayout('elementwise').pack({ n: x.size, rank: 0, s0: s, s1: 0 }),
     [x.region(), target.region()],
     vec4Grid(x.size, x.rt),
   );

@@ -2,13 +2,13 @@
 // side. Kernels: shaders/loss.wgsl for per-sample terms and gradients, reduce.wgsl for means.
 import { ShapeError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 import { reduceRaw, reshapeOwned } from '../kernels/reduce.js';
 
 function lossParams(n: number, classes: number, scale: number): Uint8Array {
-  return uniform().u32(n).u32(classes).f32(scale).u32(0).bytes();
+  return paramsLayout('loss').pack({ n, classes, scale });
 }
 
 function grid(n: number, t: Tensor) {
@@ -29,7 +29,7 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
   const r = empty(pred.shape, pred.rt);
   pred.rt.dispatch(
     { shader: 'broadcast', entry: 'binary', overrides: { OP: 1, BROADCAST: 0 } },
-    uniform().u32(n).u32(1).u32(0).u32(0).u32s([n], 8).u32s([1], 8).u32s([1], 8).u32s([], 8).bytes(),
+    paramsLayout('broadcast').pack({ n, rank: 1, shape: [n], strideA: [1], strideB: [1], strideC: [] }),
     [pred.region(), target.region(), r.region()],
     grid(n, pred),
   );

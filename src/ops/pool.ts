@@ -3,7 +3,7 @@
 // the windows that cover it), so there are no atomics and results are reproducible.
 import { ConfigError, ShapeError } from '../errors.js';
 import { grid1d, type Grid, type Runtime } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, type Tensor } from '../tensor.js';
 
@@ -51,20 +51,7 @@ export function poolGeometry(shape: readonly number[], opts: Pool2dOptions, what
 }
 
 function params(g: PoolGeometry, total: number): Uint8Array {
-  return uniform()
-    .u32(g.batch)
-    .u32(g.c)
-    .u32(g.h)
-    .u32(g.w)
-    .u32(g.ho)
-    .u32(g.wo)
-    .u32(g.k)
-    .u32(g.k)
-    .u32(g.stride)
-    .u32(g.pad)
-    .u32(total)
-    .u32(0)
-    .bytes();
+  return paramsLayout('pool').pack({ batch: g.batch, c: g.c, h: g.h, w: g.w, ho: g.ho, wo: g.wo, kh: g.k, kw: g.k, stride: g.stride, pad: g.pad, total });
 }
 
 function flatGrid(n: number, rt: Runtime): Grid {

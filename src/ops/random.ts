@@ -4,7 +4,7 @@
 // drawn here equals `Rng.fromState(state).nextU32()` called n times, bit for bit.
 import { ShapeError } from '../errors.js';
 import { grid1d, type Runtime } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import type { RngState } from '../rng.js';
 import { empty, runtime, sizeOf, type Tensor } from '../tensor.js';
 
@@ -16,16 +16,7 @@ function generate(shape: readonly number[], state: RngState, asUniform: boolean,
   const out = empty(shape, rt);
   rt.dispatch(
     { shader: 'rng', overrides: { AS_UNIFORM: asUniform ? 1 : 0 } },
-    uniform()
-      .u32(n)
-      .u32(state.counter[0])
-      .u32(state.counter[1])
-      .u32(state.key[0])
-      .u32(state.key[1])
-      .u32(0)
-      .u32(0)
-      .u32(0)
-      .bytes(),
+    paramsLayout('rng').pack({ n, c0: state.counter[0], c1: state.counter[1], k0: state.key[0], k1: state.key[1] }),
     [out.region()],
     grid1d(Math.ceil(n / 4), WORKGROUP, rt.limits.maxComputeWorkgroupsPerDimension),
   );

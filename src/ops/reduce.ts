@@ -1,7 +1,7 @@
 // Reductions along axes or over everything as recorded ops with their backward rules. The
 // passes themselves (planner, dispatcher) are in src/kernels/reduce.ts.
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { record } from '../autograd/tape.js';
 import { empty, sizeOf, type Tensor } from '../tensor.js';
 import { broadcastTo, copy, mul, mulScalar, equal, div } from './elementwise.js';
@@ -73,7 +73,7 @@ export function argmax(x: Tensor, axis: number): { values: Tensor; indices: Tens
   const indices = empty(shape, x.rt);
   x.rt.dispatch(
     { shader: 'reduce', entry: 'argmax' },
-    uniform().u32(outer).u32(R).u32(inner).u32(R).u32(1).f32(1).u32(0).u32(0).bytes(),
+    paramsLayout('reduce').pack({ outer, R, inner, chunk: R, chunks: 1, scale: 1 }),
     [x.region(), values.region(), indices.region()],
     grid1d(outer * inner, 1, x.rt.limits.maxComputeWorkgroupsPerDimension),
   );

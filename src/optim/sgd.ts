@@ -2,7 +2,7 @@
 // per arena chunk. Kernel: shaders/optim.wgsl.
 import { ConfigError } from '../errors.js';
 import { grid1d } from '../gpu/runtime.js';
-import { uniform } from '../gpu/uniform.js';
+import { paramsLayout } from '../gpu/uniform.js';
 import { Arena } from '../nn/arena.js';
 import type { ParameterSet } from '../nn/module.js';
 
@@ -52,7 +52,7 @@ export class SGD {
       const n = region.size / 4;
       rt.dispatch(
         { shader: 'optim' },
-        uniform().u32(n).f32(lr).f32(momentum).f32(dampening).f32(weightDecay).u32(nesterov ? 1 : 0).u32(this.steps === 0 ? 1 : 0).u32(0).bytes(),
+        paramsLayout('optim').pack({ n, lr, momentum, dampening, weightDecay, nesterov: nesterov ? 1 : 0, firstStep: this.steps === 0 ? 1 : 0 }),
         [region, g[i], v ? v[i] : rt.dummyRegion()],
         grid1d(n, 256, rt.limits.maxComputeWorkgroupsPerDimension),
       );
