@@ -43,6 +43,13 @@ module.exports = {
       to: { path: ['^harness/(?!analysis/)', '^(node:)?(fs|path|os|child_process|url|crypto|worker_threads)$'] },
     },
     {
+      name: 'options-stand-alone',
+      comment: 'harness/options (argument parsing) is imported by the CLI, the experiments, sweeps and the page alike, so it imports nothing of the lab.',
+      severity: 'error',
+      from: { path: '^harness/options/' },
+      to: { path: '^harness/(?!options/)' },
+    },
+    {
       name: 'no-cycles-in-src',
       comment: 'No import cycles in the engine, type-only imports included.',
       severity: 'error',

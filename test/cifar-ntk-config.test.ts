@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import type { MetricRow, NtkRow } from '../src/metrics/schema.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { CIFAR_OPTIONS, cifarIdentity, resolveCifarConfig } from '../harness/experiments/cifar-config.js';
 import { cifarTheorySections } from '../harness/experiments/cifar-lab.js';
 import { configHash } from '../harness/run/run-dir.js';

@@ -1,7 +1,7 @@
 // One registry of figures (harness/experiments/figures.ts) serves the CLI, the page and seed sets:
 // each figure appears in all of them with one title, one description and the same member runs.
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { FIGURES, figureOptions, setFigure } from '../harness/experiments/figures.js';
 import { MLP_OPTIONS, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
 import { EXPERIMENTS, seedSetRuns } from '../harness/experiments/registry.js';

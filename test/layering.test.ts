@@ -48,6 +48,7 @@ describe('layering', () => {
       'harness/analysis/v.ts': "import * as fs from 'node:fs';\nimport { w } from '../web/w.js';\nexport const v = () => [fs, w];\n",
       'harness/analysis/ok.ts': "import { v } from './v.js';\nimport { t } from '../../src/tensor.js';\nexport const ok = () => [v, t];\n",
       'harness/web/w.ts': 'export const w = 1;\n',
+      'harness/options/args.ts': "import { w } from '../web/w.js';\nexport const args = w;\n",
     };
     try {
       for (const [name, text] of Object.entries(files)) {
@@ -63,6 +64,7 @@ describe('layering', () => {
       expect(found('no-cycles-in-src').length).toBeGreaterThan(0);
       expect(found('no-cycles-in-lab').length).toBeGreaterThan(0);
       // The paper's analysis runs in the page: no Node built-ins, nothing of the lab's other folders.
+      expect(found('options-stand-alone')).toEqual(['harness/options/args.ts → harness/web/w.ts']);
       expect(found('analysis-is-neutral').sort()).toEqual(['harness/analysis/v.ts → fs', 'harness/analysis/v.ts → harness/web/w.ts']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

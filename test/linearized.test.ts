@@ -13,7 +13,7 @@ import type { EpochRow, MetricRow } from '../src/metrics/schema.js';
 import { Linear, type Sequential } from '../src/nn/layers.js';
 import { Rng } from '../src/rng.js';
 import { fromData } from '../src/tensor.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { binaryMnist, loadMnist } from '../harness/data/mnist.js';
 import { linearizedMeasure, linearizedRows, stratifiedSampleSubset } from '../harness/experiments/linearized.js';
 import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from '../harness/experiments/mlp-config.js';

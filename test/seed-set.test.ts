@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MetricRow } from '../src/metrics/schema.js';
 import { summarizeRun, type RunSummary } from '../harness/analysis/summary.js';
 import type { VerdictOutcome } from '../harness/analysis/verdicts.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
 import { finishSeedSet, SEEDS_OPTION, seedSetRuns, seedsFromArgs } from '../harness/experiments/registry.js';
 import { buildSeedSetSummary, median, seedList, seedSetHeadline, seedSetVerdict, seedsNeeded, type SeedMember } from '../harness/experiments/seed-set.js';

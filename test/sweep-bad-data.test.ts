@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS, resolveMlpConfig, type MlpRunConfig } from '../harness/experiments/mlp-config.js';
 import { loadMlpData } from '../harness/experiments/mlp-lab.js';
 import { parseGridArg, planSweep } from '../harness/run/sweep.js';

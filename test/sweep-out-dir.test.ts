@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS } from '../harness/experiments/mlp-config.js';
 import { checkSweepDir, parseGridArg, planSweep, PLAN_FILE, writePlan } from '../harness/run/sweep.js';
 

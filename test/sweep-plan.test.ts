@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS, mlpIdentity, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
 import { mergeSweep, stat } from '../harness/report/merge-sections.js';
 import { configHash } from '../harness/run/run-dir.js';

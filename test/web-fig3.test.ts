@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DataError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { reportVerb } from '../harness/cli/verb-report.js';
 import { cifarTiming as cliCifarTiming, loadCifarRunData, runCifar } from '../harness/experiments/cifar-lab.js';
 import { CIFAR_OPTIONS, resolveCifarConfig, type CifarRunConfig } from '../harness/experiments/cifar-config.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, DataError } from '../src/errors.js';
 import { matmul } from '../src/ops/matmul.js';
 import { fromData } from '../src/tensor.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { reportVerb } from '../harness/cli/verb-report.js';
 import { loadMnist, mnistPackageDir } from '../harness/data/mnist.js';
 import { runMlp } from '../harness/experiments/mlp-lab.js';

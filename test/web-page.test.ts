@@ -15,7 +15,7 @@ import { isEvalRow, isStepRow, parseMetricsJsonl, type EpochRow } from '../src/m
 import { summarizeRun, type RunSummary } from '../harness/analysis/summary.js';
 import { runMlp } from '../harness/experiments/mlp-lab.js';
 import { resolveMlpConfig, MLP_OPTIONS } from '../harness/experiments/mlp-config.js';
-import { parseArgs } from '../harness/cli/args.js';
+import { parseArgs } from '../harness/options/args.js';
 import { createProgress } from '../harness/run/progress.js';
 import { readJson } from '../harness/run/run-dir.js';
 import { buildWebBundle } from '../harness/web/bundle.js';

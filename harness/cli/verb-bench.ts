@@ -14,7 +14,7 @@ import { benchMlpStep, PAPER_DEPTH, PAPER_WIDTH } from '../../bench/mlp-step.js'
 import { tfjsChildMain } from '../../bench/peer-tfjs.js';
 import { benchResnetStep } from '../../bench/resnet-step.js';
 import { checkUserKernel, loadUserKernel, tolerance, type CheckResult } from '../../bench/user-kernel.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 export const BENCHES = ['matmul', 'conv', 'elementwise', 'mlp-step', 'resnet-step'] as const;

@@ -1,7 +1,7 @@
 // `lplr data fetch mnist|cifar10`: download the official files into the cache, verified.
 import { closest, ConfigError } from '../../src/errors.js';
 import { fetchDataset } from '../data/fetch.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

@@ -1,6 +1,6 @@
 // `lplr info [--json]`: which adapter lplr picks, its limits and features.
 import { init } from '../../src/entry-node.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

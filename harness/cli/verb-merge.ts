@@ -7,7 +7,7 @@ import { renderReport } from '../report/html.js';
 import { mergedSections, mergeSweep } from '../report/merge-sections.js';
 import { writeFileAtomic, writeJsonAtomic } from '../run/run-dir.js';
 import { collectSweep, readPlan } from '../run/sweep.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

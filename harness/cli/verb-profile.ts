@@ -10,7 +10,7 @@ import { tidy } from '../../src/tensor.js';
 import { MLP_OPTIONS, resolveMlpConfig } from '../experiments/mlp-config.js';
 import { loadMlpData } from '../experiments/mlp-lab.js';
 import { createMlpState, disposeMlpState, lossAndGradient, mlpEpochFlops } from '../experiments/mlp-train.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const PROFILED = ['fig1'] as const;

@@ -12,7 +12,7 @@ import { mlpSummaryConfig, type MlpRunConfig } from '../experiments/mlp-config.j
 import { readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { writeMlpReport } from '../run/reports.js';
 import { directoryKind, rebuildAll, rebuildSeedSet, rebuildSet, type SetKind } from '../experiments/registry.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

@@ -8,7 +8,7 @@ import { RUN_OPTIONS } from '../experiments/mlp-config.js';
 import { EXPERIMENTS } from '../experiments/registry.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { readJson } from '../run/run-dir.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import { executeExperiment } from './verb-run.js';
 import type { Verb } from './verb.js';
 

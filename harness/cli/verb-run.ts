@@ -12,7 +12,7 @@ import { EXPERIMENTS, type Experiment } from '../experiments/registry.js';
 import { RunStopped } from '../experiments/mlp-lab.js';
 import { createProgress } from '../run/progress.js';
 import { claimRunDir, defaultRunDir, readJson, writeJsonAtomic } from '../run/run-dir.js';
-import { helpText, parseArgs, type ParsedArgs } from './args.js';
+import { helpText, parseArgs, type ParsedArgs } from '../options/args.js';
 import { formatRunSummary } from './summary-lines.js';
 import type { Verb } from './verb.js';
 

@@ -4,7 +4,7 @@
 import { ConfigError } from '../../src/errors.js';
 import { loadWebBundle, readWebBundle } from '../web/bundle.js';
 import { requireMnistDir, startLabServer } from '../web/server.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

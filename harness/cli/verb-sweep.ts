@@ -26,7 +26,7 @@ import {
   type RunOutcome,
   type SweepContext,
 } from '../run/sweep.js';
-import { helpText, parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { helpText, parseArgs, type OptionSpec, type ParsedArgs } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 /** Experiments a sweep can expand: each point is one single MLP run. */

@@ -5,7 +5,7 @@ import { init } from '../../src/entry-node.js';
 import { type TuneResult, tuneMatmulShape } from '../../src/kernels/autotune.js';
 import { fileAutotuneStore } from '../../src/gpu/autotune-store-node.js';
 import { matmulShapeClass, type MatmulShape } from '../../src/ops/matmul.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const OPTIONS: OptionSpec[] = [

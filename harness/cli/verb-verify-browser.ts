@@ -6,7 +6,7 @@ import { closest, ConfigError } from '../../src/errors.js';
 import { CHROMIUM_PATH } from '../web/chromium.js';
 import { WEB_EXPERIMENTS, experimentOptions, isCifarExperiment, lookupWebExperiment } from '../web/experiments.js';
 import { formatVerifyReport, MAX_VERIFY_EPOCHS, VERIFY_TOLERANCES, verifyBrowser, verifyPlan } from '../web/verify.js';
-import { helpText, parseArgs, type OptionSpec } from './args.js';
+import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
 const VERIFY_OPTIONS: OptionSpec[] = [

@@ -5,7 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { CLASSIFIER_LOSSES, type ClassifierLoss } from '../../src/metrics/ntk-cnn.js';
 import { DEFAULT_EMA_BETA } from '../../src/metrics/smoothing.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 
 export interface CifarRunConfig {
   kind: 'cifar';

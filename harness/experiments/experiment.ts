@@ -2,7 +2,7 @@
 // so that the labs (fig3, ntk) can implement it without importing the registry that lists them.
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { Verdict } from '../analysis/verdicts.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 import type { VerdictLine } from '../cli/summary-lines.js';
 import type { Progress } from '../run/progress.js';
 import type { RunMlpOptions } from './mlp-lab.js';

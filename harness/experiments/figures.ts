@@ -5,7 +5,7 @@
 import { ConfigError, DataError } from '../../src/errors.js';
 import { windowRate, type RunSummary } from '../analysis/summary.js';
 import { enhancedSlowerVerdict, widthEffectVerdict, type Verdict, type VerdictThresholds } from '../analysis/verdicts.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 import type { ReportSection } from '../report/model.js';
 import { comparisonSection, widthAblationSection } from '../report/sections.js';
 import { CIFAR_OPTIONS, CIFAR_PRESETS } from './cifar-config.js';

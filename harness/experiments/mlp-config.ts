@@ -3,7 +3,7 @@
 import { closest, ConfigError } from '../../src/errors.js';
 import { DEFAULT_THRESHOLDS, RETIRED_THRESHOLDS, resolveThresholds, type VerdictThresholds } from '../analysis/verdicts.js';
 import { INIT_SCHEMES, type InitScheme } from '../../src/nn/init.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 
 export interface MlpRunConfig {
   kind: 'mlp';

@@ -20,7 +20,7 @@ import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readChec
 import type { Progress } from '../run/progress.js';
 import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
 import { mlpIdentity, mlpSummaryConfig, mnistDigits, resolveMlpConfig, trainedEpochs, type DataContent, type MlpRunConfig } from './mlp-config.js';
-import type { ParsedArgs } from '../cli/args.js';
+import type { ParsedArgs } from '../options/args.js';
 import { createMlpState, disposeMlpState, mlpEpochFlops, trainMlp, type MlpData, type MlpTrainState } from './mlp-train.js';
 
 export interface MlpRunResult {

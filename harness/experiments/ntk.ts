@@ -15,7 +15,7 @@ import type { HessianRow, MetricRow, NtkRow } from '../../src/metrics/schema.js'
 import { predictedContraction, summarizeTheory, theoryWidthPoint, type TheorySummary } from '../analysis/theory.js';
 import { mseLoss } from '../../src/ops/loss.js';
 import { fromData, type Tensor } from '../../src/tensor.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 import type { ChartSpec, ReportSection, TableSpec } from '../report/model.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
 import { registerSetSections, registerSingleRunSections, writeMlpReport, type SetRun } from '../run/reports.js';

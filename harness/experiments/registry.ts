@@ -6,7 +6,7 @@ import type { Runtime } from '../../src/gpu/runtime.js';
 import { summarizeRun, type RunSummary, type SummaryConfig } from '../analysis/summary.js';
 import { withoutRetiredThresholds, type Verdict, type VerdictThresholds } from '../analysis/verdicts.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 import type { Progress } from '../run/progress.js';
 import { configHash, describeRun, readJson, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { copyRun } from '../run/grid.js';

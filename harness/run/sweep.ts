@@ -15,7 +15,7 @@ import { AdapterError, closest, ConfigError, DataError, GpuError, LplrError } fr
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { RunSummary } from '../analysis/summary.js';
-import { convertValue, type OptionSpec, type ParsedArgs } from '../cli/args.js';
+import { convertValue, type OptionSpec, type ParsedArgs } from '../options/args.js';
 import { mlpIdentity, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';
 import { runMlp, RunStopped, type RunMlpOptions } from '../experiments/mlp-lab.js';
 import { hasCheckpoint } from './checkpoint.js';

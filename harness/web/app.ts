@@ -9,7 +9,7 @@ import type { AdapterDescription } from '../../src/gpu/device.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import { LplrError } from '../../src/errors.js';
 import { isStepRow, type MetricRow } from '../../src/metrics/schema.js';
-import { parseArgs, type OptionSpec } from '../cli/args.js';
+import { parseArgs, type OptionSpec } from '../options/args.js';
 import type { ReportSection } from '../report/model.js';
 import { dataLoaderFor, datasetProvider, fetchBytes, SERVED_DATASET, SERVED_MANIFEST, type DataChoice, type DataManifest } from './data-sources.js';
 import { experimentOptions, HIDDEN_WEB_OPTIONS, isCifarExperiment, lookupWebExperiment, WEB_EXPERIMENTS, type AnyWebExperiment, type PlannedRun, type WebExperiment } from './experiments.js';

@@ -9,7 +9,7 @@
 // or fetched from a URL), and its live sections are the report's fig3 sections.
 import { ConfigError } from '../../src/errors.js';
 import type { EpochRow, MetricRow } from '../../src/metrics/schema.js';
-import type { OptionSpec, ParsedArgs } from '../cli/args.js';
+import type { OptionSpec, ParsedArgs } from '../options/args.js';
 import { resolveCifarConfig, type CifarRunConfig } from '../experiments/cifar-config.js';
 import { FIGURES, figureOptions, type CifarFigure, type Figure, type SetMlpFigure, type SingleMlpFigure } from '../experiments/figures.js';
 import { MLP_PRESETS, resolveMlpConfig, type MlpRunConfig } from '../experiments/mlp-config.js';

@@ -14,7 +14,7 @@ import { init } from '../../src/entry-node.js';
 import type { AdapterDescription } from '../../src/gpu/device.js';
 import { isEpochRow, isEvalRow, isStepRow, parseMetricsJsonl, type MetricRow } from '../../src/metrics/schema.js';
 import type { SummaryConfig } from '../analysis/summary.js';
-import { parseArgs } from '../cli/args.js';
+import { parseArgs } from '../options/args.js';
 import { loadMnist } from '../data/mnist.js';
 import type { CifarRunConfig } from '../experiments/cifar-config.js';
 import { loadCifarRunData } from '../experiments/cifar-lab.js';

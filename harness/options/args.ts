@@ -1,5 +1,7 @@
 // Declarative command-line options: parsing, validation and help text. Every bad input
 // is a ConfigError naming the flag and the fix; unknown flags suggest the closest name.
+// Shared by the CLI verbs, the experiments' configs, sweeps and the page's form, so it sits in
+// a folder of its own that all of them import and that imports nothing of the lab.
 import { closest, ConfigError } from '../../src/errors.js';
 
 export type OptionType = 'int' | 'number' | 'string' | 'bool' | 'int-list' | 'number-list' | 'string-list' | 'range';
