@@ -47,6 +47,10 @@ export interface CifarRunConfig {
   evalBatchSize: number;
   dataDir?: string;
   fitWindow?: [number, number];
+  /** --init-from: start from these parameters and batch-norm buffers (safetensors, PyTorch CIFAR ResNet names). */
+  initFrom?: string;
+  /** The --init-from file by content (Node fills it in): the hash covers it, not the path. */
+  initContent?: { bytes: number; sha256: string };
 }
 
 export interface CifarPreset {
@@ -76,7 +80,7 @@ export const CIFAR_OPTIONS: OptionSpec[] = [
   { name: 'widths', type: 'int-list', help: 'channels of the three stages', placeholder: 'A,B,C', min: 1, max: 4096 },
   { name: 'classes', type: 'int-list', help: 'CIFAR-10 classes used (relabelled 0..k-1 in this order)', placeholder: 'A,B,...', default: [0, 1, 2, 3, 4], min: 0, max: 9 },
   { name: 'train-batches', type: 'string', help: "training batch files data_batch_N.bin to read, or 'all' (every file present)", placeholder: 'N,M|all' },
-  { name: 'epochs', type: 'int', help: 'passes over the training set', min: 1, max: 100_000 },
+  { name: 'epochs', type: 'int', help: 'passes over the training set (0 with --save-params: write the initial parameters and stop)', min: 0, max: 100_000 },
   { name: 'batch-size', type: 'int', help: 'mini-batch size', min: 2, max: 65536 },
   { name: 'lr', type: 'number', help: 'base learning rate (cosine-annealed to 0 over the run)', min: 0 },
   { name: 'warmup-steps', type: 'int', help: 'linear warmup steps before the cosine part', default: 0, min: 0 },
@@ -93,6 +97,12 @@ export const CIFAR_OPTIONS: OptionSpec[] = [
   { name: 'ema-beta', type: 'number', help: 'β of the bias-corrected EMA smoothing the mini-batch curves in [0, 1) (summary and report only)', default: DEFAULT_EMA_BETA, min: 0 },
   { name: 'eval-batch-size', type: 'int', help: 'test images per forward pass', default: 256, min: 1, max: 65536 },
   { name: 'data-dir', type: 'string', help: 'folder with the CIFAR-10 binary batches (or cifar-10-batches-bin/ inside it)', placeholder: 'DIR' },
+  {
+    name: 'init-from',
+    type: 'string',
+    help: 'start from these parameters and batch-norm buffers (safetensors with a PyTorch CIFAR ResNet\'s names: conv1.weight, bn1.running_mean, layer1.0.conv1.weight, layer2.0.shortcut.0.weight, ..., linear.weight; see docs/resnet.md)',
+    placeholder: 'FILE',
+  },
   { name: 'fit-window', type: 'range', help: 'epochs whose steps the fits use, inclusive (default 5 to 0.9·E)', placeholder: 'A:B' },
 ];
 
@@ -148,6 +158,7 @@ export function resolveCifarConfig(parsed: ParsedArgs): CifarRunConfig {
     emaBeta: v['ema-beta'] as number,
     evalBatchSize: v['eval-batch-size'] as number,
     dataDir: v['data-dir'] as string | undefined,
+    initFrom: v['init-from'] as string | undefined,
     fitWindow: v['fit-window'] as [number, number] | undefined,
   };
   if (config.nesterov && config.momentum <= 0) throw new ConfigError('--nesterov needs --momentum > 0.');
@@ -182,6 +193,8 @@ export function cifarIdentity(c: CifarRunConfig): Record<string, unknown> {
     ...c,
     preset: undefined,
     evalBatchSize: undefined,
+    // The file counts by its content (initContent), wherever it lies.
+    initFrom: undefined,
     fitWindow: undefined,
     emaBeta: undefined,
     loss: c.loss === 'ce' ? undefined : c.loss,

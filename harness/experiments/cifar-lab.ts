@@ -12,7 +12,6 @@ import { isEvalRow, isFullGradRow, isStepRow, type MetricRow, type NtkRow } from
 import { summarizeRun, type RunSummary } from '../analysis/summary.js';
 import { summarizeTheory } from '../analysis/theory.js';
 import type { Verdict } from '../analysis/verdicts.js';
-import { exportSafetensors } from '../../src/nn/module.js';
 import type { RngState } from '../../src/rng.js';
 import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, selectClasses, type CifarData } from '../data/cifar.js';
 import type { ChartSeries, ReportSection } from '../report/model.js';
@@ -41,7 +40,8 @@ import {
 } from './cifar-train.js';
 import { RunStopped } from './mlp-lab.js';
 import { theorySection } from './ntk.js';
-import type { Experiment } from './experiment.js';
+import type { Experiment, ExperimentContext, ExperimentResult } from './experiment.js';
+import { cifarParamsFile, readCifarInit, type CifarInitValues } from './cifar-init.js';
 import { FIG3 } from './figures.js';
 
 export type { CifarDataInfo };
@@ -112,6 +112,8 @@ export interface RunCifarOptions {
   keepCheckpoint?: boolean;
   /** Continue from dir/checkpoints instead of starting fresh. */
   resume?: boolean;
+  /** --init-from's parameters (read and checked by readCifarInit). */
+  initFrom?: CifarInitValues;
 }
 
 /** What a checkpoint taken between two steps adds to the record (JSON: the order as a list). */
@@ -140,7 +142,7 @@ export async function runCifar(
 ): Promise<CifarRunResult> {
   const { data, info } = loaded;
   const hash = configHash(cifarIdentity(config));
-  const state = createCifarState(rt, config, data, { normalize: normalizeCifar, augment: augmentBatch });
+  const state = createCifarState(rt, config, data, { normalize: normalizeCifar, augment: augmentBatch }, { initFrom: opts.initFrom });
   checkWarmup(config, state.totalSteps);
   const metricsFile = path.join(dir, 'metrics.jsonl');
   const policy = new CheckpointPolicy(opts.checkpointEvery ?? 25, opts.checkpointMinutes ?? 5);
@@ -268,7 +270,7 @@ export async function runCifar(
     progress.done();
     const measured = progress.gflops();
     if (measured) recordThroughput(rt.ctx.info, workloadKey('resnet', stepFlops * state.stepsPerEpoch), measured);
-    if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await exportSafetensors(state.set, { source: 'lplr', config: JSON.stringify(config) }));
+    if (opts.saveParams) fs.writeFileSync(path.join(dir, 'params.safetensors'), await cifarParamsFile(state.set, config));
     const summary = summarizeCifarRun(rows, config);
     writeJsonAtomic(path.join(dir, 'summary.json'), summary);
     // Finished: checkpoints only served a resume (summary.json now marks the run complete).
@@ -503,6 +505,25 @@ registerSingleRunSections(cifarSections);
 export interface Fig3Prepared {
   config: CifarRunConfig;
   loaded: { data: CifarTrainData; info: CifarDataInfo };
+  initFrom?: CifarInitValues;
+}
+
+/**
+ * `--epochs 0 --save-params`: the initial parameters and batch-norm buffers (drawn, or read with
+ * --init-from) as params.safetensors with a PyTorch CIFAR ResNet's names, and config.json; no step.
+ */
+async function writeInitialParams(ctx: ExperimentContext, p: Fig3Prepared): Promise<ExperimentResult> {
+  const { config, loaded } = p;
+  fs.mkdirSync(ctx.dir, { recursive: true });
+  const state = createCifarState(ctx.rt, config, loaded.data, { normalize: normalizeCifar, augment: augmentBatch }, { initFrom: p.initFrom });
+  try {
+    writeJsonAtomic(path.join(ctx.dir, 'config.json'), describeRun(ctx.rt, 'fig3', config, configHash(cifarIdentity(config)), { data: loaded.info, parameters: state.set.count() }));
+    const file = path.join(ctx.dir, 'params.safetensors');
+    fs.writeFileSync(file, await cifarParamsFile(state.set, config));
+    return { headline: `initial parameters (${state.set.count()} values, PyTorch CIFAR ResNet names) written to ${file}; no training (--epochs 0)`, summary: { experiment: 'fig3', epochs: 0, params: file } };
+  } finally {
+    disposeCifarState(state);
+  }
 }
 
 /** The verdicts the CLI prints for a fig3 run: those on the smoothed curve with L* = min (Figure 3's view). */
@@ -533,14 +554,23 @@ export const fig3: Experiment<Fig3Prepared> = {
         '--linearized is not available for fig3: mini-batch SGD with a cosine schedule and batch norm in training mode does not follow the linear recursion r ← (I − (η/n)·K₀)·r. Use it with fig1, fig2, fig4, fig5 or ntk.',
       );
     }
-    const config = resolveCifarConfig(args);
-    return { config, loaded: loadCifarRunData(config) };
+    const resolved = resolveCifarConfig(args);
+    if (resolved.epochs === 0 && !args.values['save-params']) {
+      throw new ConfigError('--epochs 0 trains nothing: with --save-params it writes the initial parameters (params.safetensors, PyTorch CIFAR ResNet names) and stops. Add --save-params, or give --epochs 1 or more.');
+    }
+    const loaded = loadCifarRunData(resolved);
+    const initFrom = resolved.initFrom ? readCifarInit(resolved.initFrom, resolved, loaded.data.classCount) : undefined;
+    // The hash covers the file's content, not its path.
+    const config: CifarRunConfig = initFrom ? { ...resolved, initContent: initFrom.content } : resolved;
+    return { config, loaded, initFrom };
   },
-  async run(ctx, { config, loaded }) {
+  async run(ctx, prepared) {
+    const { config, loaded } = prepared;
+    if (config.epochs === 0) return writeInitialParams(ctx, prepared);
     const dir = ctx.dir;
     const resume = Boolean(ctx.resume) && hasCheckpoint(dir);
     fs.mkdirSync(dir, { recursive: true });
-    const res = await runCifar(ctx.rt, config, loaded, dir, ctx.progress, { ...ctx.runOptions, resume });
+    const res = await runCifar(ctx.rt, config, loaded, dir, ctx.progress, { ...ctx.runOptions, resume, initFrom: prepared.initFrom });
     writeMlpReport(dir, FIG3_REPORT_TITLE, config, res.rows, res.summary);
     const s = res.summary;
     const sm = s.smoothed?.lStar.min;

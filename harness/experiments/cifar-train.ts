@@ -29,7 +29,7 @@ import { classifierLoss, CnnNtkProbe, lossTargets, NtkSamples, type ClassifierLo
 import { isStepRow, type EpochRow, type EvalRow, type FullGradRow, type MetricRow, type NtkRow, type StepRow } from '../../src/metrics/schema.js';
 import { Arena, planArena } from '../../src/nn/arena.js';
 import { resnet, type ResNet } from '../../src/nn/conv-layers.js';
-import { build, type ParameterSet } from '../../src/nn/module.js';
+import { build, loadParameters, type ParameterSet } from '../../src/nn/module.js';
 import { add, equal, full, mulScalar } from '../../src/ops/elementwise.js';
 import { argmax, sum } from '../../src/ops/reduce.js';
 import { cosineLr } from '../../src/optim/schedule.js';
@@ -177,9 +177,17 @@ export function resnetStepFlops(depth: number, widths: readonly number[], classe
   return 2 * 3 * resnetForwardMacs(depth, widths, classes) * batch;
 }
 
-export function createCifarState(rt: Runtime, config: CifarTrainConfig, data: CifarTrainData, ops: CifarDataOps): CifarTrainState {
+export function createCifarState(
+  rt: Runtime,
+  config: CifarTrainConfig,
+  data: CifarTrainData,
+  ops: CifarDataOps,
+  opts: { initFrom?: { values: Map<string, { shape: number[]; data: Float32Array }>; source: string } } = {},
+): CifarTrainState {
   const model = resnet({ depth: config.depth, widths: config.widths, classes: data.classCount });
   const set = build(model, { scheme: config.init, seed: config.seed, rt });
+  // Given parameters replace the drawn ones before θ₀ is taken (drift is measured from them).
+  if (opts.initFrom) loadParameters(set, opts.initFrom.values, opts.initFrom.source);
   const initial = new Arena(rt, set.params.layout, 'theta0');
   initial.copyFrom(set.params);
   const optimizer = new SGD(set, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov });

@@ -133,6 +133,8 @@ function setWebExperiment(f: SetMlpFigure): WebExperiment {
 function resolveWebCifarConfig(args: ParsedArgs): CifarRunConfig {
   const config = resolveCifarConfig(args);
   if (config.dataDir !== undefined) throw new ConfigError('--data-dir is a local folder; in the page pick the CIFAR-10 batch files (data_batch_N.bin, test_batch.bin) or give their URL folder instead.');
+  if (config.initFrom !== undefined) throw new ConfigError('--init-from reads a local file; the page cannot start from given parameters yet. Use the CLI.');
+  if (config.epochs === 0) throw new ConfigError('--epochs 0 only writes the initial parameters (with --save-params), which the page cannot do; give --epochs 1 or more.');
   return config;
 }
 

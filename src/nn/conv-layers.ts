@@ -245,3 +245,18 @@ export function resnet(opts: CifarResNetOptions): ResNet {
 export function resnet18(opts: { classes: number; inChannels?: number }): ResNet {
   return new ResNet({ blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512], classes: opts.classes, inChannels: opts.inChannels ?? 3 });
 }
+
+/**
+ * Our ResNet's state-dict names (torchvision's: `layer2.0.downsample.0.weight`, `fc.weight`) as a
+ * PyTorch CIFAR ResNet names them (`layer2.0.shortcut.0.weight`, `linear.weight`; the convention
+ * of the common CIFAR ResNet-20 code with projection shortcuts, "option B"). Every other name
+ * (`conv1.weight`, `bn1.running_mean`, `layer1.0.conv2.weight`, ...) is the same in both.
+ */
+export function toCifarResnetName(name: string): string {
+  return name.replace(/^fc\./, 'linear.').replace(/\.downsample\./, '.shortcut.');
+}
+
+/** The inverse of toCifarResnetName; names already in our (torchvision) form pass unchanged. */
+export function fromCifarResnetName(name: string): string {
+  return name.replace(/^linear\./, 'fc.').replace(/\.shortcut\./, '.downsample.');
+}

@@ -200,9 +200,12 @@ export async function readState(set: ParameterSet): Promise<{ name: string; shap
 }
 
 
-/** The model's parameters and buffers as a safetensors file with PyTorch's names. */
-export async function exportSafetensors(set: ParameterSet, metadata?: Record<string, string>): Promise<Uint8Array> {
-  return serializeSafetensors(await readState(set), metadata);
+/**
+ * The model's parameters and buffers as a safetensors file with PyTorch's names; `rename` maps
+ * each name to another convention (e.g. a CIFAR ResNet's, toCifarResnetName).
+ */
+export async function exportSafetensors(set: ParameterSet, metadata?: Record<string, string>, rename: (name: string) => string = (n) => n): Promise<Uint8Array> {
+  return serializeSafetensors((await readState(set)).map((t) => ({ ...t, name: rename(t.name) })), metadata);
 }
 
 /** Load a safetensors file (PyTorch names, e.g. from torch's save_file(model.state_dict())) into a built model. */
