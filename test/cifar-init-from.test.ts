@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeCifarRecords } from './helpers/cifar-records.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { fromCifarResnetName, resnet, toCifarResnetName } from '../src/nn/conv-layers.js';
 import { cifarResnetNames } from '../harness/experiments/cifar-init.js';
@@ -20,19 +21,7 @@ function lplr(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** CIFAR-10 binary records with the given labels and pseudo-random pixels. */
-function writeRecords(file: string, labels: number[], seed: number): void {
-  const out = new Uint8Array(labels.length * 3073);
-  let x = seed;
-  labels.forEach((label, i) => {
-    out[i * 3073] = label;
-    for (let p = 1; p < 3073; p++) {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      out[i * 3073 + p] = (x >>> 16) & 255;
-    }
-  });
-  fs.writeFileSync(file, out);
-}
+const writeRecords = writeCifarRecords;
 
 /** metrics.jsonl without its clock fields. */
 function rowsOf(dir: string): Record<string, unknown>[] {

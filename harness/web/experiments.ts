@@ -92,15 +92,15 @@ function linearizedSetLive(kind: string, runs: readonly LiveRun[]): ReportSectio
   return linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: runSummary(r.rows, r.config).linearized })));
 }
 
+/** What the page's form shows of an MLP figure: its words, its options and the MLP presets. */
+function mlpFormFields(f: SingleMlpFigure | SetMlpFigure) {
+  return { name: f.name, title: f.title, description: f.description, data: 'mnist' as const, options: figureOptions(f, 'page'), presets: MLP_PRESETS };
+}
+
 /** A single-run figure of figures.ts (fig1, fig2) as the page runs it. */
 function singleWebExperiment(f: SingleMlpFigure): WebExperiment {
   return {
-    name: f.name,
-    title: f.title,
-    description: f.description,
-    data: 'mnist',
-    options: figureOptions(f, 'page'),
-    presets: MLP_PRESETS,
+    ...mlpFormFields(f),
     plan: (args) => [{ label: 'run', trainer: 'mlp', config: resolveWebConfig(args) }],
     sections: (runs) => singleRunLive(runs, f.figures),
   };
@@ -109,12 +109,7 @@ function singleWebExperiment(f: SingleMlpFigure): WebExperiment {
 /** A set figure of figures.ts (fig4, fig5): the same members as the CLI's, drawn as they run. */
 function setWebExperiment(f: SetMlpFigure): WebExperiment {
   return {
-    name: f.name,
-    title: f.title,
-    description: f.description,
-    data: 'mnist',
-    options: figureOptions(f, 'page'),
-    presets: MLP_PRESETS,
+    ...mlpFormFields(f),
     plan(args) {
       const params = f.params(args);
       const base = resolveWebConfig(args);
