@@ -48,7 +48,8 @@ describe('lplr run fig3', () => {
     // torchvision names, batch-norm buffers included.
     const params = fs.readFileSync(path.join(out, 'params.safetensors'));
     const header = params.subarray(8, 8 + Number(params.readBigUInt64LE(0))).toString('utf8');
-    for (const name of ['conv1.weight', 'layer3.0.downsample.1.running_var', 'fc.bias']) expect(header).toContain(`"${name}"`);
+    // A PyTorch CIFAR ResNet's names (docs/resnet.md): shortcut for our downsample, linear for fc.
+    for (const name of ['conv1.weight', 'layer3.0.shortcut.1.running_var', 'linear.bias']) expect(header).toContain(`"${name}"`);
     const list = rows(out);
     const steps = list.filter((x) => x.kind === 'step');
     // Cosine over 2 steps: lr·(1 + cos(π·s/2))/2.
