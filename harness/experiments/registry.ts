@@ -15,7 +15,7 @@ import { writeIndexReport, writeMlpReport, writeSeedSetReport, writeSetReport, t
 import type { VerdictLine } from '../cli/summary-lines.js';
 import { buildSeedSetSummary, SEED_SET_KINDS, seedSetHeadline, setVerdictWord, type PerSeedVerdicts, type SeedMember, type SeedSetKind, type SeedSetSummary } from './seed-set.js';
 import { mlpIdentity, mlpSummaryConfig, type MlpRunConfig } from './mlp-config.js';
-import { FIG1, FIG2, FIG4, FIG5, figureOptions, SET_FIGURES, setFigure, type SetMlpFigure, type SetParams } from './figures.js';
+import { FIG1, FIG2, FIG4, FIG5, figure, figureOptions, SET_FIGURES, setFigure, type SetMlpFigure, type SetParams } from './figures.js';
 import { rejudgeRun, resolveMlpConfigWithFiles } from './mlp-lab.js';
 import { type RunMlpOptions } from './mlp-lab.js';
 import { fig3 } from './cifar-lab.js';
@@ -219,12 +219,7 @@ const fig4 = setExperiment(FIG4);
 const fig5 = setExperiment(FIG5);
 
 /** The parts of `lplr run all`, each in the sub-directory of its name. */
-const ALL_PARTS = [
-  { name: 'fig1', title: FIG1_TITLE },
-  { name: 'fig2', title: FIG2_TITLE },
-  { name: 'fig4', title: FIG4.title },
-  { name: 'fig5', title: FIG5.title },
-] as const;
+const ALL_PARTS = [FIG1, FIG2, FIG4, FIG5].map((f) => ({ name: f.name, title: f.title }));
 
 /** The verdicts an index shows for a part: a single run's epoch-level ones, a set's own. */
 function headlineVerdicts(summary: { verdicts?: Verdict[] }, single: boolean): Verdict[] {
@@ -406,7 +401,6 @@ export interface SeedSetPlan {
   widths?: number[];
 }
 
-const SEED_SET_TITLES: Record<SeedSetKind, string> = { fig1: FIG1_TITLE, fig2: FIG2_TITLE, fig4: FIG4.title, fig5: FIG5.title };
 
 /** The members of a seed set, seed by seed: fig4's he and enhanced, fig5's widths, or the one configuration. */
 export function seedSetRuns(plan: SeedSetPlan): { spec: SweepRunSpec; seed: number; group: string }[] {
@@ -460,7 +454,7 @@ export function finishSeedSet(kind: SeedSetKind, dir: string, seeds: readonly nu
   const summary = buildSeedSetSummary(kind, seeds, members, { perSeed, setVerdicts });
   writeJsonAtomic(path.join(dir, 'summary.json'), summary);
   const config = { experiment: kind, seeds, runs: members.map((m) => ({ label: m.label, seed: m.seed, dir: m.dir, configHash: m.configHash })) };
-  writeSeedSetReport(dir, SEED_SET_TITLES[kind], members, summary, config);
+  writeSeedSetReport(dir, figure(kind).title, members, summary, config);
   return {
     headline: seedSetHeadline(summary),
     summary,
@@ -508,7 +502,7 @@ export function rebuildSeedSet(dir: string, overrides: Pick<SummaryConfig, 'fitW
     const rows = readMetrics(path.join(runDir, 'metrics.jsonl')) as MetricRow[];
     const summary = summarizeRun(rows, { ...mlpSummaryConfig(config), fitWindow: overrides.fitWindow ?? config.fitWindow, thresholds: overrides.thresholds ?? recordedThresholds(config) });
     writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
-    reports.push(writeMlpReport(runDir, `${SEED_SET_TITLES[kind]}: run ${m.label}`, config, rows, summary, kind === 'fig2' ? { focus: 'fig2' } : {}));
+    reports.push(writeMlpReport(runDir, `${figure(kind).title}: run ${m.label}`, config, rows, summary, kind === 'fig2' ? { focus: 'fig2' } : {}));
     return { label: m.label, seed: m.seed, group: m.group, dir: m.dir, configHash: m.configHash, width: config.width, summary };
   });
   const res = finishSeedSet(kind, dir, doc.seeds, members);

@@ -63,10 +63,12 @@ export type AnyWebExperiment = WebExperiment | CifarWebExperiment;
 /** MLP options the page's form leaves out (local paths, NTK/Hessian checks); they keep their defaults. */
 export const HIDDEN_WEB_OPTIONS: readonly string[] = ['data-dir', 'dataset', 'init-from', 'ntk-every', 'ntk-samples', 'linearized-memory'];
 
+const NO_INIT_FROM_IN_PAGE = '--init-from reads a local file; the page cannot start from given parameters yet. Use the CLI.';
+
 /** Refuse settings the page cannot honour, instead of silently ignoring them. */
 function checkBrowserConfig(config: MlpRunConfig): MlpRunConfig {
   if (config.ntkEvery > 0) throw new ConfigError('NTK and Hessian checks (--ntk-every) are not available in the browser yet; run them with the CLI.');
-  if (config.initFrom !== undefined) throw new ConfigError('--init-from reads a local file; the page cannot start from given parameters yet. Use the CLI.');
+  if (config.initFrom !== undefined) throw new ConfigError(NO_INIT_FROM_IN_PAGE);
   if (config.dataDir !== undefined) throw new ConfigError("--data-dir is a local folder; in the page pick the MNIST files instead, or start 'lplr serve --data-dir DIR'.");
   return config;
 }
@@ -128,7 +130,7 @@ function setWebExperiment(f: SetMlpFigure): WebExperiment {
 function resolveWebCifarConfig(args: ParsedArgs): CifarRunConfig {
   const config = resolveCifarConfig(args);
   if (config.dataDir !== undefined) throw new ConfigError('--data-dir is a local folder; in the page pick the CIFAR-10 batch files (data_batch_N.bin, test_batch.bin) or give their URL folder instead.');
-  if (config.initFrom !== undefined) throw new ConfigError('--init-from reads a local file; the page cannot start from given parameters yet. Use the CLI.');
+  if (config.initFrom !== undefined) throw new ConfigError(NO_INIT_FROM_IN_PAGE);
   if (config.epochs === 0) throw new ConfigError('--epochs 0 only writes the initial parameters (with --save-params), which the page cannot do; give --epochs 1 or more.');
   return config;
 }
