@@ -26,8 +26,15 @@ export class LimitError extends LplrError {}
 /** WebGPU reported a validation/out-of-memory/internal error or lost the device. */
 export class GpuError extends LplrError {}
 
-/** Training produced NaN or Inf. */
-export class DivergenceError extends LplrError {}
+/** Training produced NaN or Inf; `epoch` is where, when the trainer knows it. */
+export class DivergenceError extends LplrError {
+  constructor(
+    message: string,
+    readonly epoch?: number,
+  ) {
+    super(message);
+  }
+}
 
 export function assertShape(cond: boolean, message: string): asserts cond {
   if (!cond) throw new ShapeError(message);

@@ -10,7 +10,7 @@ import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS, mlpIdentity, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
 import { mergeSweep, stat } from '../harness/report/merge-sections.js';
 import { configHash } from '../harness/run/run-dir.js';
-import { inShard, parseGridArg, parseSeeds, planSweep, resolveShard, writePlan, type CollectedRun } from '../harness/run/sweep.js';
+import { inShard, parseGridArg, parseSeeds, planSweep, resolveShard, runState, writePlan, type CollectedRun } from '../harness/run/sweep.js';
 import type { EpochRow } from '../src/metrics/schema.js';
 import { summarizeRun } from '../harness/analysis/summary.js';
 
@@ -172,7 +172,7 @@ describe('merge statistics', () => {
     const w32 = m.configurations[2];
     expect(w32.finalLoss).toMatchObject({ n: 1, std: null });
     expect(w32.completedSeeds).toEqual([0]);
-    expect(m.counts).toEqual({ planned: 6, complete: 5, failed: 0, unfinished: 0, missing: 1 });
+    expect(m.counts).toEqual({ planned: 6, complete: 5, failed: 0, unfinished: 0, missing: 1, diverged: 0 });
     expect(m.problems).toEqual([{ index: 5, label: 'w32-s1', dir: p.runs[5].dir, state: 'missing' }]);
     expect(m.widthAblation).toHaveLength(1);
     const ab = m.widthAblation![0];
@@ -180,6 +180,64 @@ describe('merge statistics', () => {
     expect(ab.points[0].seeds.map((s) => s.finalLoss)).toEqual([last, last1]);
     // Mean final loss falls with width: Spearman −1, the verdict passes.
     expect(ab.verdict.passed).toBe(true);
+  });
+});
+
+describe('merge: diverged runs and verdict outcomes', () => {
+  /** L_t = floor + a·t^(−1): a power law (sublinear); ‖∇L‖² tracks the gap squared-ish. */
+  function powerRows(epochs = 60): EpochRow[] {
+    return Array.from({ length: epochs + 1 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: 0.01 + 1 / (t + 1), gradNormSq: 2 / (t + 1) ** 2, acc: 1, drift: 0.01 * t, timeMs: t }) as EpochRow);
+  }
+  /** Exponential decay to 0 with ‖∇L‖² = 2·L: linear convergence, PL holds. */
+  function expRows(rho: number, epochs = 60): EpochRow[] {
+    return Array.from({ length: epochs + 1 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: rho ** t, gradNormSq: 2 * rho ** t, acc: 1, drift: 0.01 * t, timeMs: t }) as EpochRow);
+  }
+  /** A loss that grows every epoch but stays finite (a run past the stable step size with --continue-on-nan off). */
+  function blowUpRows(epochs = 60): EpochRow[] {
+    return Array.from({ length: epochs + 1 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: 0.3 * 1.5 ** t, gradNormSq: 1.5 ** (2 * t), acc: 0.5, drift: t, timeMs: t }) as EpochRow);
+  }
+  const summaryOf = (rows: EpochRow[]) => JSON.parse(JSON.stringify(summarizeRun(rows)));
+
+  it('counts NaN stops and runs that end above their start as diverged, leaves them out of the statistics, and counts each verdict outcome', () => {
+    const p = plan(['--preset', 'tiny'], ['lr=0.01,0.1'], [0, 1, 2]);
+    const collected: CollectedRun[] = p.runs.map((spec) => {
+      const lr = spec.point.lr as number;
+      const seed = spec.point.seed as number;
+      if (lr === 0.01) return { spec, state: 'complete', summary: summaryOf(seed === 2 ? powerRows() : expRows(0.9 - 0.05 * seed)) };
+      if (seed === 0) return { spec, state: 'failed', detail: 'Training diverged at epoch 4', diverged: { epoch: 4 } };
+      if (seed === 1) return { spec, state: 'complete', summary: summaryOf(blowUpRows()) };
+      return { spec, state: 'complete', summary: summaryOf(expRows(0.8)) };
+    });
+    const m = mergeSweep(p, collected);
+    const [small, large] = m.configurations;
+    expect(small.diverged).toEqual({ runs: 0, of: 3, epochs: [] });
+    expect(large.diverged).toEqual({ runs: 2, of: 3, epochs: [4, null] });
+    expect(m.counts).toMatchObject({ planned: 6, complete: 5, failed: 1, diverged: 2 });
+    // The blown-up run is not in the loss statistics or the verdicts of its configuration.
+    expect(large.finalLoss.n).toBe(1);
+    expect(large.finalLoss.mean).toBeCloseTo(0.8 ** 60, 20);
+    const lin = (c: typeof small) => c.verdicts.find((v) => v.name === 'linear convergence')!;
+    expect(lin(large).of).toBe(1);
+    // Each outcome is counted: the exponential seeds pass the rate rule, the power law does not.
+    const perSeed = collected.slice(0, 3).map((r) => r.summary!.verdicts.find((v) => v.name === 'linear convergence')!.outcome);
+    expect(perSeed.slice(0, 2)).toEqual(['pass', 'pass']);
+    expect(perSeed[2]).not.toBe('pass');
+    const o = lin(small).outcomes;
+    expect(o.pass + o.fail + o.inconclusive).toBe(3);
+    expect(o).toEqual({ pass: 2, fail: perSeed[2] === 'fail' ? 1 : 0, inconclusive: perSeed[2] === 'inconclusive' ? 1 : 0 });
+    expect(lin(small).passed).toBe(2);
+    // q over seeds is the mean of the runs' own q.
+    const qs = collected.slice(0, 3).map((r) => r.summary!.rate.q);
+    expect(small.convergence.q.mean).toBeCloseTo((qs[0] + qs[1] + qs[2]) / 3, 12);
+    expect(small.linearized).toBeNull();
+  });
+
+  it('runState reads a divergence from failed.json, with its epoch', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-diverged-'));
+    fs.writeFileSync(path.join(dir, 'failed.json'), JSON.stringify({ message: 'Training diverged at epoch 7', error: 'DivergenceError', at: 'now', epoch: 7 }));
+    expect(runState(dir)).toEqual({ state: 'failed', detail: 'Training diverged at epoch 7', diverged: { epoch: 7 } });
+    fs.writeFileSync(path.join(dir, 'failed.json'), JSON.stringify({ message: 'device lost', error: 'GpuError', at: 'now' }));
+    expect(runState(dir)).toEqual({ state: 'failed', detail: 'device lost' });
   });
 });
 

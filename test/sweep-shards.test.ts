@@ -88,7 +88,7 @@ describe('lplr sweep across shards and processes', () => {
 
     const merged = mergedSummary(single);
     expect(mergedSummary(sharded)).toEqual(merged);
-    expect(merged.counts).toEqual({ planned: 4, complete: 4, failed: 0, unfinished: 0, missing: 0 });
+    expect(merged.counts).toEqual({ planned: 4, complete: 4, failed: 0, unfinished: 0, missing: 0, diverged: 0 });
     // The merged numbers against the runs' own summaries: mean and |a − b|/√2 for two seeds.
     for (const c of merged.configurations) {
       const finals = c.runs.map((r: { dir: string }) => JSON.parse(fs.readFileSync(path.join(single, r.dir, 'summary.json'), 'utf8')).final.loss);
@@ -98,7 +98,7 @@ describe('lplr sweep across shards and processes', () => {
     }
     expect(merged.widthAblation[0].points.map((p: { width: number }) => p.width)).toEqual([8, 16]);
     const html = fs.readFileSync(path.join(sharded, 'report.html'), 'utf8');
-    for (const id of ['sweep-rates-table', 'sweep-curves-loss', 'sweep-width-final-loss', 'sweep-problems']) expect(html).toContain(`id="${id}"`);
+    for (const id of ['sweep-verdicts-table', 'sweep-rates-table', 'sweep-curves-loss', 'sweep-width-final-loss', 'sweep-problems']) expect(html).toContain(`id="${id}"`);
   });
 
   it('rerunning a shard skips its completed runs and leaves their files alone', async () => {

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { renderReport } from '../report/html.js';
-import { mergedSections, mergeSweep } from '../report/merge-sections.js';
+import { fmtStat, mergedSections, mergeSweep, type MergedSweep } from '../report/merge-sections.js';
 import { writeFileAtomic, writeJsonAtomic } from '../run/run-dir.js';
 import { collectSweep, readPlan } from '../run/sweep.js';
 import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
@@ -41,13 +41,28 @@ export const mergeVerb: Verb = {
     const c = merged.counts;
     if (args.values.json) process.stdout.write(`${JSON.stringify(merged)}\n`);
     else {
+      const diverged = c.diverged > 0 ? `; ${c.diverged} diverged` : '';
       process.stdout.write(
-        `merged ${c.complete}/${c.planned} runs in ${merged.configurations.length} configurations${c.failed + c.unfinished + c.missing > 0 ? ` (${c.failed} failed, ${c.unfinished} unfinished, ${c.missing} missing)` : ''}\n`,
+        `merged ${c.complete}/${c.planned} runs in ${merged.configurations.length} configurations${c.failed + c.unfinished + c.missing > 0 ? ` (${c.failed} failed, ${c.unfinished} unfinished, ${c.missing} missing)` : ''}${diverged}\n`,
       );
-      for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.state} ${p.label}${p.detail ? `: ${p.detail.split('\n')[0]}` : ''}\n`);
+      process.stdout.write(`${configurationLines(merged).join('\n')}\n`);
+      for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.diverged ? 'diverged' : p.state} ${p.label}${p.detail ? `: ${p.detail.split('\n')[0]}` : ''}\n`);
       if (merged.problems.length > 10) process.stdout.write(`  ... and ${merged.problems.length - 10} more (see report.html)\n`);
       process.stdout.write(`wrote ${path.join(dirArg, 'summary.json')} and ${path.join(dirArg, 'report.html')}\n`);
     }
     return 0;
   },
 };
+
+/** One line per configuration: the verdict counts over seeds, so the terminal shows the answer. */
+function configurationLines(m: MergedSweep): string[] {
+  const verdict = (cfg: MergedSweep['configurations'][number], prefix: string): string => {
+    const v = cfg.verdicts.find((x) => x.name.startsWith(prefix));
+    if (!v || v.of === 0) return '—';
+    return (['pass', 'fail', 'inconclusive'] as const).filter((o) => v.outcomes[o] > 0).map((o) => `${v.outcomes[o]} ${o}`).join(', ');
+  };
+  return m.configurations.map((cfg) => {
+    const div = cfg.diverged.runs > 0 ? `, ${cfg.diverged.runs} diverged` : '';
+    return `  ${cfg.label}: ${cfg.completedSeeds.length}/${cfg.runs.length} seeds${div}; final loss ${fmtStat(cfg.finalLoss)}, q ${fmtStat(cfg.convergence.q)}; linear convergence ${verdict(cfg, 'linear convergence')}; PL ${verdict(cfg, 'PL condition')}`;
+  });
+}

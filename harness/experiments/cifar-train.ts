@@ -434,7 +434,7 @@ export async function trainCifar(
       p.correctSum += correct;
       await hooks.onRow({ kind: 'step', step: q.step, epoch: e, loss, gradNormSq, lr: q.lr, timeMs: elapsed(), weightDecayTerm: halfWd * paramNormSq });
       if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
-        throw new DivergenceError(`Training diverged at step ${q.step} (epoch ${e}): loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
+        throw new DivergenceError(`Training diverged at step ${q.step} (epoch ${e}): loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`, e);
       }
     };
     const firstStep = p.stepsDone;

@@ -177,7 +177,7 @@ export async function trainMlp(
     rows.push(row);
     await hooks.onRow(row);
     if (!opts.continueOnNonFinite && (!Number.isFinite(loss) || !Number.isFinite(gradNormSq))) {
-      throw new DivergenceError(`Training diverged at epoch ${t}: loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`);
+      throw new DivergenceError(`Training diverged at epoch ${t}: loss ${loss}, ‖∇L‖² ${gradNormSq}. Lower --lr or check the data.`, t);
     }
     if (t < last) await hooks.afterEpoch?.(t, s);
   }

@@ -4,6 +4,7 @@
 // the list of runs that are missing or failed. Pure functions of the collected runs (no Node),
 // so the same runs always give the same numbers whichever shards produced them.
 import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../analysis/summary.js';
+import type { Outcome } from '../analysis/convergence.js';
 import { widthEffectVerdict, type Verdict } from '../analysis/verdicts.js';
 import type { CollectedRun, RunState, SweepAxis, SweepPlan } from '../run/sweep.js';
 import type { ChartSeries, ReportSection, TableCell } from './model.js';
@@ -74,9 +75,34 @@ export interface MergedConfiguration {
   finalDrift: Stat;
   maxDrift: Stat;
   rates: Record<LStarChoice, RateStats>;
-  /** Per verdict name: in how many complete runs it passed. */
-  verdicts: { name: string; passed: number; of: number }[];
+  /**
+   * Runs whose loss or gradient became NaN/Inf (they stop as failed runs), or that finished with a
+   * final loss above their initial one: a property of the configuration (a step size past the
+   * stable range), counted over the runs whose outcome is known (complete or diverged).
+   */
+  diverged: { runs: number; of: number; epochs: (number | null)[] };
+  /** The linear-convergence rule's numbers: q = rate of ‖∇L‖² over the last third / middle third. */
+  convergence: { q: Stat; efoldsLast: Stat; rateMiddle: Stat; rateLast: Stat };
+  /** μ_t ratio (last third / middle third median) against each run's primary L*. */
+  plRatio: Stat;
+  /** AIC(exponential) − AIC(power law) of the offset fits of log L (> 0: the power law fits better). */
+  deltaAic: Stat;
+  /** With --linearized: the kernel view's numbers across seeds (null without). */
+  linearized: LinearizedStats | null;
+  /** Per verdict name: in how many complete runs it passed, and each outcome's count. */
+  verdicts: { name: string; passed: number; of: number; outcomes: Record<Outcome, number> }[];
   curves: { epochs: number[]; loss: Band; gapMin: Band; gradNormSq: Band };
+}
+
+export interface LinearizedStats {
+  etaLambdaMax: Stat;
+  /** Share of the initial loss in directions of K₀ too slow to converge within the epochs. */
+  slowFraction: Stat;
+  /** Last epoch the prediction stays within its tolerance (null in a run: counted as missing). */
+  tStar: Stat;
+  largestDeviation: Stat;
+  predictedFinalLoss: Stat;
+  observedFinalLoss: Stat;
 }
 
 export interface WidthPointStats {
@@ -102,6 +128,7 @@ export interface MergeProblem {
   dir: string;
   state: Exclude<RunState, 'complete'>;
   detail?: string;
+  diverged?: { epoch: number | null };
 }
 
 export interface MergedSweep {
@@ -111,7 +138,8 @@ export interface MergedSweep {
   base: Record<string, unknown>;
   axes: SweepAxis[];
   seeds: number[];
-  counts: { planned: number; complete: number; failed: number; unfinished: number; missing: number };
+  /** `diverged` counts runs of either kind (failed with NaN/Inf, or complete above their initial loss). */
+  counts: { planned: number; complete: number; failed: number; unfinished: number; missing: number; diverged: number };
   configurations: MergedConfiguration[];
   widthAblation: WidthAblation[] | null;
   problems: MergeProblem[];
@@ -162,9 +190,31 @@ function rateStats(summaries: readonly RunSummary[], choice: LStarChoice): RateS
   };
 }
 
+/** A complete run that ended above where it started (or at NaN/Inf) diverged too. */
+function finishedDiverged(s: RunSummary): boolean {
+  const first = s.loss[0];
+  return !Number.isFinite(s.final.loss) || (Number.isFinite(first) && s.final.loss > first);
+}
+
+function linearizedStats(summaries: readonly RunSummary[]): LinearizedStats | null {
+  const lin = summaries.map((s) => s.linearized).filter((l): l is NonNullable<typeof l> => l !== undefined);
+  if (lin.length === 0) return null;
+  return {
+    etaLambdaMax: stat(lin.map((l) => l.etaLambdaMax)),
+    slowFraction: stat(lin.map((l) => l.slowFraction)),
+    tStar: stat(lin.map((l) => l.tStar)),
+    largestDeviation: stat(lin.map((l) => l.largestDeviation)),
+    predictedFinalLoss: stat(lin.map((l) => l.predictedFinalLoss)),
+    observedFinalLoss: stat(lin.map((l) => l.observedFinalLoss)),
+  };
+}
+
 function configurationOf(label: string, point: Record<string, unknown>, runs: readonly CollectedRun[]): MergedConfiguration {
   const done = runs.filter((r) => r.state === 'complete' && r.summary);
-  const summaries = done.map((r) => r.summary!);
+  const divergedRuns = runs.filter((r) => (r.state === 'complete' && r.summary ? finishedDiverged(r.summary) : Boolean(r.diverged)));
+  // A diverged run neither converges linearly nor sublinearly: it is counted as diverged and left
+  // out of the statistics, curves and verdicts, which describe the runs that trained.
+  const summaries = done.map((r) => r.summary!).filter((s) => !finishedDiverged(s));
   const epochs = [...new Set(summaries.flatMap((s) => s.epochs))].sort((a, b) => a - b);
   const verdictNames: string[] = [];
   for (const s of summaries) for (const v of s.verdicts) if (!verdictNames.includes(v.name)) verdictNames.push(v.name);
@@ -181,9 +231,24 @@ function configurationOf(label: string, point: Record<string, unknown>, runs: re
     finalDrift: stat(summaries.map((s) => s.final.drift)),
     maxDrift: stat(summaries.map((s) => s.maxDrift)),
     rates: Object.fromEntries(L_STAR_CHOICES.map((c) => [c, rateStats(summaries, c)])) as Record<LStarChoice, RateStats>,
+    diverged: {
+      runs: divergedRuns.length,
+      of: done.length + runs.filter((r) => r.state !== 'complete' && r.diverged).length,
+      epochs: divergedRuns.map((r) => (r.diverged ? r.diverged.epoch : null)),
+    },
+    convergence: {
+      q: stat(summaries.map((s) => s.rate.q)),
+      efoldsLast: stat(summaries.map((s) => s.rate.last.efolds)),
+      rateMiddle: stat(summaries.map((s) => s.rate.middle.rate)),
+      rateLast: stat(summaries.map((s) => s.rate.last.rate)),
+    },
+    plRatio: stat(summaries.map((s) => s.lStar[s.primary]?.pl.ratio)),
+    deltaAic: stat(summaries.map((s) => s.lStar.fit.models?.deltaAic)),
+    linearized: linearizedStats(summaries),
     verdicts: verdictNames.map((name) => {
       const results = summaries.map((s) => s.verdicts.find((v) => v.name === name)).filter((v) => v !== undefined);
-      return { name, passed: results.filter((v) => v.passed).length, of: results.length };
+      const count = (o: Outcome) => results.filter((v) => v.outcome === o).length;
+      return { name, passed: results.filter((v) => v.passed).length, of: results.length, outcomes: { pass: count('pass'), fail: count('fail'), inconclusive: count('inconclusive') } };
     }),
     curves: {
       epochs,
@@ -210,7 +275,7 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
       const point = withoutKeys(cs[0].point, ['width']);
       const points = cs
         .map((c): WidthPointStats => {
-          const done = collected.filter((r) => c.runs.some((m) => m.index === r.spec.index) && r.state === 'complete' && r.summary);
+          const done = collected.filter((r) => c.runs.some((m) => m.index === r.spec.index) && r.state === 'complete' && r.summary && !finishedDiverged(r.summary));
           return {
             width: Number(c.point.width),
             finalLoss: c.finalLoss,
@@ -226,7 +291,7 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
 
   const problems: MergeProblem[] = collected
     .filter((r) => r.state !== 'complete')
-    .map((r) => ({ index: r.spec.index, label: r.spec.label, dir: r.spec.dir, state: r.state as MergeProblem['state'], ...(r.detail ? { detail: r.detail } : {}) }));
+    .map((r) => ({ index: r.spec.index, label: r.spec.label, dir: r.spec.dir, state: r.state as MergeProblem['state'], ...(r.detail ? { detail: r.detail } : {}), ...(r.diverged ? { diverged: r.diverged } : {}) }));
   const count = (s: RunState) => collected.filter((r) => r.state === s).length;
   return {
     format: MERGED_FORMAT,
@@ -241,6 +306,7 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
       failed: count('failed'),
       unfinished: count('interrupted') + count('started'),
       missing: count('missing'),
+      diverged: configurations.reduce((n, c) => n + c.diverged.runs, 0),
     },
     configurations,
     widthAblation,
@@ -305,41 +371,84 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
     tables: [
       {
         id: 'sweep-counts',
-        columns: ['planned', 'complete', 'failed', 'unfinished', 'missing'],
-        rows: [[m.counts.planned, m.counts.complete, m.counts.failed, m.counts.unfinished, m.counts.missing]],
+        columns: ['planned', 'complete', 'failed', 'unfinished', 'missing', 'diverged'],
+        rows: [[m.counts.planned, m.counts.complete, m.counts.failed, m.counts.unfinished, m.counts.missing, m.counts.diverged]],
+      },
+    ],
+  });
+
+  const outcomes = (c: MergedConfiguration, ...names: string[]): string => {
+    const x = c.verdicts.find((y) => names.includes(y.name));
+    if (!x || x.of === 0) return '—';
+    const parts = (['pass', 'fail', 'inconclusive'] as const).filter((o) => x.outcomes[o] > 0).map((o) => `${x.outcomes[o]} ${o}`);
+    return `${parts.join(' · ')} (of ${x.of})`;
+  };
+  const divergedText = (c: MergedConfiguration): string => {
+    if (c.diverged.runs === 0) return c.diverged.of > 0 ? `0/${c.diverged.of}` : '—';
+    const at = c.diverged.epochs.filter((e): e is number => e !== null);
+    return `${c.diverged.runs}/${c.diverged.of}${at.length > 0 ? ` (NaN/Inf at epoch ${at.join(', ')})` : ''}`;
+  };
+  sections.push({
+    id: 'sweep-verdicts',
+    title: 'Verdicts per configuration',
+    paragraphs: [
+      'The rules of docs/metrics.md per seed: q is the rate of ‖∇L‖² over the last third of the window divided by that over the middle third (linear needs q ≥ the rule’s threshold and at least one e-fold over the last third); the μ ratio is that of the PL ratio against each run’s primary L*. ΔAIC = AIC(exponential) − AIC(power law) of the offset fits of the loss (positive: the power law fits better; reported, not judged).',
+      'A run diverged when its loss or gradient became NaN/Inf (it stops) or it ended above its initial loss; diverged runs that stopped are left out of the other columns.',
+    ],
+    tables: [
+      {
+        id: 'sweep-verdicts-table',
+        columns: ['configuration', 'seeds (complete/planned)', 'diverged', 'final loss', 'q', 'e-folds, last third', 'linear convergence', 'μ ratio (primary L*)', 'PL condition (primary L*)', 'ΔAIC (exp − power)'],
+        rows: m.configurations.map((c): TableCell[] => [
+          c.label,
+          `${c.completedSeeds.length}/${c.runs.length}`,
+          divergedText(c),
+          fmtStat(c.finalLoss),
+          fmtStat(c.convergence.q),
+          fmtStat(c.convergence.efoldsLast),
+          outcomes(c, 'linear convergence'),
+          fmtStat(c.plRatio),
+          outcomes(c, 'PL condition (L* = zero)', 'PL condition (L* = extended)'),
+          fmtStat(c.deltaAic),
+        ]),
       },
     ],
   });
 
   sections.push({
     id: 'sweep-rates',
-    title: 'Fitted rates per configuration',
-    paragraphs: ['ρ is the contraction factor per epoch of the semi-log fit of L_t − L* (smaller is faster); the log-log slope is that of ‖∇L‖² against the gap (PL: slope near 1). Verdict columns count the seeds whose run passed.'],
+    title: 'Fitted rates per configuration (reported, not judged)',
+    paragraphs: ['ρ is the contraction factor per epoch of the semi-log fit of L_t − L* (smaller is faster); the log-log slope is that of ‖∇L‖² against the gap (PL: slope near 1). L* = min is the paper’s reading (the window’s own minimum), which bends any slowing curve straight near its end: these columns describe the curves, the verdicts above judge them.'],
     tables: [
       {
         id: 'sweep-rates-table',
-        columns: ['configuration', 'seeds (complete/planned)', 'final loss', 'ρ/epoch (L* = min)', 'R² (min)', 'ρ/epoch (L* fitted)', 'log-log slope (min)', 'final drift', 'linear convergence (seeds passing)', 'PL condition, primary L* (seeds passing)'],
-        rows: m.configurations.map((c): TableCell[] => {
-          const v = (name: string) => {
-            const x = c.verdicts.find((y) => y.name === name);
-            return x ? `${x.passed}/${x.of}` : '—';
-          };
-          return [
-            c.label,
-            `${c.completedSeeds.length}/${c.runs.length}`,
-            fmtStat(c.finalLoss),
-            fmtStat(c.rates.min.rho),
-            fmtStat(c.rates.min.r2),
-            fmtStat(c.rates.fit.rho),
-            fmtStat(c.rates.min.logLogSlope),
-            fmtStat(c.finalDrift),
-            v('linear convergence'),
-            v('PL condition (L* = zero)') === '—' ? v('PL condition (L* = extended)') : v('PL condition (L* = zero)'),
-          ];
-        }),
+        columns: ['configuration', 'ρ/epoch (L* = min)', 'R² (min)', 'log-log slope (min)', 'ρ/epoch (L* fitted)', 'final drift'],
+        rows: m.configurations.map((c): TableCell[] => [c.label, fmtStat(c.rates.min.rho), fmtStat(c.rates.min.r2), fmtStat(c.rates.min.logLogSlope), fmtStat(c.rates.fit.rho), fmtStat(c.finalDrift)]),
       },
     ],
   });
+
+  const withKernel = m.configurations.filter((c) => c.linearized !== null);
+  if (withKernel.length > 0) {
+    const pct = (x: Stat): string => (x.mean === null ? '—' : fmtStat({ ...x, mean: 100 * x.mean, std: x.std === null ? null : 100 * x.std }) + ' %');
+    sections.push({
+      id: 'sweep-linearized',
+      title: 'The kernel view per configuration (--linearized)',
+      paragraphs: [
+        'From the empirical NTK at θ₀ (K₀) of each run: η·λ_max of K₀/n (GD on the linearized model is stable below 2), the share of the initial loss in directions of K₀ too slow to converge within the epochs, the last epoch t* at which the linearized model predicts the observed loss within its tolerance, and the largest relative deviation of the prediction.',
+      ],
+      tables: [
+        {
+          id: 'sweep-linearized-table',
+          columns: ['configuration', 'η·λ_max', 'initial loss too slow to converge', 't*', 'largest deviation', 'predicted final loss', 'observed final loss'],
+          rows: withKernel.map((c): TableCell[] => {
+            const k = c.linearized!;
+            return [c.label, fmtStat(k.etaLambdaMax), pct(k.slowFraction), fmtStat(k.tStar), pct(k.largestDeviation), fmtStat(k.predictedFinalLoss), fmtStat(k.observedFinalLoss)];
+          }),
+        },
+      ],
+    });
+  }
 
   const withCurves = m.configurations.filter((c) => c.curves.epochs.length > 0);
   if (withCurves.length > 0) {
@@ -405,7 +514,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
     });
   }
 
-  const rerun = opts.dirName ? ` Run the same lplr sweep command again (with the same --out ${opts.dirName}) to run the missing ones and resume the interrupted ones; failed runs are retried.` : '';
+  const rerun = opts.dirName ? ` Run the same lplr sweep command again (with the same --out ${opts.dirName}) to run the missing ones and resume the interrupted ones; failed runs are retried (a diverged run diverges again: training is deterministic).` : '';
   sections.push({
     id: 'sweep-problems',
     title: 'Missing or failed runs',
@@ -413,7 +522,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
     tables:
       m.problems.length === 0
         ? []
-        : [{ id: 'sweep-problems-table', columns: ['index', 'run', 'state', 'detail', 'directory'], rows: m.problems.map((p) => [p.index, p.label, statusLabel(p.state), p.detail ?? '', p.dir]) }],
+        : [{ id: 'sweep-problems-table', columns: ['index', 'run', 'state', 'detail', 'directory'], rows: m.problems.map((p) => [p.index, p.label, p.diverged ? 'diverged' : statusLabel(p.state), p.detail ?? '', p.dir]) }],
   });
   return sections;
 }

@@ -205,6 +205,7 @@ export function explainRunFailure(e: unknown, dir: string, lastCheckpoint: strin
       lastCheckpoint
         ? `${e.message} Finished work is kept (last checkpoint ${lastCheckpoint}), but resuming from it repeats the same divergence: continue anyway with 'lplr resume ${dir} --continue-on-nan', or ${smallerLr}.`
         : `${e.message} No checkpoint was taken yet (metrics so far are in ${metricsFile}): ${smallerLr}, or run again with --continue-on-nan to keep going anyway.`,
+      e.epoch,
     );
   }
   if (e instanceof GpuError || e instanceof LimitError) {

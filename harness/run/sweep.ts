@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AdapterError, closest, ConfigError, DataError, GpuError, LplrError } from '../../src/errors.js';
+import { AdapterError, closest, ConfigError, DataError, DivergenceError, GpuError, LplrError } from '../../src/errors.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { MetricRow } from '../../src/metrics/schema.js';
 import type { RunSummary } from '../analysis/summary.js';
@@ -408,12 +408,17 @@ export interface RunStateInfo {
   state: RunState;
   /** The failure message, the checkpoint epoch, ... */
   detail?: string;
+  /** A failed run whose loss or gradient became NaN/Inf: a measured outcome of its configuration, not a fault. */
+  diverged?: { epoch: number | null };
 }
 
 export interface FailureRecord {
   message: string;
+  /** The error class ('DivergenceError', 'GpuError', ...). */
   error: string;
   at: string;
+  /** For a divergence: the epoch whose loss or gradient was not finite. */
+  epoch?: number;
 }
 
 export function runState(dir: string): RunStateInfo {
@@ -421,7 +426,9 @@ export function runState(dir: string): RunStateInfo {
   const failed = path.join(dir, FAILED_FILE);
   if (fs.existsSync(failed)) {
     try {
-      return { state: 'failed', detail: readJson<FailureRecord>(failed).message };
+      const record = readJson<FailureRecord>(failed);
+      const diverged = record.error === 'DivergenceError' ? { diverged: { epoch: typeof record.epoch === 'number' ? record.epoch : null } } : {};
+      return { state: 'failed', detail: record.message, ...diverged };
     } catch {
       return { state: 'failed', detail: `${FAILED_FILE} is unreadable` };
     }
@@ -442,6 +449,7 @@ function recordFailure(dir: string, e: unknown): void {
   fs.mkdirSync(dir, { recursive: true });
   const err = e instanceof Error ? e : new Error(String(e));
   const record: FailureRecord = { message: err.message, error: err.name, at: new Date().toISOString() };
+  if (e instanceof DivergenceError && e.epoch !== undefined) record.epoch = e.epoch;
   writeJsonAtomic(path.join(dir, FAILED_FILE), record);
 }
 
@@ -774,6 +782,7 @@ export interface CollectedRun {
   spec: SweepRunSpec;
   state: RunState;
   detail?: string;
+  diverged?: RunStateInfo['diverged'];
   summary?: RunSummary;
 }
 
