@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { jacobiEigen } from '../src/metrics/eigen.js';
 import { blockedNtk, lanczosQuadrature, largestFittingSamples, linearizedMemory, mlpDims, quadratureCurve, spectralAccount } from '../src/metrics/linearized.js';
-import { deviationStats, linearizedWidthVerdict, summarizeLinearized, tStarSentence } from '../harness/analysis/linearized-summary.js';
+import { DEFAULT_THRESHOLDS } from '../harness/analysis/verdicts.js';
+import { deviationStats, kernelGradNormSq, linearizedWidthVerdict, summarizeLinearized, tStarSentence } from '../harness/analysis/linearized-summary.js';
 import { mlpNtk } from '../src/metrics/ntk.js';
 import type { EpochRow, MetricRow } from '../src/metrics/schema.js';
 import { Linear, type Sequential } from '../src/nn/layers.js';
@@ -274,6 +275,71 @@ describe('t*, deviations and the width verdict', () => {
     const few = linearizedWidthVerdict(falling.slice(0, 4));
     expect(few.verdict).toBeUndefined();
     expect(few.note).toMatch(/no verdict \(inconclusive\): 4 width/);
+  });
+});
+
+describe('the rate rule on the kernel’s own ‖∇L‖²', () => {
+  it('kernelGradNormSq is rᵀ(K/n)r / n of the iterated residual (dense eigendecomposition, n = 7)', () => {
+    const n = 7;
+    const rng = new Rng(11);
+    const b = Array.from({ length: n * n }, () => rng.normal());
+    // K = BBᵀ (symmetric positive semi-definite), its eigenpairs by Jacobi in float64.
+    const k = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let m = 0; m < n; m++) k[i * n + j] += b[i * n + m] * b[j * n + m];
+    const kn = k.map((v) => v / n);
+    const { values, vectors } = jacobiEigen(kn, n);
+    const r0 = Array.from({ length: n }, () => rng.normal());
+    const norm2 = r0.reduce((a, v) => a + v * v, 0);
+    const weight = Array.from(values, (_, i) => {
+      let c = 0;
+      for (let j = 0; j < n; j++) c += vectors[j * n + i] * r0[j];
+      return (c * c) / norm2;
+    });
+    const lr = 0.5 / Math.max(...values);
+    let r = [...r0];
+    const epochs = [0, 1, 2, 3, 10, 40];
+    const direct: number[] = [];
+    for (let t = 0; t <= 40; t++) {
+      const kr = r.map((_, i) => r.reduce((a, v, j) => a + kn[i * n + j] * v, 0));
+      if (epochs.includes(t)) direct.push(r.reduce((a, v, i) => a + v * kr[i], 0) / n);
+      r = r.map((v, i) => v - lr * kr[i]);
+    }
+    const loss0 = norm2 / (2 * n);
+    const quad = kernelGradNormSq({ lambda: [...values], weight }, lr, loss0, epochs);
+    quad.forEach((g, i) => expect(Math.abs(g - direct[i]) / direct[i]).toBeLessThan(1e-10));
+  });
+
+  /** Rows of a --linearized run whose K₀/n has these Gauss nodes; the loss rows follow the quadrature. */
+  function kernelRows(lambda: number[], weight: number[], lr: number, epochs: number): MetricRow[] {
+    const loss = (t: number) => lambda.reduce((a, l, i) => a + weight[i] * (1 - lr * l) ** (2 * t), 0);
+    return [
+      { kind: 'linearized-info', epoch: 0, samples: 100, trainingSamples: 100, lr, epochs },
+      ...lambda.map((l, i) => ({ kind: 'linearized-node' as const, epoch: 0, index: i, lambda: l, weight: weight[i] })),
+      ...Array.from({ length: epochs + 1 }, (_, epoch) => ({ kind: 'linearized' as const, epoch, loss: loss(epoch) })),
+      ...Array.from({ length: epochs + 1 }, (_, epoch): EpochRow => ({ kind: 'epoch', epoch, loss: loss(epoch), gradNormSq: 1, drift: 0, acc: 1, lr, timeMs: 0 })),
+    ];
+  }
+  const rule = { range: [5, 225] as [number, number], thresholds: { ...DEFAULT_THRESHOLDS } };
+
+  it('one eigenvalue: an exponential, read as linear', () => {
+    const s = summarizeLinearized(kernelRows([0.01], [1], 1, 250), rule)!;
+    expect(s.kernelRate?.reading).toBe('linear');
+    expect(s.kernelRate?.q).toBeCloseTo(1, 9);
+  });
+
+  it('a power-law spectrum (log-uniform nodes from 1e-5 to 1, weight ∝ λ^2.5): ‖∇L‖² ~ t^(−3.5), read as sublinear', () => {
+    const lambda = Array.from({ length: 300 }, (_, i) => 10 ** (-5 + (5 * i) / 299));
+    const raw = lambda.map((l) => l ** 2.5);
+    const total = raw.reduce((a, v) => a + v, 0);
+    const s = summarizeLinearized(kernelRows(lambda, raw.map((v) => v / total), 1, 250), rule)!;
+    expect(s.kernelRate?.reading).toBe('sublinear');
+    expect(s.kernelRate!.q).toBeGreaterThan(0.5);
+    expect(s.kernelRate!.q).toBeLessThan(0.7);
+    expect(s.kernelRate!.last.efolds).toBeGreaterThan(1);
+  });
+
+  it('no kernel reading without the run’s window', () => {
+    expect(summarizeLinearized(kernelRows([0.01], [1], 1, 20))!.kernelRate).toBeUndefined();
   });
 });
 

@@ -1,8 +1,10 @@
 // The linearized-NTK prediction as the lab reads it: the rows a --linearized run writes, their
 // summary (t*, deviations, the spectral account) and fig5's width verdict. The computation itself
 // (K₀ in blocks, the recursion, Lanczos) is the engine's, in src/metrics/linearized.ts.
-import { spearman } from '../../src/metrics/fit.js';
+import { spearman, type FitRange } from '../../src/metrics/fit.js';
 import type { MetricRow, OpenRow } from '../../src/metrics/schema.js';
+import { rateStability, type RateStability } from './convergence.js';
+import type { VerdictThresholds } from './verdicts.js';
 import { judged, makeVerdict, type Verdict } from './verdicts.js';
 /** `linearized` rows: the predicted loss at epoch t. */
 export type LinearizedRow = OpenRow<'linearized'>;
@@ -52,6 +54,27 @@ export interface LinearizedSummary {
   curve: { epoch: number[]; observed: number[]; predicted: number[]; deviation: number[] };
   /** The Gauss nodes (eigenvalues of K₀/n) and their weights. */
   spectrum: { lambda: number[]; weight: number[] };
+  /**
+   * The linear-convergence rule applied to the linearized model's own ‖∇L‖², from the quadrature
+   * 2·L₀·Σ w_i λ_i (1 − ηλ_i)^{2t} over the run's fit window: the reading the kernel regime
+   * predicts, beside the one measured on the run (absent without nodes or a window).
+   */
+  kernelRate?: RateStability;
+}
+
+/**
+ * ‖∇L‖² of GD on the linearized model at epochs `epochs`: with r_t = Σ_i (1 − ηλ_i)^t c_i v_i
+ * (λ_i of K₀/n), ‖∇L‖² = rᵀ(K₀/n)r / n = 2·L₀·Σ_i w_i λ_i (1 − ηλ_i)^{2t}, w_i = c_i²/‖r₀‖².
+ */
+export function kernelGradNormSq(spectrum: { lambda: readonly number[]; weight: readonly number[] }, lr: number, initialLoss: number, epochs: readonly number[]): number[] {
+  return epochs.map((t) => {
+    let g = 0;
+    for (let i = 0; i < spectrum.lambda.length; i++) {
+      const f = 1 - lr * spectrum.lambda[i];
+      g += spectrum.weight[i] * spectrum.lambda[i] * Math.pow(f * f, t);
+    }
+    return 2 * initialLoss * g;
+  });
 }
 
 function num(row: Record<string, unknown>, key: string): number {
@@ -59,8 +82,11 @@ function num(row: Record<string, unknown>, key: string): number {
   return typeof v === 'number' ? v : NaN;
 }
 
-/** The linearized account of a run from its rows; undefined when it has no `linearized` rows. */
-export function summarizeLinearized(rows: readonly MetricRow[]): LinearizedSummary | undefined {
+/**
+ * The linearized account of a run from its rows; undefined when it has no `linearized` rows. With
+ * the run's fit window and thresholds it also applies the rate rule to the kernel's ‖∇L‖².
+ */
+export function summarizeLinearized(rows: readonly MetricRow[], rule?: { range: FitRange; thresholds: VerdictThresholds }): LinearizedSummary | undefined {
   const lin = new Map<number, number>();
   const obs = new Map<number, number>();
   let info: Record<string, unknown> | undefined;
@@ -80,6 +106,13 @@ export function summarizeLinearized(rows: readonly MetricRow[]): LinearizedSumma
   nodes.sort((a, b) => a.lambda - b.lambda);
   const i = info ?? {};
   const last = epochs.length - 1;
+  const spectrum = { lambda: nodes.map((x) => x.lambda), weight: nodes.map((x) => x.weight) };
+  let kernelRate: RateStability | undefined;
+  const lr = num(i, 'lr');
+  if (rule && nodes.length > 0 && Number.isFinite(lr) && lin.has(0)) {
+    const ts = [...lin.keys()].sort((a, b) => a - b);
+    kernelRate = rateStability(ts, kernelGradNormSq(spectrum, lr, lin.get(0)!, ts), rule.range, rule.thresholds);
+  }
   return {
     samples: num(i, 'samples'),
     trainingSamples: num(i, 'trainingSamples'),
@@ -104,7 +137,8 @@ export function summarizeLinearized(rows: readonly MetricRow[]): LinearizedSumma
     kernelBytes: num(i, 'kernelBytes'),
     heldBytes: num(i, 'heldBytes'),
     curve: { epoch: epochs, observed, predicted, deviation },
-    spectrum: { lambda: nodes.map((x) => x.lambda), weight: nodes.map((x) => x.weight) },
+    spectrum,
+    ...(kernelRate ? { kernelRate } : {}),
   };
 }
 

@@ -443,12 +443,12 @@ export function summarizeRun(rows: readonly MetricRow[], config: SummaryConfig =
     thresholds,
     verdicts,
     warnings,
-    ...linearizedField(rows),
+    ...linearizedField(rows, range, thresholds),
   };
 }
 
-function linearizedField(rows: readonly MetricRow[]): { linearized?: LinearizedSummary } {
-  const linearized = summarizeLinearized(rows);
+function linearizedField(rows: readonly MetricRow[], range: FitRange, thresholds: VerdictThresholds): { linearized?: LinearizedSummary } {
+  const linearized = summarizeLinearized(rows, { range, thresholds });
   return linearized ? { linearized } : {};
 }
 

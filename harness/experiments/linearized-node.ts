@@ -12,10 +12,10 @@ function linearizedOf(rows: readonly MetricRow[], summary: RunSummary | undefine
 
 registerSingleRunSections((rows, summary) => {
   const lin = linearizedOf(rows, summary);
-  return lin ? [linearizedSection(lin, { trainingMs: summary.final?.timeMs })] : [];
+  return lin ? [linearizedSection(lin, { trainingMs: summary.final?.timeMs, observedRate: summary.rate })] : [];
 });
 
-registerSetSections((kind, runs) => linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: linearizedOf(r.rows, r.summary) }))));
+registerSetSections((kind, runs) => linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: linearizedOf(r.rows, r.summary), observedRate: r.summary?.rate }))));
 
 /** The `linearized` entry of a set's summary.json: per run t*, deviations, final losses, and (fig5) the width verdict. */
 export function linearizedSetSummary(kind: string, runs: readonly SetRun[]): { linearized?: unknown } {

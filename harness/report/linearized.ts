@@ -2,6 +2,7 @@
 // their relative deviation per epoch, t*, the r₀-weighted spectrum of K₀/n, and for a set of
 // runs (fig4, fig5) the same numbers per run, with fig5's width verdict. Platform neutral: the
 // CLI's report.html and the page draw the same sections.
+import type { RateStability } from '../analysis/convergence.js';
 import { linearizedWidthVerdict, tStarSentence, type LinearizedSummary } from '../analysis/linearized-summary.js';
 import type { ChartSpec, ReportSection, TableSpec } from './model.js';
 import { fmtNumber } from './sections.js';
@@ -10,12 +11,23 @@ function pct(x: number): string {
   return Number.isFinite(x) ? `${Number((100 * x).toPrecision(3))} %` : '—';
 }
 
+/** "sublinear (q = 0.63, 1.1 e-folds over the last third)". */
+function readingText(r: RateStability): string {
+  return `${r.reading} (q = ${fmtNumber(r.q)}, ${fmtNumber(r.last.efolds)} e-folds over the last third)`;
+}
+
+/** The kernel's predicted reading of the rate rule beside the run's measured one. */
+export function kernelRateSentence(kernel: RateStability, observed?: RateStability): string {
+  const measured = observed ? `; on the run itself it reads ${readingText(observed)}` : '';
+  return `The linear-convergence rule applied to the linearized model's own ‖∇L‖² (2·L₀·Σ w_k λ_k (1 − ηλ_k)^{2t}, same window) reads ${readingText(kernel)}${measured}. Where the two agree, the verdict is what the spectrum of K₀ predicts.`;
+}
+
 function seconds(ms: number): string {
   return Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—';
 }
 
 /** The single-run section; `trainingMs` is the run's wall time (its last epoch row). */
-export function linearizedSection(s: LinearizedSummary, opts: { idPrefix?: string; trainingMs?: number } = {}): ReportSection {
+export function linearizedSection(s: LinearizedSummary, opts: { idPrefix?: string; trainingMs?: number; observedRate?: RateStability } = {}): ReportSection {
   const p = opts.idPrefix ?? '';
   const c = s.curve;
   const lastEpoch = c.epoch.length ? c.epoch[c.epoch.length - 1] : 0;
@@ -83,6 +95,8 @@ export function linearizedSection(s: LinearizedSummary, opts: { idPrefix?: strin
       ['η·λ_max(K₀/n) (< 2 for stable GD)', s.etaLambdaMax],
       ['share of the initial loss that cannot converge within E epochs', pct(s.slowFraction)],
       ['predicted local rate per epoch at E (L_{E+1}/L_E)', s.predictedRate],
+      ...(s.kernelRate ? [['rate rule on the kernel’s ‖∇L‖²', readingText(s.kernelRate)] as [string, string]] : []),
+      ...(s.kernelRate && opts.observedRate ? [['rate rule on the run’s ‖∇L‖²', readingText(opts.observedRate)] as [string, string]] : []),
       ['quadrature loss at E (cross-check)', s.quadratureFinalLoss],
       ['largest |quadrature − iterated| / iterated', s.quadratureMaxRelDiff],
       ['samples in K₀ (of the training set)', `${s.samples} (of ${s.trainingSamples})`],
@@ -100,6 +114,7 @@ export function linearizedSection(s: LinearizedSummary, opts: { idPrefix?: strin
       `η·λ_max = ${fmtNumber(s.etaLambdaMax)}${s.etaLambdaMax < 2 ? ' (< 2: the linearized GD is stable)' : ' (≥ 2: the linearized GD diverges along its top direction)'}; ` +
         `${pct(s.slowFraction)} of the initial loss lies in directions with (1 − ηλ)^{2E} > ½, which cannot converge within E = ${fmtNumber(s.epochs)} epochs. ` +
         `Predicted final loss ${fmtNumber(s.predictedFinalLoss)} against ${fmtNumber(s.observedFinalLoss)} observed; predicted local rate ${fmtNumber(s.predictedRate)} per epoch at E.`,
+      ...(s.kernelRate ? [kernelRateSentence(s.kernelRate, opts.observedRate)] : []),
     ],
     charts,
     tables: [table],
@@ -110,6 +125,8 @@ export interface LinearizedSetMember {
   label: string;
   width: number;
   linearized?: LinearizedSummary;
+  /** The run's own rate-rule numbers, beside the kernel's. */
+  observedRate?: RateStability;
 }
 
 /** fig4/fig5: the linearized numbers per run; for fig5 t* and the largest deviation against width, with the verdict. */
@@ -118,10 +135,11 @@ export function linearizedSetSection(kind: string, members: readonly LinearizedS
   if (withLin.length === 0) return [];
   const table: TableSpec = {
     id: `${kind}-linearized-table`,
-    columns: ['run', 'width', 'samples in K₀', 't*', 'largest deviation', 'until the loss halves', 'predicted final loss', 'observed final loss', 'cannot converge within E', 'ηλ_max'],
+    columns: ['run', 'width', 'samples in K₀', 't*', 'largest deviation', 'until the loss halves', 'predicted final loss', 'observed final loss', 'cannot converge within E', 'ηλ_max', 'rate rule: kernel', 'rate rule: run'],
     rows: withLin.map((m) => {
       const s = m.linearized;
-      return [m.label, m.width, s.samples, s.tStar === null ? 'never' : s.tStar, fmtNumber(s.largestDeviation), fmtNumber(s.deviationUntilHalved), fmtNumber(s.predictedFinalLoss), fmtNumber(s.observedFinalLoss), pct(s.slowFraction), fmtNumber(s.etaLambdaMax)];
+      const reading = (r?: RateStability) => (r ? `${r.reading} (q ${fmtNumber(r.q)})` : '—');
+      return [m.label, m.width, s.samples, s.tStar === null ? 'never' : s.tStar, fmtNumber(s.largestDeviation), fmtNumber(s.deviationUntilHalved), fmtNumber(s.predictedFinalLoss), fmtNumber(s.observedFinalLoss), pct(s.slowFraction), fmtNumber(s.etaLambdaMax), reading(s.kernelRate), reading(m.observedRate)];
     }),
   };
   const section: ReportSection = {

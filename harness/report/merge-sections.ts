@@ -103,6 +103,9 @@ export interface LinearizedStats {
   largestDeviation: Stat;
   predictedFinalLoss: Stat;
   observedFinalLoss: Stat;
+  /** The rate rule on each run's linearized ‖∇L‖²: q across seeds and how often each reading came out. */
+  kernelQ: Stat;
+  kernelReadings: Record<'linear' | 'sublinear' | 'inconclusive', number>;
 }
 
 export interface WidthPointStats {
@@ -206,6 +209,12 @@ function linearizedStats(summaries: readonly RunSummary[]): LinearizedStats | nu
     largestDeviation: stat(lin.map((l) => l.largestDeviation)),
     predictedFinalLoss: stat(lin.map((l) => l.predictedFinalLoss)),
     observedFinalLoss: stat(lin.map((l) => l.observedFinalLoss)),
+    kernelQ: stat(lin.map((l) => l.kernelRate?.q)),
+    kernelReadings: {
+      linear: lin.filter((l) => l.kernelRate?.reading === 'linear').length,
+      sublinear: lin.filter((l) => l.kernelRate?.reading === 'sublinear').length,
+      inconclusive: lin.filter((l) => l.kernelRate?.reading === 'inconclusive').length,
+    },
   };
 }
 
@@ -435,15 +444,16 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
       id: 'sweep-linearized',
       title: 'The kernel view per configuration (--linearized)',
       paragraphs: [
-        'From the empirical NTK at θ₀ (K₀) of each run: η·λ_max of K₀/n (GD on the linearized model is stable below 2), the share of the initial loss in directions of K₀ too slow to converge within the epochs, the last epoch t* at which the linearized model predicts the observed loss within its tolerance, and the largest relative deviation of the prediction.',
+        'From the empirical NTK at θ₀ (K₀) of each run: η·λ_max of K₀/n (GD on the linearized model is stable below 2), the share of the initial loss in directions of K₀ too slow to converge within the epochs, the last epoch t* at which the linearized model predicts the observed loss within its tolerance, the largest relative deviation of the prediction, and the linear-convergence rule applied to the linearized model’s own ‖∇L‖² (the reading the kernel regime predicts; compare the verdicts above).',
       ],
       tables: [
         {
           id: 'sweep-linearized-table',
-          columns: ['configuration', 'η·λ_max', 'initial loss too slow to converge', 't*', 'largest deviation', 'predicted final loss', 'observed final loss'],
+          columns: ['configuration', 'η·λ_max', 'initial loss too slow to converge', 't*', 'largest deviation', 'predicted final loss', 'observed final loss', 'rate rule on the kernel’s ‖∇L‖²: q', 'its readings'],
           rows: withKernel.map((c): TableCell[] => {
             const k = c.linearized!;
-            return [c.label, fmtStat(k.etaLambdaMax), pct(k.slowFraction), fmtStat(k.tStar), pct(k.largestDeviation), fmtStat(k.predictedFinalLoss), fmtStat(k.observedFinalLoss)];
+            const readings = (['linear', 'sublinear', 'inconclusive'] as const).filter((r) => k.kernelReadings[r] > 0).map((r) => `${k.kernelReadings[r]} ${r}`).join(' · ') || '—';
+            return [c.label, fmtStat(k.etaLambdaMax), pct(k.slowFraction), fmtStat(k.tStar), pct(k.largestDeviation), fmtStat(k.predictedFinalLoss), fmtStat(k.observedFinalLoss), fmtStat(k.kernelQ), readings];
           }),
         },
       ],

@@ -85,13 +85,19 @@ function singleRunLive(runs: readonly LiveRun[], figures: ('fig1' | 'fig2' | 'cu
   const run = runs[0];
   if (!run || run.rows.length === 0) return [];
   const summary = runSummary(run.rows, run.config);
-  return [...singleRunSections(run.rows, summary, { figures }), ...(summary.linearized ? [linearizedSection(summary.linearized)] : [])];
+  return [...singleRunSections(run.rows, summary, { figures }), ...(summary.linearized ? [linearizedSection(summary.linearized, { observedRate: summary.rate })] : [])];
 }
 
 /** --linearized's per-run section of a set (fig4, fig5), with fig5's width verdict once every run is done. */
 function linearizedSetLive(kind: string, runs: readonly LiveRun[]): ReportSection[] {
   if (!runs.every((r) => r.done)) return [];
-  return linearizedSetSection(kind, runs.map((r) => ({ label: r.label, width: r.config.width, linearized: runSummary(r.rows, r.config).linearized })));
+  return linearizedSetSection(
+    kind,
+    runs.map((r) => {
+      const summary = runSummary(r.rows, r.config);
+      return { label: r.label, width: r.config.width, linearized: summary.linearized, observedRate: summary.rate };
+    }),
+  );
 }
 
 /** What the page's form shows of an MLP figure: its words, its options and the MLP presets. */
