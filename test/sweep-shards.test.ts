@@ -101,6 +101,25 @@ describe('lplr sweep across shards and processes', () => {
     for (const id of ['sweep-verdicts-table', 'sweep-rates-table', 'sweep-curves-loss', 'sweep-width-final-loss', 'sweep-problems']) expect(html).toContain(`id="${id}"`);
   });
 
+  it('lplr report on the sweep directory rebuilds every run’s summary from its metrics, then the merge', () => {
+    const names = runDirs(single);
+    const summaryFile = path.join(single, 'runs', names[0], 'summary.json');
+    const original = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+    // A summary written under other rules: the rebuild must replace it.
+    fs.writeFileSync(summaryFile, JSON.stringify({ ...original, final: { ...original.final, loss: 1e-9 }, verdicts: [] }));
+    const before = mergedSummary(single);
+    expect(before.configurations.some((c: { finalLoss: { min: number } }) => c.finalLoss.min === 1e-9)).toBe(true);
+    const r = spawnSync(process.execPath, [cli, 'report', single], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/lplr:/);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(5);
+    const rebuilt = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+    expect(rebuilt.final.loss).toBe(original.final.loss);
+    expect(rebuilt.verdicts).toEqual(original.verdicts);
+    const { timing: _t, ...after } = JSON.parse(fs.readFileSync(path.join(single, 'summary.json'), 'utf8'));
+    expect(after).toEqual(mergedSummary(sharded));
+  });
+
   it('rerunning a shard skips its completed runs and leaves their files alone', async () => {
     const files = runDirs(sharded).map((n) => path.join(sharded, 'runs', n, 'metrics.jsonl'));
     const before = files.map((f) => fs.statSync(f).mtimeMs);

@@ -3,10 +3,8 @@
 // each atomically, so it can run while shards are still working (their runs show as unfinished).
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { renderReport } from '../report/html.js';
-import { fmtStat, mergedSections, mergeSweep, type MergedSweep } from '../report/merge-sections.js';
-import { writeFileAtomic, writeJsonAtomic } from '../run/run-dir.js';
-import { collectSweep, readPlan } from '../run/sweep.js';
+import { fmtStat, type MergedSweep } from '../report/merge-sections.js';
+import { writeSweepReport } from '../run/sweep-report.js';
 import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
 
@@ -27,17 +25,7 @@ export const mergeVerb: Verb = {
     }
     if (args.positionals.length > 1) throw new ConfigError(`lplr merge takes one directory; got also '${args.positionals[1]}'.`);
     const dir = path.resolve(dirArg);
-    const plan = readPlan(dir);
-    const merged = mergeSweep(plan, collectSweep(dir, plan));
-    writeJsonAtomic(path.join(dir, 'summary.json'), merged);
-    const axes = plan.axes.map((a) => a.key).join(' × ') || 'seeds';
-    const report = renderReport({
-      title: `Sweep ${plan.experiment}: ${axes} (${plan.seeds.length} seed${plan.seeds.length === 1 ? '' : 's'})`,
-      subtitle: `${merged.counts.complete}/${merged.counts.planned} runs complete · ${dir}`,
-      config: { experiment: plan.experiment, options: plan.base, grid: plan.axes, seeds: plan.seeds, runs: plan.runs.length },
-      sections: mergedSections(merged, { dirName: dirArg }),
-    });
-    writeFileAtomic(path.join(dir, 'report.html'), report);
+    const merged = writeSweepReport(dir, dirArg);
     const c = merged.counts;
     if (args.values.json) process.stdout.write(`${JSON.stringify(merged)}\n`);
     else {
