@@ -36,6 +36,8 @@ describe('lplr run ... --linearized', () => {
     expect(set.linearized.runs.map((x: { width: number }) => x.width)).toEqual([8, 16]);
     expect(set.linearized.verdict).toBeNull();
     expect(set.linearized.note).toMatch(/no verdict \(inconclusive\): 2 width/);
+    // Each member carries the rate rule's reading of its kernel's own ‖∇L‖².
+    for (const x of set.linearized.runs as { kernelReading: string; kernelQ: number }[]) expect(['linear', 'sublinear', 'inconclusive']).toContain(x.kernelReading);
     for (const run of set.runs as { dir: string }[]) {
       const runDir = path.join(dir, run.dir);
       const rows = rowsOf(runDir);
@@ -54,6 +56,12 @@ describe('lplr run ... --linearized', () => {
     fs.rmSync(path.join(dir, 'report.html'));
     expect(lplr(['report', dir]).code).toBe(0);
     expect(sectionIds(fs.readFileSync(path.join(dir, 'report.html'), 'utf8'))).toContain('fig5-linearized');
+  });
+
+  it('fig1 --preset tiny --linearized prints how long the kernel regime held and the kernel’s reading', () => {
+    const r = lplr(['run', 'fig1', '--preset', 'tiny', '--linearized', '--out', path.join(tmp, 'fig1'), '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/linearized \(K₀ on 64 samples\): t\* = \d+.*largest deviation [\d.]+ %, η·λ_max [\d.]+; rate rule on the kernel's ‖∇L‖²: (linear|sublinear|inconclusive) \(q /);
   });
 
   it('run ntk --preset tiny --linearized keeps the theory checks and adds the prediction', () => {

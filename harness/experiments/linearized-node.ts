@@ -34,6 +34,8 @@ export function linearizedSetSummary(kind: string, runs: readonly SetRun[]): { l
     observedFinalLoss: s.observedFinalLoss,
     slowFraction: s.slowFraction,
     etaLambdaMax: s.etaLambdaMax,
+    kernelReading: s.kernelRate?.reading ?? null,
+    kernelQ: s.kernelRate?.q ?? null,
   }));
   if (kind !== 'fig5') return { linearized: { runs: runsOut } };
   const judged = linearizedWidthVerdict(per.map((x) => ({ width: x.width, largestDeviation: x.s.largestDeviation, tStar: x.s.tStar })));

@@ -65,13 +65,22 @@ const FIG1_TITLE = FIG1.title;
 const FIG2_TITLE = FIG2.title;
 
 function fig1Headline(s: RunSummary): string {
-  return `final loss ${s.final.loss.toExponential(4)}; ${fmtRate(s)}`;
+  return `final loss ${s.final.loss.toExponential(4)}; ${fmtRate(s)}${linearizedHeadline(s)}`;
 }
 
 function fig2Headline(s: RunSummary): string {
   const a = s.lStar[s.primary] ?? s.lStar.zero;
   const ll = a.logLog;
-  return `μ_t ratio (last/middle third) ${a.pl.ratio.toFixed(3)} with L* = ${s.primary}; log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)}, reported)`;
+  return `μ_t ratio (last/middle third) ${a.pl.ratio.toFixed(3)} with L* = ${s.primary}; log-log slope ${ll.slope.toFixed(3)} (R² ${ll.r2.toFixed(3)}, reported)${linearizedHeadline(s)}`;
+}
+
+/** With --linearized, a second line: how long the kernel regime held and the verdict the kernel predicts. */
+function linearizedHeadline(s: RunSummary): string {
+  const l = s.linearized;
+  if (!l) return '';
+  const held = l.tStar === null ? 'off by > 10 % from epoch 0' : `t* = ${l.tStar}${l.holdsThroughout ? ' (throughout)' : ''}`;
+  const kernel = l.kernelRate ? `; rate rule on the kernel's ‖∇L‖²: ${l.kernelRate.reading} (q ${l.kernelRate.q.toFixed(3)})` : '';
+  return `\nlinearized (K₀ on ${l.samples} samples): ${held}, largest deviation ${(100 * l.largestDeviation).toFixed(1)} %, η·λ_max ${l.etaLambdaMax.toFixed(3)}${kernel}`;
 }
 
 /** `lplr run --help`'s line: "Figure 1: " and the figure's description. */
