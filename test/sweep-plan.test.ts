@@ -232,6 +232,25 @@ describe('merge: diverged runs and verdict outcomes', () => {
     expect(small.linearized).toBeNull();
   });
 
+  it('lr scaling: exponentials at a rate ∝ lr give slope 1, a power law in lr·t gives slope near 0', () => {
+    const p = plan(['--preset', 'tiny'], ['lr=0.01,0.02,0.04,0.08'], [0]);
+    const curves = (f: (lr: number, t: number) => number) =>
+      p.runs.map((spec): CollectedRun => {
+        const lr = spec.point.lr as number;
+        const rows = Array.from({ length: 61 }, (_, t) => ({ kind: 'epoch', epoch: t, loss: f(lr, t), gradNormSq: 2 * f(lr, t) ** 1.5, acc: 1, drift: 0, timeMs: t }) as EpochRow);
+        return { spec, state: 'complete', summary: summaryOf(rows) };
+      });
+    const exp = mergeSweep(p, curves((lr, t) => Math.exp(-2 * lr * t)));
+    expect(exp.lrScaling).toHaveLength(1);
+    expect(exp.lrScaling![0].points.map((x) => x.lr)).toEqual([0.01, 0.02, 0.04, 0.08]);
+    expect(exp.lrScaling![0].slope).toBeCloseTo(1, 6);
+    const power = mergeSweep(p, curves((lr, t) => (1 + 1000 * lr * t) ** -2));
+    expect(Math.abs(power.lrScaling![0].slope)).toBeLessThan(0.1);
+    // Without lr in the grid there is nothing to report.
+    const widths = plan(['--preset', 'tiny'], ['width=8,16,32'], [0]);
+    expect(mergeSweep(widths, widths.runs.map((spec) => ({ spec, state: 'complete', summary: summaryOf(expRows(0.9)) }))).lrScaling).toBeNull();
+  });
+
   it('runState reads a divergence from failed.json, with its epoch', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-diverged-'));
     fs.writeFileSync(path.join(dir, 'failed.json'), JSON.stringify({ message: 'Training diverged at epoch 7', error: 'DivergenceError', at: 'now', epoch: 7 }));

@@ -34,6 +34,9 @@ export const mergeVerb: Verb = {
         `merged ${c.complete}/${c.planned} runs in ${merged.configurations.length} configurations${c.failed + c.unfinished + c.missing > 0 ? ` (${c.failed} failed, ${c.unfinished} unfinished, ${c.missing} missing)` : ''}${diverged}\n`,
       );
       process.stdout.write(`${configurationLines(merged).join('\n')}\n`);
+      for (const g of merged.lrScaling ?? []) {
+        process.stdout.write(`  late e-folds against lr (${g.label}): slope ${g.slope.toFixed(3)} over ${g.points.length} learning rates (rate ∝ lr: 1; power law: 0)\n`);
+      }
       for (const p of merged.problems.slice(0, 10)) process.stdout.write(`  ${p.diverged ? 'diverged' : p.state} ${p.label}${p.detail ? `: ${p.detail.split('\n')[0]}` : ''}\n`);
       if (merged.problems.length > 10) process.stdout.write(`  ... and ${merged.problems.length - 10} more (see report.html)\n`);
       process.stdout.write(`wrote ${path.join(dirArg, 'summary.json')} and ${path.join(dirArg, 'report.html')}\n`);

@@ -5,6 +5,7 @@
 // so the same runs always give the same numbers whichever shards produced them.
 import { L_STAR_CHOICES, type LStarChoice, type RunSummary } from '../analysis/summary.js';
 import type { Outcome } from '../analysis/convergence.js';
+import { linearFit } from '../../src/metrics/fit.js';
 import { widthEffectVerdict, type Verdict } from '../analysis/verdicts.js';
 import type { CollectedRun, RunState, SweepAxis, SweepPlan } from '../run/sweep.js';
 import type { ChartSeries, ReportSection, TableCell } from './model.js';
@@ -125,6 +126,21 @@ export interface WidthAblation {
   verdict: Verdict;
 }
 
+/**
+ * How the e-folds of ‖∇L‖² over the last third of the window change with the step size, when lr
+ * is a grid key: the slope of log(mean e-folds) against log(lr) over the configurations that
+ * trained (reported, not judged). In the gradient-flow regime GD's time is η·t, so linear
+ * convergence at a fixed rate per unit of η·t moves ∝ η e-folds over a fixed window (slope 1),
+ * while a power law in η·t moves the same number at every η once η·t ≫ 1 (slope 0).
+ */
+export interface LrScaling {
+  /** Other grid keys' values ("width=64"), or 'all runs' when lr is the only key. */
+  label: string;
+  points: { lr: number; efoldsLast: number; seeds: number }[];
+  slope: number;
+  r2: number;
+}
+
 export interface MergeProblem {
   index: number;
   label: string;
@@ -145,6 +161,8 @@ export interface MergedSweep {
   counts: { planned: number; complete: number; failed: number; unfinished: number; missing: number; diverged: number };
   configurations: MergedConfiguration[];
   widthAblation: WidthAblation[] | null;
+  /** With lr as a grid key and at least 3 learning rates with e-folds: see LrScaling. */
+  lrScaling: LrScaling[] | null;
   problems: MergeProblem[];
   /** Wall time per configuration (s): not part of the merged numbers, which must not depend on the machine. */
   timing: { label: string; wallTimeSec: Stat }[];
@@ -298,6 +316,23 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
     });
   }
 
+  let lrScaling: LrScaling[] | null = null;
+  if (gridKeys.includes('lr')) {
+    const others = gridKeys.filter((k) => k !== 'lr');
+    lrScaling = groupBy(configurations, (c) => JSON.stringify(others.map((k) => c.point[k])))
+      .map((cs): LrScaling | null => {
+        const points = cs
+          .map((c) => ({ lr: Number(c.point.lr), efoldsLast: c.convergence.efoldsLast.mean ?? NaN, seeds: c.convergence.efoldsLast.n }))
+          .filter((p) => p.lr > 0 && p.efoldsLast > 0 && Number.isFinite(p.efoldsLast))
+          .sort((a, b) => a.lr - b.lr);
+        if (points.length < 3) return null;
+        const fit = linearFit(points.map((p) => Math.log(p.lr)), points.map((p) => Math.log(p.efoldsLast)));
+        return { label: pointText(withoutKeys(cs[0].point, ['lr']), 'all runs'), points, slope: fit.slope, r2: fit.r2 };
+      })
+      .filter((x): x is LrScaling => x !== null);
+    if (lrScaling.length === 0) lrScaling = null;
+  }
+
   const problems: MergeProblem[] = collected
     .filter((r) => r.state !== 'complete')
     .map((r) => ({ index: r.spec.index, label: r.spec.label, dir: r.spec.dir, state: r.state as MergeProblem['state'], ...(r.detail ? { detail: r.detail } : {}), ...(r.diverged ? { diverged: r.diverged } : {}) }));
@@ -319,6 +354,7 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
     },
     configurations,
     widthAblation,
+    lrScaling,
     problems,
     timing: groups.map((g, i) => ({
       label: configurations[i].label,
@@ -423,6 +459,24 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
       },
     ],
   });
+
+  if (m.lrScaling) {
+    sections.push({
+      id: 'sweep-lr-scaling',
+      title: 'The late rate against the step size (reported, not judged)',
+      paragraphs: [
+        'The e-folds of ‖∇L‖² over the last third of the window (mean over the seeds that trained) against lr, on log axes, and the slope of the line through them. GD at small steps follows gradient flow in time η·t: linear convergence at a fixed rate in that time moves ∝ η e-folds over a fixed window of epochs (slope 1); a power law in η·t moves about the same number at every step size once η·t ≫ 1 (slope 0).',
+        ...m.lrScaling.map((g) => `${g.label}: slope ${fmtNumber(g.slope)} (R² ${fmtNumber(g.r2)}) over ${g.points.length} learning rates from ${fmtNumber(g.points[0].lr)} to ${fmtNumber(g.points[g.points.length - 1].lr)}.`),
+      ],
+      tables: [
+        {
+          id: 'sweep-lr-scaling-table',
+          columns: ['group', 'lr', 'seeds', 'e-folds over the last third (mean)'],
+          rows: m.lrScaling.flatMap((g) => g.points.map((p): TableCell[] => [g.label, p.lr, p.seeds, fmtNumber(p.efoldsLast)])),
+        },
+      ],
+    });
+  }
 
   sections.push({
     id: 'sweep-rates',
