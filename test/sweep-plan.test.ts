@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../harness/options/args.js';
 import { MLP_OPTIONS, mlpIdentity, resolveMlpConfig } from '../harness/experiments/mlp-config.js';
-import { mergeSweep, stat } from '../harness/report/merge-sections.js';
+import { mergedSections, mergeSweep, stat } from '../harness/report/merge-sections.js';
 import { configHash } from '../harness/run/run-dir.js';
 import { inShard, parseGridArg, parseSeeds, planSweep, resolveShard, runState, writePlan, type CollectedRun } from '../harness/run/sweep.js';
 import type { EpochRow } from '../src/metrics/schema.js';
@@ -244,6 +244,11 @@ describe('merge: diverged runs and verdict outcomes', () => {
     expect(exp.lrScaling).toHaveLength(1);
     expect(exp.lrScaling![0].points.map((x) => x.lr)).toEqual([0.01, 0.02, 0.04, 0.08]);
     expect(exp.lrScaling![0].slope).toBeCloseTo(1, 6);
+    // The report plots each configuration's mean loss against η·t (epoch 0 left out).
+    const flow = mergedSections(exp).find((x) => x.id === 'sweep-lr-scaling')!.charts![0];
+    expect(flow.series.map((x) => x.label)).toEqual(['lr=0.01', 'lr=0.02', 'lr=0.04', 'lr=0.08']);
+    expect(flow.series[1].x.slice(0, 2)).toEqual([0.02, 0.04]);
+    expect(flow.series[1].y[0]).toBeCloseTo(Math.exp(-2 * 0.02), 12);
     const power = mergeSweep(p, curves((lr, t) => (1 + 1000 * lr * t) ** -2));
     expect(Math.abs(power.lrScaling![0].slope)).toBeLessThan(0.1);
     // Without lr in the grid there is nothing to report.

@@ -461,6 +461,13 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
   });
 
   if (m.lrScaling) {
+    // Loss against gradient-flow time η·t: curves of one power law collapse onto one line here.
+    const trained = m.configurations.filter((c) => c.curves.epochs.length > 0 && Number(c.point.lr) > 0);
+    const flowSeries: ChartSeries[] = trained.map((c, i) => {
+      const lr = Number(c.point.lr);
+      const keep = c.curves.epochs.map((e, k) => [e, k] as const).filter(([e]) => e > 0);
+      return { label: c.label, x: keep.map(([e]) => lr * e), y: keep.map(([, k]) => c.curves.loss.mean[k]), color: PALETTE[i % PALETTE.length] };
+    });
     sections.push({
       id: 'sweep-lr-scaling',
       title: 'The late rate against the step size (reported, not judged)',
@@ -473,6 +480,16 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
           id: 'sweep-lr-scaling-table',
           columns: ['group', 'lr', 'seeds', 'e-folds over the last third (mean)'],
           rows: m.lrScaling.flatMap((g) => g.points.map((p): TableCell[] => [g.label, p.lr, p.seeds, fmtNumber(p.efoldsLast)])),
+        },
+      ],
+      charts: [
+        {
+          id: 'sweep-lr-flow-time',
+          title: 'Training loss against η·t (mean over seeds)',
+          caption: 'Each configuration’s mean loss against gradient-flow time η·t on log axes (epoch 0 left out). Curves that follow one power law in η·t lie on one straight line; linear convergence bends down.',
+          x: { label: 'η·t', scale: 'log' },
+          y: { label: 'training loss', scale: 'log' },
+          series: flowSeries,
         },
       ],
     });
