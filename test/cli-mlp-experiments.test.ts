@@ -185,7 +185,7 @@ describe('lplr run all, fig2, fig4, fig5 (tiny preset)', () => {
     fs.mkdirSync(empty);
     const r = lplr(['report', empty]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no metrics\.jsonl and is not a fig4, fig5, all or seed-set directory/);
+    expect(r.stderr).toMatch(/no metrics\.jsonl and is not a fig4, fig5, all, seed-set or sweep directory/);
   });
 });
 
