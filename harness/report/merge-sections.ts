@@ -438,7 +438,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
     title: 'Verdicts per configuration',
     paragraphs: [
       'The rules of docs/metrics.md per seed: q is the rate of ‖∇L‖² over the last third of the window divided by that over the middle third (linear needs q ≥ the rule’s threshold and at least one e-fold over the last third); the μ ratio is that of the PL ratio against each run’s primary L*. ΔAIC = AIC(exponential) − AIC(power law) of the offset fits of the loss (positive: the power law fits better; reported, not judged).',
-      'A run diverged when its loss or gradient became NaN/Inf (it stops) or it ended above its initial loss; diverged runs that stopped are left out of the other columns.',
+      'A run diverged when its loss or gradient became NaN/Inf (it stops) or it ended above its initial loss; diverged runs are left out of the other columns.',
     ],
     tables: [
       {
