@@ -3,7 +3,7 @@
 // each atomically, so it can run while shards are still working (their runs show as unfinished).
 import * as path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { fmtStat, type MergedSweep } from '../report/merge-sections.js';
+import { countsText, fmtStat, type MergedSweep } from '../report/merge-sections.js';
 import { writeSweepReport } from '../run/sweep-report.js';
 import { helpText, parseArgs, type OptionSpec } from '../options/args.js';
 import type { Verb } from './verb.js';
@@ -49,8 +49,7 @@ export const mergeVerb: Verb = {
 function configurationLines(m: MergedSweep): string[] {
   const verdict = (cfg: MergedSweep['configurations'][number], prefix: string): string => {
     const v = cfg.verdicts.find((x) => x.name.startsWith(prefix));
-    if (!v || v.of === 0) return '—';
-    return (['pass', 'fail', 'inconclusive'] as const).filter((o) => v.outcomes[o] > 0).map((o) => `${v.outcomes[o]} ${o}`).join(', ');
+    return !v || v.of === 0 ? '—' : countsText(v.outcomes);
   };
   return m.configurations.map((cfg) => {
     const div = cfg.diverged.runs > 0 ? `, ${cfg.diverged.runs} diverged` : '';

@@ -368,6 +368,14 @@ export function mergeSweep(plan: SweepPlan, collected: readonly CollectedRun[]):
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
 
+/** "2 pass · 1 inconclusive": the non-zero counts in their declared order. */
+export function countsText(counts: Readonly<Record<string, number>>, separator = ', '): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${n} ${name}`)
+    .join(separator);
+}
+
 /** "mean ± std" (or just the mean for one value, '—' for none). */
 export function fmtStat(s: Stat): string {
   if (s.mean === null) return '—';
@@ -424,9 +432,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
 
   const outcomes = (c: MergedConfiguration, ...names: string[]): string => {
     const x = c.verdicts.find((y) => names.includes(y.name));
-    if (!x || x.of === 0) return '—';
-    const parts = (['pass', 'fail', 'inconclusive'] as const).filter((o) => x.outcomes[o] > 0).map((o) => `${x.outcomes[o]} ${o}`);
-    return `${parts.join(' · ')} (of ${x.of})`;
+    return !x || x.of === 0 ? '—' : `${countsText(x.outcomes, ' · ')} (of ${x.of})`;
   };
   const divergedText = (c: MergedConfiguration): string => {
     if (c.diverged.runs === 0) return c.diverged.of > 0 ? `0/${c.diverged.of}` : '—';
@@ -523,7 +529,7 @@ export function mergedSections(m: MergedSweep, opts: { dirName?: string } = {}):
           columns: ['configuration', 'η·λ_max', 'initial loss too slow to converge', 't*', 'largest deviation', 'predicted final loss', 'observed final loss', 'rate rule on the kernel’s ‖∇L‖²: q', 'its readings'],
           rows: withKernel.map((c): TableCell[] => {
             const k = c.linearized!;
-            const readings = (['linear', 'sublinear', 'inconclusive'] as const).filter((r) => k.kernelReadings[r] > 0).map((r) => `${k.kernelReadings[r]} ${r}`).join(' · ') || '—';
+            const readings = countsText(k.kernelReadings, ' · ') || '—';
             return [c.label, fmtStat(k.etaLambdaMax), pct(k.slowFraction), fmtStat(k.tStar), pct(k.largestDeviation), fmtStat(k.predictedFinalLoss), fmtStat(k.observedFinalLoss), fmtStat(k.kernelQ), readings];
           }),
         },
