@@ -23,7 +23,15 @@
 //               eval (running statistics are constants): u = v = 0. Stored as
 //               coef [4C] = (k, u, v, mean). out coef, in1 saved, in2 gamma, in3 red.
 //   bwd_apply   dx = k·dy + u·(x − mean) + v. out dx, in1 dy, in2 x, in3 coef. 1-D.
+//   apply4, bwd_apply4  the same per element, four consecutive values (one channel, since
+//               H·W % 4 == 0) per invocation through vec4 views of out, in1, in2: llvmpipe
+//               runs every storage access per lane, so the per-channel coefficients are
+//               loaded and the channel index divided out once per four values. 1-D over
+//               B·C·H·W/4. Bit-identical to apply / bwd_apply.
 // 1-D entries use index = gid.x + gid.y·256·num_workgroups.x.
+// stats and bwd_reduce walk each channel's values r = t, t + 256, … with the image b and
+// the in-plane offset carried from one step to the next rather than divided out per value
+// (per-lane integer division is slow on llvmpipe); the order of the sums is unchanged.
 
 #import "uniforms/batchnorm.json"
 
@@ -61,9 +69,34 @@ fn tree_ab(t: u32) {
   }
 }
 
-// Index of the r-th value of channel c, r in [0, B·H·W).
-fn at(c: u32, r: u32) -> u32 {
-  return ((r / p.hw) * p.c + c) * p.hw + r % p.hw;
+// The values of channel c in the order r = t, t + WG, t + 2·WG, … (r < B·H·W): value r is
+// x[b, c, q] with b = r / hw, q = r % hw; `index` is its flat index. Each step adds WG to r,
+// that is WG / hw whole images and WG % hw values, with one carry, and no division per value.
+struct ChannelWalk {
+  index: u32,
+  q: u32,
+  left: u32, // values of the channel still to visit, counting this one
+}
+
+fn walk_start(c: u32, t: u32) -> ChannelWalk {
+  let n = p.batch * p.hw;
+  if (t >= n) {
+    return ChannelWalk(0u, 0u, 0u);
+  }
+  let b = t / p.hw;
+  let q = t % p.hw;
+  return ChannelWalk((b * p.c + c) * p.hw + q, q, (n - t + WG - 1u) / WG);
+}
+
+fn walk_next(w: ChannelWalk) -> ChannelWalk {
+  let plane = p.c * p.hw; // from one image's channel c to the next image's
+  var q = w.q + WG % p.hw;
+  var index = w.index + (WG / p.hw) * plane + WG % p.hw;
+  if (q >= p.hw) {
+    q -= p.hw;
+    index += plane - p.hw;
+  }
+  return ChannelWalk(index, q, w.left - 1u);
 }
 
 @compute @workgroup_size(256)
@@ -73,17 +106,18 @@ fn stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return; // uniform per workgroup: the barriers below are never split
   }
   let n = p.batch * p.hw;
+  let start = walk_start(c, t);
   var acc = 0.0;
-  for (var r = t; r < n; r += WG) {
-    acc = acc + in1[at(c, r)];
+  for (var w = start; w.left > 0u; w = walk_next(w)) {
+    acc = acc + in1[w.index];
   }
   sumA[t] = acc;
   tree_a(t);
   let mean = sumA[0] / f32(n);
   workgroupBarrier(); // everyone has read sumA[0] before it is overwritten
   var sq = 0.0;
-  for (var r = t; r < n; r += WG) {
-    let d = in1[at(c, r)] - mean;
+  for (var w = start; w.left > 0u; w = walk_next(w)) {
+    let d = in1[w.index] - mean;
     sq = fma(d, d, sq);
   }
   sumA[t] = sq;
@@ -142,13 +176,12 @@ fn bwd_reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
   if (c >= p.c) {
     return; // uniform per workgroup
   }
-  let n = p.batch * p.hw;
   let mean = in3[c];
   let invstd = in3[p.c + c];
   var sdy = 0.0;
   var sdyx = 0.0;
-  for (var r = t; r < n; r += WG) {
-    let i = at(c, r);
+  for (var w = walk_start(c, t); w.left > 0u; w = walk_next(w)) {
+    let i = w.index;
     let g = in2[i];
     sdy = sdy + g;
     sdyx = fma(g, (in1[i] - mean) * invstd, sdyx);
@@ -192,4 +225,36 @@ fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
   let c = (i / p.hw) % p.c;
   out[i] = in3[c] * in1[i] + in3[p.c + c] * (in2[i] - in3[3u * p.c + c]) + in3[2u * p.c + c];
+}
+
+// Vec4 views for apply4 / bwd_apply4 (aliases of bindings 1..3; H·W % 4 == 0).
+@group(0) @binding(1) var<storage, read_write> out_4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> in1_4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> in2_4: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total / 4u) {
+    return;
+  }
+  let c = (i / (p.hw / 4u)) % p.c;
+  let mean = vec4<f32>(in2[c]);
+  let scale = vec4<f32>(in3[c]);
+  let shift = vec4<f32>(in3[p.c + c]);
+  out_4[i] = fma(in1_4[i] - mean, scale, shift);
+}
+
+@compute @workgroup_size(256)
+fn bwd_apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.total / 4u) {
+    return;
+  }
+  let c = (i / (p.hw / 4u)) % p.c;
+  let k = in3[c];
+  let u = in3[p.c + c];
+  let v = in3[2u * p.c + c];
+  let mean = in3[3u * p.c + c];
+  out_4[i] = vec4<f32>(k) * in1_4[i] + vec4<f32>(u) * (in2_4[i] - vec4<f32>(mean)) + vec4<f32>(v);
 }

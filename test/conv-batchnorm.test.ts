@@ -24,6 +24,10 @@ const SHAPES: { name: string; shape: [number, number, number, number] }[] = [
   { name: 'b1 c3 5x7', shape: [1, 3, 5, 7] },
   { name: 'b2 c6 1x1', shape: [2, 6, 1, 1] },
   { name: 'b4 c2 17x16 (more rows than a workgroup)', shape: [4, 2, 17, 16] },
+  // Planes smaller than a workgroup's stride of 256 values, which the reductions' walk
+  // crosses several images at a time with a carry: 7x7 (256 = 5·49 + 11) and 6x6 (vec4).
+  { name: 'b13 c3 7x7 (walk carries across images)', shape: [13, 3, 7, 7] },
+  { name: 'b9 c2 6x6 (vec4 apply, walk carries)', shape: [9, 2, 6, 6] },
 ];
 
 function dims(shape: readonly number[]): BnShape {
@@ -89,6 +93,30 @@ describe('batchNorm2d', () => {
       expect(await nbt.item()).toBe(1);
     });
   }
+
+  it('the vec4 entries give the same bits as the scalar entries (forward and backward)', async () => {
+    const shape = [5, 3, 4, 6];
+    const results: Float32Array[][] = [];
+    const entries: string[][] = [];
+    const rt = gpu.rt();
+    for (const vectorize of [true, false]) {
+      const { dy, xT, gT, bT, rm, rv, nbt } = tensors(shape, 61);
+      const seen: string[] = [];
+      rt.dispatchListener = (name) => seen.push(name);
+      try {
+        const y = forwardBackward(xT, gT, bT, dy, { training: true, runningMean: rm, runningVar: rv, numBatchesTracked: nbt, vectorize });
+        results.push([await y.read(), await xT.grad!.read(), await gT.grad!.read(), await bT.grad!.read()]);
+      } finally {
+        rt.dispatchListener = undefined;
+      }
+      entries.push(seen.filter((n) => /apply/.test(n)));
+    }
+    // Both paths really ran (otherwise the comparison below could not fail).
+    expect(entries[0]).toEqual(['batchnorm:apply4', 'batchnorm:bwd_apply4']);
+    expect(entries[1]).toEqual(['batchnorm:apply', 'batchnorm:bwd_apply']);
+    const [vec, scalar] = results;
+    for (let i = 0; i < vec.length; i++) expect(Array.from(vec[i])).toEqual(Array.from(scalar[i]));
+  });
 
   it('running statistics follow PyTorch over several steps; eval mode uses them and leaves them alone', async () => {
     const shape = [3, 4, 3, 5];

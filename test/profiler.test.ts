@@ -10,6 +10,10 @@ import { estimateWork, formatProfile, Profiler, summarizeSteps, type StepProfile
 import { add, exp, matmul } from '../src/ops/index.js';
 import { fromData, tidy } from '../src/tensor.js';
 import { mlpEpochFlops } from '../harness/experiments/mlp-train.js';
+import { resnetStepFlops } from '../harness/experiments/cifar-train.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { writeCifarBatches } from './helpers/cifar-batches.js';
 import { useGpu } from './helpers/gpu.js';
 import { noSwiftShader } from './helpers/requirements.js';
 
@@ -202,6 +206,42 @@ describe('lplr profile fig1', () => {
   it('rejects an experiment it cannot profile, with the list', () => {
     const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', 'fig9'], { cwd: root, encoding: 'utf8' });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/knows the experiments fig1, not 'fig9'\. Did you mean 'fig1'\?/);
+    expect(r.stderr).toMatch(/knows the experiments fig1, fig3, not 'fig9'\. Did you mean 'fig1'\?/);
+  });
+});
+
+describe('lplr profile fig3', () => {
+  it('profiles the ResNet step: conv and batch-norm kernels, the step\'s FLOPs from its configuration', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-profile-fig3-'));
+    try {
+      writeCifarBatches(dir);
+      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', 'fig3', '--preset', 'tiny', '--data-dir', dir, '--steps', '2', '--json'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.stderr).not.toMatch(/internal error/);
+      expect(r.status).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.experiment).toBe('fig3');
+      expect(out.steps).toHaveLength(2);
+      // tiny: ResNet-8 with widths 4, 8, 8, batch 8, the five classes.
+      expect(out.flopsPerStep).toBe(resnetStepFlops(8, [4, 8, 8], 5, 8));
+      const names: string[] = out.summary.kernels.map((k: { name: string }) => k.name);
+      expect(names.some((n) => n.startsWith('conv2d'))).toBe(true);
+      // 32x32, 16x16 and 8x8 planes all split into vec4s.
+      expect(names).toContain('batchnorm:apply4');
+      expect(names).toContain('batchnorm:bwd_apply4');
+      expect(names).not.toContain('batchnorm:apply');
+      expect(out.gemm.msPerStep).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails before the GPU when the CIFAR files are missing, naming the fix', () => {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', 'fig3', '--data-dir', path.join(os.tmpdir(), 'lplr-no-such-dir')], { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/data fetch cifar10|make-batches/);
   });
 });

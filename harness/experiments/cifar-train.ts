@@ -285,9 +285,10 @@ function range(start: number, count: number): Uint32Array {
 
 /**
  * Encode one SGD step on records `indices` and start reading its scalars back; returns the
- * pending readback of [loss, ‖∇L‖², correct, ‖θ‖²] (all before the update).
+ * pending readback of [loss, ‖∇L‖², correct, ‖θ‖²] (all before the update). Exported for
+ * `lplr profile fig3`, which times exactly the trainer's step.
  */
-function encodeStep(s: CifarTrainState, indices: ArrayLike<number>, lr: number): Promise<number[]> {
+export function encodeStep(s: CifarTrainState, indices: ArrayLike<number>, lr: number): Promise<number[]> {
   const { x, y } = trainBatch(s, indices, s.config.augment);
   const count = indices.length;
   const scalars = tidy(() => {

@@ -20,6 +20,11 @@ export interface BatchNormOptions {
   /** Weight of the new batch in the running estimates (PyTorch's default 0.1). */
   momentum?: number;
   eps?: number;
+  /**
+   * Use the vec4 entries where H·W % 4 == 0 (default true). They compute the same value per
+   * element as the scalar entries; false exists to test exactly that and to time both.
+   */
+  vectorize?: boolean;
 }
 
 interface BnDims {
@@ -76,6 +81,9 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, opts: Batch
   checkVector(opts.runningVar, c, 'running_var');
   const rt = x.rt;
   const training = opts.training;
+  // Four values of one channel per invocation where every plane splits into whole vec4s
+  // (same arithmetic per value: bit-identical to the scalar entries).
+  const vec4 = (opts.vectorize ?? true) && d.hw % 4 === 0;
   // saved [3C]: mean, invstd, unbiased variance.
   const saved = empty([3 * c], rt);
   if (training) {
@@ -100,7 +108,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, opts: Batch
   const coef = empty([2 * c], rt);
   rt.dispatch({ shader: 'batchnorm', entry: 'fold' }, params(d), [coef.region(), saved.region(), weight.region(), bias.region()], flatGrid(c, rt));
   const y = empty(x.shape, rt);
-  rt.dispatch({ shader: 'batchnorm', entry: 'apply' }, params(d, { total: y.size }), [y.region(), x.region(), saved.region(), coef.region()], flatGrid(y.size, rt));
+  rt.dispatch({ shader: 'batchnorm', entry: vec4 ? 'apply4' : 'apply' }, params(d, { total: y.size }), [y.region(), x.region(), saved.region(), coef.region()], flatGrid(vec4 ? y.size / 4 : y.size, rt));
   coef.dispose();
 
   const out = record('batchNorm2d', y, [x, weight, bias], (dy) => {
@@ -122,7 +130,12 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, opts: Batch
         flatGrid(c, rt),
       );
       dx = empty(x.shape, rt);
-      rt.dispatch({ shader: 'batchnorm', entry: 'bwd_apply' }, params(d, { total: dx.size }), [dx.region(), dy.region(), x.region(), k.region()], flatGrid(dx.size, rt));
+      rt.dispatch(
+        { shader: 'batchnorm', entry: vec4 ? 'bwd_apply4' : 'bwd_apply' },
+        params(d, { total: dx.size }),
+        [dx.region(), dy.region(), x.region(), k.region()],
+        flatGrid(vec4 ? dx.size / 4 : dx.size, rt),
+      );
       k.dispose();
     }
     const dWeight = weight.requiresGrad ? slice(red, c, c) : null;
