@@ -50,7 +50,7 @@ interface ProfileTarget {
 
 export const profileVerb: Verb = {
   name: 'profile',
-  summary: 'per-kernel GPU time of an experiment\'s training steps (fig1)',
+  summary: 'per-kernel GPU time of an experiment\'s training steps (fig1, fig3)',
   async run(argv) {
     const name = argv[0];
     if (!name || name.startsWith('--')) {
