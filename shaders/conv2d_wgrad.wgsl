@@ -1,7 +1,8 @@
 // conv2d_wgrad.wgsl — texture-sourced weight gradient, split over the reduction:
 // dW[co, ci, ky, kx] = Σ over (b, oh, ow) of dy[b, co, oh, ow] · x[b, ci, oh·s + ky − pad, ow·s + kx − pad].
 // Both operands are staged by conv2d_pack.wgsl pack_image (channels-last, four channels per
-// texel): Dt = dy without a border (texel (ow·cout4 + t, b·ho + oh) = co 4t .. 4t+3) and
+// texel): Dt = dy, texel ((dyCol0 + ow)·cout4 + t, b·dyImageRows + dyRow0 + oh) = co 4t .. 4t+3
+// (no border when staged here; the input gradient's bordered copy when that one is reused), and
 // Xt = x as for the forward pass (texel (col·c4x + j, b·xImageRows + row), zero border; with
 // xStep = stride, or 1 when a 1x1 kernel's input was staged subsampled).
 // GEMM view: rows co, columns in groups q = tap·c4x + j of four input channels (4j .. 4j+3 at
@@ -98,10 +99,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   var b = first / p.ho;
   var oh = first % p.ho;
   for (var line = first; line < end; line++) {
-    let dyY = b * p.ho + oh;
+    let dyY = b * p.dyImageRows + p.dyRow0 + oh;
     let xY = b * p.xImageRows + oh * p.xStep;
     for (var ow = 0u; ow < p.wo; ow++) {
-      let dxBase = ow * p.cout4;
+      let dxBase = (p.dyCol0 + ow) * p.cout4;
       let xX = ow * p.xStep * p.c4x;
       let x0 = textureLoad(Xt, vec2<u32>(xX + o0.x, xY + o0.y), 0);
       let x1 = textureLoad(Xt, vec2<u32>(xX + o1.x, xY + o1.y), 0);

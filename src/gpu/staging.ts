@@ -39,6 +39,8 @@ export class StagingCache {
   private readonly params = new Map<string, GPUBuffer>();
   private paramBytes = 0;
   private zeroBuffer: GPUBuffer | undefined;
+  /** Counts the times the textures were dropped: a texture handed out before a drop is gone. */
+  private textureGeneration = 0;
 
   /** `flush` submits the encoded work, which may still read what is about to be destroyed. */
   constructor(
@@ -62,7 +64,13 @@ export class StagingCache {
     this.zeroBuffer = undefined;
   }
 
+  /** Changes whenever the textures handed out so far are destroyed (drop, or the byte cap). */
+  get generation(): number {
+    return this.textureGeneration;
+  }
+
   private dropTextures(): void {
+    this.textureGeneration++;
     for (const t of this.textures) t.texture.destroy();
     this.textures = [];
     this.textureBytes = 0;

@@ -395,7 +395,21 @@ function imagePlan(
   return { channels, h, w, ...border, step: sampled?.step ?? 1, c4, imageRows, width: cols * c4, rows: batch * imageRows };
 }
 
+/**
+ * dy as the input gradient staged it (bordered), kept for the weight gradient that the same
+ * backward rule computes next: it reads the interior of that texture instead of staging dy
+ * again. Valid only for that tensor, until the next 'gradient' staging or texture drop.
+ */
+interface StagedGradient {
+  source: Tensor;
+  plan: ImagePlan;
+  texture: GPUTexture;
+  generation: number;
+}
+const stagedGradients = new WeakMap<Runtime, StagedGradient>();
+
 function stageImage(rt: Runtime, src: BufferRegion, plan: ImagePlan, role: TextureRole = 'image'): GPUTexture {
+  if (role === 'gradient') stagedGradients.delete(rt);
   const tex = stagingTexture(rt, role, plan.width, plan.rows);
   const { width, rows, c4, channels, h, w, imageRows, top, left, step } = plan;
   const words = paramsLayout('conv2d_pack').words({ width, rows, c4, channels, h, w, imageRows, top, left, step, n: 0, kc: 0, taps: 0, nStride: 0, kcStride: 0 });
@@ -585,7 +599,9 @@ function inputGradTexture(dy: Tensor, w: Tensor, dx: Tensor, g: Conv2dGeometry):
   const rt = dy.rt;
   const { image, gemms, zeroPhases } = inputGradTexturePlan(g);
   if (zeroPhases) rt.clear(dx.region());
-  const imageTex = stageImage(rt, dy.region(), image);
+  // In the 'gradient' role, so that the weight gradient can read the same staging of dy.
+  const imageTex = stageImage(rt, dy.region(), image, 'gradient');
+  stagedGradients.set(rt, { source: dy, plan: image, texture: imageTex, generation: staging(rt).generation });
   const kernelTex = stageKernel(rt, w.region(), g, 'inputGrad');
   for (const gemm of gemms) runTextureGemm(rt, gemm, imageTex, kernelTex, dx.region(), undefined);
 }
@@ -620,7 +636,12 @@ function weightGradTexture(x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry)
   const { image, gemm } = forwardTexturePlan(g);
   const dyPlan = weightGradDyPlan(g);
   const xTex = stageImage(rt, x.region(), image);
-  const dyTex = stageImage(rt, dy.region(), dyPlan, 'gradient');
+  // dy where the input gradient just staged it (its interior, past the border), else staged here.
+  const kept = stagedGradients.get(rt);
+  const reuse = kept !== undefined && kept.source === dy && kept.generation === staging(rt).generation;
+  const dyTex = reuse ? kept.texture : stageImage(rt, dy.region(), dyPlan, 'gradient');
+  const dyLayout = reuse ? kept.plan : dyPlan;
+  stagedGradients.delete(rt);
   const { splits, linesPerSplit } = weightGradTextureSplits(g);
   const K = g.cin * g.kh * g.kw;
   const groups = g.kh * g.kw * image.c4;
@@ -640,6 +661,9 @@ function weightGradTexture(x: Tensor, dy: Tensor, dw: Tensor, g: Conv2dGeometry)
     linesPerSplit,
     xImageRows: image.imageRows,
     xStep: gemm.aStep,
+    dyImageRows: dyLayout.imageRows,
+    dyRow0: dyLayout.top,
+    dyCol0: dyLayout.left,
   });
   rt.dispatchBound(
     { shader: 'conv2d_wgrad', entry: 'main', overrides: { ROWS: rows } },
