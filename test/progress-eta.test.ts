@@ -62,6 +62,23 @@ describe('progress ETA', () => {
     expect(h.lines()[0]).toBe('work: 251 epochs × 10.00 GFLOP = 2.510 TFLOP, ETA 1m40s at the 25.0 GFLOP/s of the last run on this adapter');
   });
 
+  it('a resumed run: the ETA covers the epochs left, at the rate the run itself sustained', () => {
+    const h = harness();
+    h.progress.setAdapter?.({ isSoftware: true });
+    // 50.5 of 251 epochs done at 20 GFLOP/s; the adapter's last run (25) and the default (5) lose.
+    h.progress.start(EPOCHS, FLOPS, 25, { doneTicks: 50.5, gflops: 20 });
+    // 200.5 epochs × 1e10 / 20e9 = 100.25 s.
+    expect(h.lines()).toEqual(['work: 251 epochs × 10.00 GFLOP = 2.510 TFLOP; 200.5 epochs left after 50.5 done: ETA 1m40s at the 20.0 GFLOP/s this run sustained so far']);
+    // Without its own rate, the adapter's last run; without either, wait for an epoch.
+    const known = harness();
+    known.progress.start(EPOCHS, FLOPS, 25, { doneTicks: 201 });
+    expect(known.lines()[0]).toBe('work: 251 epochs × 10.00 GFLOP = 2.510 TFLOP; 50 epochs left after 201 done: ETA 20s at the 25.0 GFLOP/s of the last run on this adapter');
+    const none = harness();
+    none.progress.setAdapter?.({ isSoftware: true });
+    none.progress.start(EPOCHS, FLOPS, undefined, { doneTicks: 1, gflops: Number.NaN });
+    expect(none.lines()[0]).toMatch(/250 epochs left after 1 done: ETA after the next epoch$/);
+  });
+
   it('without an adapter the estimate waits for the second epoch', () => {
     const h = harness();
     h.progress.start(EPOCHS, FLOPS);

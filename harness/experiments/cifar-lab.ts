@@ -17,7 +17,7 @@ import { augmentBatch, channelStats, CIFAR_CLASSES, loadCifar, normalizeCifar, s
 import type { ChartSeries, ReportSection } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
 import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheckpoint, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
-import type { Progress } from '../run/progress.js';
+import type { Progress, ResumedWork } from '../run/progress.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
@@ -151,6 +151,7 @@ export async function runCifar(
   let lastCheckpoint: string | undefined;
   try {
     let startTimeMs = 0;
+    let resumedWork: ResumedWork | undefined;
     let writer: MetricsWriter;
     const rows: MetricRow[] = [];
     progress.log(
@@ -176,6 +177,11 @@ export async function runCifar(
       }
       restoreRngStates(state, record.rng as Record<string, RngState>);
       startTimeMs = record.elapsedMs;
+      // The run's own rate so far (evaluation included) sizes the ETA of what is left.
+      resumedWork = {
+        doneTicks: record.nextEpoch + (extra.midEpoch?.stepsDone ?? 0) / state.stepsPerEpoch,
+        gflops: record.elapsedMs > 0 ? (stepFlops * record.optimizerSteps) / (record.elapsedMs * 1e6) : undefined,
+      };
       // Rows after the checkpoint are recomputed: cut them (and any torn line) away.
       writer = new MetricsWriter(metricsFile, record.metricsBytes);
       rows.push(...(readMetrics(metricsFile) as MetricRow[]));
@@ -195,7 +201,7 @@ export async function runCifar(
     if (config.ntkEvery > 0 && config.loss === 'ce') {
       progress.log('NTK checks with --loss ce are a diagnostic only: the PL bound λ_min(K)/|S| is for the squared loss (use --loss mse for it).');
     }
-    progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, workloadKey('resnet', stepFlops * state.stepsPerEpoch)));
+    progress.start(config.epochs, stepFlops * state.stepsPerEpoch, knownThroughput(rt.ctx.info, workloadKey('resnet', stepFlops * state.stepsPerEpoch)), resumedWork);
     policy.installSignalHandlers();
     let lastLog = performance.now();
     let lastSave = performance.now();

@@ -7,9 +7,20 @@
 // after it, as soon as the second epoch is done.
 import type { AdapterDescription } from '../../src/gpu/device.js';
 
+/** Where a resumed run stands: the ETA up front then covers what is left, at the run's own rate. */
+export interface ResumedWork {
+  /** Ticks (epochs) finished before this process, fractional for a mid-epoch checkpoint. */
+  doneTicks: number;
+  /** GFLOP/s the run sustained before (its checkpoint's work over its elapsed time), if known. */
+  gflops?: number;
+}
+
 export interface Progress {
-  /** knownGflops: throughput measured by an earlier run on this adapter (for an ETA up front). */
-  start(totalTicks: number, flopsPerTick?: number, knownGflops?: number): void;
+  /**
+   * knownGflops: throughput measured by an earlier run on this adapter (for an ETA up front);
+   * resumed: what a resumed run did before this process.
+   */
+  start(totalTicks: number, flopsPerTick?: number, knownGflops?: number, resumed?: ResumedWork): void;
   /** Sustained GFLOP/s over the ticks after the first (undefined for spans under 20 s). */
   gflops(): number | undefined;
   tick(done: number, detail: string): void;
@@ -74,7 +85,7 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
     setAdapter(info) {
       adapter = info;
     },
-    start(totalTicks, flopsPerTick = 0, knownGflops) {
+    start(totalTicks, flopsPerTick = 0, knownGflops, resumed) {
       total = totalTicks;
       flops = flopsPerTick;
       t0 = now();
@@ -82,14 +93,25 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
       firstTickAt = 0;
       timedEstimatePrinted = false;
       if (flops <= 0) return;
-      const etaAt = (gflops: number) => fmtDuration(((flops * totalTicks) / (gflops * 1e9)) * 1000);
+      const done = resumed ? Math.min(Math.max(resumed.doneTicks, 0), totalTicks) : 0;
+      const left = totalTicks - done;
+      const etaAt = (gflops: number) => fmtDuration(((flops * left) / (gflops * 1e9)) * 1000);
+      const work = `work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP`;
+      if (done > 0) {
+        const what = `${Number(left.toFixed(2))} epochs left after ${Number(done.toFixed(2))} done`;
+        const rate = resumed?.gflops && Number.isFinite(resumed.gflops) && resumed.gflops > 0 ? resumed.gflops : undefined;
+        if (rate) write(`${work}; ${what}: ETA ${etaAt(rate)} at the ${rate.toFixed(1)} GFLOP/s this run sustained so far`);
+        else if (knownGflops) write(`${work}; ${what}: ETA ${etaAt(knownGflops)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter`);
+        else write(`${work}; ${what}: ETA after the next epoch`);
+        return;
+      }
       let eta: string;
       if (knownGflops) eta = `ETA ${etaAt(knownGflops)} at the ${knownGflops.toFixed(1)} GFLOP/s of the last run on this adapter`;
       else if (adapter) {
         const d = defaultThroughput(adapter);
         eta = `ETA ~${etaAt(d.gflops)} (rough estimate: no run measured on this adapter yet; assumes ${d.gflops} GFLOP/s, a conservative figure for a ${d.adapterClass === 'software' ? 'software (CPU) adapter' : 'GPU'}; refined after the second epoch)`;
       } else eta = 'ETA after the second epoch';
-      write(`work: ${totalTicks} epochs × ${(flops / 1e9).toFixed(2)} GFLOP = ${((flops * totalTicks) / 1e12).toFixed(3)} TFLOP, ${eta}`);
+      write(`${work}, ${eta}`);
     },
     gflops() {
       // Short runs are dominated by fixed costs: only a span of 20 s or more is a throughput.
