@@ -179,6 +179,15 @@ describe('lplr run fig3', () => {
       const record = JSON.parse(fs.readFileSync(ckpt, 'utf8'));
       expect(record.nextEpoch).toBeLessThan(8);
       expect(Object.keys(record.rng)).toEqual(['shuffle', 'augment']);
+      // The resume pins the kernels the checkpoint recorded: a copy whose record names a
+      // kernel that does not exist is refused with the reason, before any step.
+      const bad = path.join(tmp, 'killed-bad-kernel');
+      fs.cpSync(dir, bad, { recursive: true });
+      const badCkpt = path.join(bad, 'checkpoints', 'checkpoint.json');
+      fs.writeFileSync(badCkpt, JSON.stringify({ ...record, kernelChoices: { ...record.kernelChoices, 'conv@forward:1x3x32x32*4x3x3s1p1': 'warp-drive' } }));
+      const refused = lplr(['resume', bad, '--quiet']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/warp-drive is not a variant/);
       const r = lplr(['resume', dir, '--quiet']);
       expect(r.stderr).not.toMatch(/internal error/);
       expect(r.code).toBe(0);

@@ -18,6 +18,7 @@ import type { ChartSeries, ReportSection } from '../report/model.js';
 import { fmtNumber } from '../report/sections.js';
 import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, hasCheckpoint, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
 import type { Progress, ResumedWork } from '../run/progress.js';
+import { applyKernelChoices } from '../web/kernel-choices.js';
 import { registerSingleRunSections, writeMlpReport } from '../run/reports.js';
 import { MetricsWriter, configHash, describeRun, readMetrics, writeJsonAtomic } from '../run/run-dir.js';
 import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
@@ -168,6 +169,9 @@ export async function runCifar(
         throw new ConfigError(`The checkpoint in ${dir} was trained on ${extra.trainImages} images, the data folder now gives ${info.trainImages}. Resume with the same data files.`);
       }
       restoreArenas(tensors, arenas(), path.join(dir, 'checkpoints'));
+      // Same kernels as before the interruption (a tuning run in between cannot change them),
+      // so the resumed run is bitwise identical.
+      applyKernelChoices(rt, record.kernelChoices ?? {});
       loadBnState(state);
       state.optimizer.stepCount = record.optimizerSteps;
       state.epochsDone = record.nextEpoch;

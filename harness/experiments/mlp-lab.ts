@@ -17,7 +17,7 @@ import { MetricsWriter, canonicalJson, configHash, describeRun, readJson, readMe
 import { writeMlpReport } from '../run/reports.js';
 import { applyKernelChoices, recordKernelChoices } from '../web/kernel-choices.js';
 import { CheckpointPolicy, checkpointConfigMismatch, explainRunFailure, readCheckpoint, removeCheckpoints, restoreArenas, saveCheckpoint } from '../run/checkpoint.js';
-import type { Progress } from '../run/progress.js';
+import type { Progress, ResumedWork } from '../run/progress.js';
 import { knownThroughput, recordThroughput, workloadKey } from '../run/throughput.js';
 import { mlpIdentity, mlpSummaryConfig, mnistDigits, resolveMlpConfig, trainedEpochs, type DataContent, type MlpRunConfig } from './mlp-config.js';
 import type { ParsedArgs } from '../options/args.js';
@@ -265,6 +265,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
     const flops = mlpEpochFlops(data.n, data.d, config.width, config.depth);
     let startEpoch = 0;
     let startTimeMs = 0;
+    let resumedWork: ResumedWork | undefined;
     let writer: MetricsWriter;
     const rows: MetricRow[] = [];
     if (opts.resume) {
@@ -278,6 +279,8 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       state.optimizer.stepCount = record.optimizerSteps;
       startEpoch = record.nextEpoch;
       startTimeMs = record.elapsedMs;
+      // Epoch e's row is the state after e updates: nextEpoch epochs' work is done.
+      resumedWork = { doneTicks: startEpoch, gflops: record.elapsedMs > 0 ? (flops * startEpoch) / (record.elapsedMs * 1e6) : undefined };
       // Rows after the checkpoint are recomputed: cut them (and any torn line) away.
       writer = new MetricsWriter(metricsFile, record.metricsBytes);
       rows.push(...(readMetrics(metricsFile) as MetricRow[]));
@@ -291,7 +294,7 @@ export async function runMlp(rt: Runtime, config: MlpRunConfig, dir: string, pro
       // A fresh start (also a run killed before its first checkpoint) begins an empty file.
       writer = new MetricsWriter(metricsFile, 0);
     }
-    progress.start(trainedEpochs(config) + 1, flops, knownThroughput(rt.ctx.info, workloadKey('mlp', flops)));
+    progress.start(trainedEpochs(config) + 1, flops, knownThroughput(rt.ctx.info, workloadKey('mlp', flops)), resumedWork);
     policy.installSignalHandlers();
     const save = async (nextEpoch: number) => {
       writer.sync();
