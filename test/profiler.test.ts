@@ -179,16 +179,17 @@ describe.skipIf(noSwiftShader())('Profiler with timestamp queries (SwiftShader)'
   });
 });
 
+/** `lplr profile ARGS --json`, checked to have succeeded; its parsed output. */
+function profileJson(args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', ...args, '--json'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  expect(r.stderr).not.toMatch(/internal error/);
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
 describe('lplr profile fig1', () => {
   it('prints per-kernel JSON whose matmul FLOPs add up to the model\'s GEMM count', () => {
-    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', 'fig1', '--preset', 'tiny', '--steps', '2', '--matmul', 'register', '--json'], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    expect(r.stderr).not.toMatch(/internal error/);
-    expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = profileJson(['fig1', '--preset', 'tiny', '--steps', '2', '--matmul', 'register']);
     expect(out.n).toBe(64);
     expect(out.steps).toHaveLength(2);
     const matmuls = out.summary.kernels.filter((k: { name: string }) => k.name.startsWith('matmul'));
@@ -215,14 +216,7 @@ describe('lplr profile fig3', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lplr-profile-fig3-'));
     try {
       writeCifarBatches(dir);
-      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lplr.mjs'), 'profile', 'fig3', '--preset', 'tiny', '--data-dir', dir, '--steps', '2', '--json'], {
-        cwd: root,
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(r.stderr).not.toMatch(/internal error/);
-      expect(r.status).toBe(0);
-      const out = JSON.parse(r.stdout);
+      const out = profileJson(['fig3', '--preset', 'tiny', '--data-dir', dir, '--steps', '2']);
       expect(out.experiment).toBe('fig3');
       expect(out.steps).toHaveLength(2);
       // tiny: ResNet-8 with widths 4, 8, 8, batch 8, the five classes.
