@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../src/errors.js';
 import type { MetricRow } from '../src/metrics/schema.js';
-import { cifarTiming, loadCifarRunData } from '../harness/experiments/cifar-lab.js';
+import { cifarTiming, loadCifarRunData, partialRunNote, summarizeCifarRun } from '../harness/experiments/cifar-lab.js';
 import { resnetForwardMacs } from '../harness/experiments/cifar-train.js';
 
 const PIXELS = 3072;
@@ -129,5 +129,24 @@ describe('fig3 bookkeeping', () => {
     expect(t.msPerStep).toBe(125); // (300 + 200) / 4
     expect(t.imagesPerSecond).toBe(1024);
     expect(t.wallSeconds).toBe(20.2);
+  });
+
+  it('a run whose rows end before its planned epochs is called partial, first among its warnings', () => {
+    const rows: MetricRow[] = [];
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (let i = 0; i < 4; i++) rows.push({ kind: 'step', step: 4 * epoch + i, epoch, loss: 2 - 0.1 * (4 * epoch + i), gradNormSq: 1, lr: 0.1, timeMs: 100 * (4 * epoch + i) } as MetricRow);
+      rows.push({ kind: 'epoch', epoch, loss: 1.8 - 0.4 * epoch, gradNormSq: 1, drift: epoch, acc: 0.5, lr: 0.1, timeMs: 400 * (epoch + 1) } as MetricRow);
+    }
+    // A step of epoch 3 ran before the stop: two more rows than three epochs, no epoch row.
+    rows.push({ kind: 'step', step: 12, epoch: 3, loss: 0.8, gradNormSq: 1, lr: 0.1, timeMs: 1300 } as MetricRow);
+    expect(partialRunNote(rows, 30)).toBe(
+      "Partial run: 3 of 30 epochs finished (step rows up to step 12). The numbers and verdicts cover only these; 'lplr resume DIR' continues the run from its checkpoint.",
+    );
+    const summary = summarizeCifarRun(rows, { epochs: 30, emaBeta: 0.9, batchSize: 8, fitWindow: undefined });
+    expect(summary.warnings[0]).toMatch(/^Partial run: 3 of 30 epochs/);
+    // Complete (or no plan known): no such note.
+    expect(partialRunNote(rows, 3)).toBeUndefined();
+    expect(partialRunNote(rows, undefined)).toBeUndefined();
+    expect(summarizeCifarRun(rows, { epochs: 3, emaBeta: 0.9, batchSize: 8, fitWindow: undefined }).warnings.some((w) => w.startsWith('Partial run'))).toBe(false);
   });
 });

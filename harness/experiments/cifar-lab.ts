@@ -291,13 +291,31 @@ export async function runCifar(
   }
 }
 
-/** A fig3 run's summary from its rows: the smoothed fits with the run's EMA β, plus throughput. */
+/**
+ * A fig3 run's summary from its rows: the smoothed fits with the run's EMA β, plus throughput.
+ * A run with fewer epoch rows than it planned (interrupted, or a partial record) says so first
+ * among its warnings: its numbers and verdicts cover only the epochs that exist.
+ */
 export function summarizeCifarRun(
   rows: readonly MetricRow[],
-  config: Pick<CifarRunConfig, 'fitWindow' | 'emaBeta' | 'batchSize'>,
+  config: Pick<CifarRunConfig, 'fitWindow' | 'emaBeta' | 'batchSize'> & Partial<Pick<CifarRunConfig, 'epochs'>>,
   fitWindow = config.fitWindow,
 ): CifarRunSummary {
-  return { ...summarizeRun(rows as MetricRow[], { fitWindow, emaBeta: config.emaBeta }), timing: cifarTiming(rows as MetricRow[], config.batchSize) };
+  const summary: CifarRunSummary = { ...summarizeRun(rows as MetricRow[], { fitWindow, emaBeta: config.emaBeta }), timing: cifarTiming(rows as MetricRow[], config.batchSize) };
+  const partial = partialRunNote(rows, config.epochs);
+  if (partial) summary.warnings.unshift(partial);
+  return summary;
+}
+
+/** "Partial run: …" when the rows end before the planned epochs, else undefined. */
+export function partialRunNote(rows: readonly MetricRow[], plannedEpochs: number | undefined): string | undefined {
+  if (plannedEpochs === undefined || !(plannedEpochs > 0)) return undefined;
+  const epochsDone = rows.filter((r) => r.kind === 'epoch').reduce((n, r) => Math.max(n, (r as { epoch: number }).epoch + 1), 0);
+  if (epochsDone >= plannedEpochs) return undefined;
+  const steps = rows.filter(isStepRow);
+  const lastStep = steps.length > 0 ? Math.max(...steps.map((r) => r.step)) : undefined;
+  const stepsText = lastStep === undefined ? 'no step rows' : `step rows up to step ${lastStep}`;
+  return `Partial run: ${epochsDone} of ${plannedEpochs} epochs finished (${stepsText}). The numbers and verdicts cover only these; 'lplr resume DIR' continues the run from its checkpoint.`;
 }
 
 /** The title of a fig3 run's report (the CLI's and `lplr report`'s). */
