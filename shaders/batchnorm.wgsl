@@ -71,32 +71,37 @@ fn tree_ab(t: u32) {
 
 // The values of channel c in the order r = t, t + WG, t + 2·WG, … (r < B·H·W): value r is
 // x[b, c, q] with b = r / hw, q = r % hw; `index` is its flat index. Each step adds WG to r,
-// that is WG / hw whole images and WG % hw values, with one carry, and no division per value.
+// that is `images` whole images and `values` values with one carry: the two divisions happen
+// once per walk (walk_start), none per value.
 struct ChannelWalk {
   index: u32,
   q: u32,
   left: u32, // values of the channel still to visit, counting this one
+  images: u32, // WG / hw
+  values: u32, // WG % hw
 }
 
 fn walk_start(c: u32, t: u32) -> ChannelWalk {
   let n = p.batch * p.hw;
+  let images = WG / p.hw;
+  let values = WG % p.hw;
   if (t >= n) {
-    return ChannelWalk(0u, 0u, 0u);
+    return ChannelWalk(0u, 0u, 0u, images, values);
   }
   let b = t / p.hw;
   let q = t % p.hw;
-  return ChannelWalk((b * p.c + c) * p.hw + q, q, (n - t + WG - 1u) / WG);
+  return ChannelWalk((b * p.c + c) * p.hw + q, q, (n - t + WG - 1u) / WG, images, values);
 }
 
 fn walk_next(w: ChannelWalk) -> ChannelWalk {
   let plane = p.c * p.hw; // from one image's channel c to the next image's
-  var q = w.q + WG % p.hw;
-  var index = w.index + (WG / p.hw) * plane + WG % p.hw;
+  var q = w.q + w.values;
+  var index = w.index + w.images * plane + w.values;
   if (q >= p.hw) {
     q -= p.hw;
     index += plane - p.hw;
   }
-  return ChannelWalk(index, q, w.left - 1u);
+  return ChannelWalk(index, q, w.left - 1u, w.images, w.values);
 }
 
 @compute @workgroup_size(256)
@@ -232,13 +237,18 @@ fn bwd_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 @group(0) @binding(2) var<storage, read> in1_4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> in2_4: array<vec4<f32>>;
 
+// The channel of vec4 number i (H·W % 4 == 0, so a vec4 never straddles two planes).
+fn quad_channel(i: u32) -> u32 {
+  return (i / (p.hw / 4u)) % p.c;
+}
+
 @compute @workgroup_size(256)
 fn apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg);
   if (i >= p.total / 4u) {
     return;
   }
-  let c = (i / (p.hw / 4u)) % p.c;
+  let c = quad_channel(i);
   let mean = vec4<f32>(in2[c]);
   let scale = vec4<f32>(in3[c]);
   let shift = vec4<f32>(in3[p.c + c]);
@@ -251,7 +261,7 @@ fn bwd_apply4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   if (i >= p.total / 4u) {
     return;
   }
-  let c = (i / (p.hw / 4u)) % p.c;
+  let c = quad_channel(i);
   let k = in3[c];
   let u = in3[p.c + c];
   let v = in3[2u * p.c + c];
